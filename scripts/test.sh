@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: on a fresh Debian 12 machine (as root) it installs what the
+# tests need — a Docker engine, Node 24, the node:24-bookworm-slim base image
+# (built offline when no registry is reachable) — then installs the npm
+# dependencies and runs every test against the real engine and worker image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash .ci/start-docker.sh
+PATH="$(bash scripts/node24.sh):$PATH"
+export PATH
+echo "node $(node --version), npm $(npm --version)"
+bash image/build-base.sh
+npm ci --no-audit --no-fund
+npm test

@@ -1,0 +1,52 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '../protocol/agent-api.ts';
+import { defaultAgentLimits } from '../protocol/limits.ts';
+import { Dispatcher } from './dispatch.ts';
+import { Link } from './link.ts';
+import { createAgentLog, type LogLevel } from './log.ts';
+import type { ToolContext } from './tools/context.ts';
+import { createToolRegistry } from './tools/registry.ts';
+
+declare const SANDBOXD_VERSION: string | undefined;
+const agentVersion = typeof SANDBOXD_VERSION === 'string' ? SANDBOXD_VERSION : 'dev';
+
+/** The agent inside the worker container: dial home, serve tools until told to stop. */
+async function main(): Promise<void> {
+  const log = createAgentLog((process.env.SANDBOXD_AGENT_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+  const socketPath = process.env.SANDBOXD_SOCKET ?? path.join(AGENT_SOCKET_DIR, AGENT_SOCKET_NAME);
+  const workspaceRoot = await realpath(process.env.SANDBOXD_WORKSPACE ?? '/workspace');
+  const home = process.env.HOME ?? '/home/sandbox';
+  const context: ToolContext = { workspaceRoot, limits: defaultAgentLimits };
+  const registry = createToolRegistry(() => context, home);
+  const dispatcher = new Dispatcher(registry, context);
+  const link = new Link({
+    socketPath,
+    dispatcher,
+    log,
+    hello: () => ({
+      protocolVersion: PROTOCOL_VERSION,
+      agentVersion,
+      pid: process.pid,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      activeCommands: registry.commands.activeCount,
+    }),
+  });
+  const stop = (signal: string) => {
+    log('info', 'stopping', { signal });
+    registry.commands.killAll();
+    link.close();
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  link.start();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, time: Date.now(), name: 'agent', msg: 'agent failed to start', error: String(error) })}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type { CommandStatus } from '../../../protocol/tools/commands.ts';
+import { OutputBuffer } from './output-buffer.ts';
+
+export type StreamName = 'stdout' | 'stderr';
+
+export interface CommandOptions {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  outputBudgetBytes: number;
+  isTty: boolean;
+  stdin?: string | undefined;
+}
+
+/** Seconds a process group gets between TERM and KILL when a timeout fires. */
+const TIMEOUT_GRACE_MS = 2000;
+/** How long after the leader exits we wait for descendants to close its pipes. */
+const DRAIN_AFTER_EXIT_MS = 250;
+
+/**
+ * One command of the workspace: its own process group (so a kill reaches every
+ * descendant), two bounded output buffers, and a status that outlives whoever
+ * started it.
+ */
+export class Command {
+  readonly id = randomBytes(6).toString('hex');
+  readonly isTty: boolean;
+  readonly startedAt = Date.now();
+  readonly output: Record<StreamName, OutputBuffer>;
+  /** Offsets up to which polls have already returned output. */
+  readonly cursor: Record<StreamName, number> = { stdout: 0, stderr: 0 };
+  status: CommandStatus = 'running';
+  exitCode: number | null = null;
+  signal: string | null = null;
+  endedAt: number | null = null;
+  failure: string | undefined;
+  readonly #child: ChildProcess;
+  readonly #finished: Promise<void>;
+  #timeout: NodeJS.Timeout | undefined;
+  #killedBy: 'timeout' | 'request' | undefined;
+
+  constructor(options: CommandOptions) {
+    this.isTty = options.isTty;
+    this.output = {
+      stdout: new OutputBuffer(options.outputBudgetBytes),
+      stderr: new OutputBuffer(options.outputBudgetBytes),
+    };
+    // detached: the command leads a new session and process group, pgid = pid.
+    this.#child = spawn(options.argv[0] as string, options.argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.#child.stdout?.on('data', (chunk: Buffer) => this.output.stdout.append(chunk));
+    this.#child.stderr?.on('data', (chunk: Buffer) => this.output.stderr.append(chunk));
+    this.#child.stdin?.on('error', () => {
+      // EPIPE when the command does not read its input: not the command's failure.
+    });
+    this.#finished = new Promise((resolve) => {
+      this.#child.once('error', (error) => {
+        this.status = 'failed';
+        this.failure = error.message;
+        this.#settle();
+        resolve();
+      });
+      this.#child.once('exit', (code, signal) => {
+        this.#onExit(code, signal);
+        const drained = new Promise((done) => this.#child.once('close', done));
+        const grace = new Promise((done) => setTimeout(done, DRAIN_AFTER_EXIT_MS).unref());
+        void Promise.race([drained, grace]).then(() => resolve());
+      });
+    });
+    if (this.#child.pid !== undefined) {
+      // Children are the first the OOM killer picks, so a memory hog dies before the agent.
+      writeFile(`/proc/${this.#child.pid}/oom_score_adj`, '1000').catch(() => undefined);
+    }
+    if (options.stdin !== undefined) {
+      this.#child.stdin?.end(options.stdin);
+    }
+    this.#timeout = setTimeout(() => {
+      this.#killedBy = 'timeout';
+      this.signalGroup('SIGTERM');
+      setTimeout(() => this.signalGroup('SIGKILL'), TIMEOUT_GRACE_MS).unref();
+    }, options.timeoutMs);
+    this.#timeout.unref();
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get isRunning(): boolean {
+    return this.status === 'running';
+  }
+
+  get retainedBytes(): number {
+    return this.output.stdout.retainedBytes + this.output.stderr.retainedBytes;
+  }
+
+  /** Resolves when the command has finished and its output is drained. */
+  get finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /** Waits until the command finishes or `ms` pass, whichever is first. */
+  async waitUpTo(ms: number): Promise<void> {
+    if (!this.isRunning || ms <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#finished, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  writeStdin(chars: string): boolean {
+    const stdin = this.#child.stdin;
+    if (!this.isRunning || stdin === null || stdin.destroyed || stdin.writableEnded) return false;
+    stdin.write(chars);
+    return true;
+  }
+
+  /** Sends a signal to every process of the command's group. */
+  signalGroup(signal: NodeJS.Signals, requestedBy: 'request' | 'timeout' = 'timeout'): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    this.#killedBy ??= requestedBy;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exitCode = code;
+    this.signal = signal;
+    if (this.#killedBy === 'timeout') this.status = 'timeout';
+    else if (signal !== null) this.status = 'terminated';
+    else this.status = 'exited';
+    this.#settle();
+  }
+
+  #settle(): void {
+    this.endedAt = Date.now();
+    clearTimeout(this.#timeout);
+  }
+}

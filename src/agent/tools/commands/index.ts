@@ -1,0 +1,218 @@
+import { access, stat } from 'node:fs/promises';
+import { ToolError } from '../../../protocol/errors.ts';
+import {
+  type CommandResult,
+  ExecCommandTool,
+  KillCommandTool,
+  ReadOutputTool,
+  WriteStdinTool,
+} from '../../../protocol/tools/commands.ts';
+import { mapFsError, resolveExisting } from '../../paths.ts';
+import type { ToolHandler } from '../context.ts';
+import type { Command, StreamName } from './command.ts';
+import { commandEnv } from './env.ts';
+import type { CommandTable } from './table.ts';
+
+const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+const DEFAULT_PREVIEW_BYTES = 8 * 1024;
+const DEFAULT_POLL_YIELD_MS = 5000;
+const SCRIPT_PATH = '/usr/bin/script';
+
+interface OutputOptions {
+  max_output_bytes?: number | undefined;
+  verbosity: 'minimal' | 'normal' | 'full';
+  preview_bytes?: number | undefined;
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The output of one stream since the last poll, at most `maxBytes` of it (the most recent). */
+function takeNewOutput(command: Command, stream: StreamName, maxBytes: number) {
+  const buffer = command.output[stream];
+  const from = command.cursor[stream];
+  const slice = buffer.read(from, buffer.totalBytes - from);
+  command.cursor[stream] = slice.nextOffset;
+  const omitted = Math.max(0, slice.data.length - maxBytes);
+  return { text: slice.data.subarray(omitted).toString('utf8'), omitted, evicted: slice.evictedGapBytes };
+}
+
+function statusLine(command: Command, durationMs: number): string {
+  switch (command.status) {
+    case 'running':
+      return `Command ${command.id} still running after ${durationMs} ms; poll with write_stdin {"command_id":"${command.id}","chars":""}`;
+    case 'exited':
+      return `Exited with code ${command.exitCode} after ${durationMs} ms`;
+    case 'timeout':
+      return `Timed out after ${durationMs} ms; process group killed`;
+    case 'terminated':
+      return `Terminated by ${command.signal} after ${durationMs} ms`;
+    case 'failed':
+      return `Failed to start: ${command.failure ?? 'unknown error'}`;
+  }
+}
+
+function preview(label: string, text: string, limit: number): string {
+  if (text.length === 0 || limit === 0) return '';
+  const shown = text.length > limit ? `…${text.slice(text.length - limit)}` : text;
+  return `\n--- ${label} ---\n${shown}`;
+}
+
+/** Collects a command's state and new output into the contract's result and a short text. */
+export function describeCommand(command: Command, options: OutputOptions) {
+  const maxBytes = options.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const stdout = takeNewOutput(command, 'stdout', maxBytes);
+  const stderr = takeNewOutput(command, 'stderr', maxBytes);
+  const durationMs = (command.endedAt ?? Date.now()) - command.startedAt;
+  const result: CommandResult = {
+    command_id: command.id,
+    status: command.status,
+    exit_code: command.exitCode,
+    signal: command.signal,
+    duration_ms: durationMs,
+    tty: command.isTty,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    total_bytes: { stdout: command.output.stdout.totalBytes, stderr: command.output.stderr.totalBytes },
+    omitted_bytes: { stdout: stdout.omitted, stderr: stderr.omitted },
+    evicted_gap_bytes: { stdout: stdout.evicted, stderr: stderr.evicted },
+    output_refs: { stdout: `command:${command.id}:stdout`, stderr: `command:${command.id}:stderr` },
+  };
+  if (command.isRunning) {
+    result.next_action = { tool: 'write_stdin', arguments: { command_id: command.id, chars: '' } };
+  }
+  if (command.failure !== undefined) result.error = command.failure;
+  let summary = statusLine(command, durationMs);
+  if (options.verbosity !== 'minimal') {
+    const limit = options.verbosity === 'full' ? maxBytes : (options.preview_bytes ?? DEFAULT_PREVIEW_BYTES);
+    summary += preview('stdout', stdout.text, limit) + preview('stderr', stderr.text, limit);
+  }
+  const omitted = stdout.omitted + stderr.omitted + stdout.evicted + stderr.evicted;
+  if (omitted > 0) summary += `\n(${omitted} bytes not shown; read them with read_output)`;
+  return { summary, result };
+}
+
+const signalNames = {
+  TERM: 'SIGTERM',
+  KILL: 'SIGKILL',
+  INT: 'SIGINT',
+  HUP: 'SIGHUP',
+  QUIT: 'SIGQUIT',
+} as const;
+
+/** The four command tools, bound to the workspace's command table. */
+export function createCommandTools(table: CommandTable, home: string) {
+  const execCommand: ToolHandler<typeof ExecCommandTool> = async (context, input) => {
+    const workdirInput = input.workdir ?? input.cwd ?? '.';
+    const workdir = await resolveExisting(context.workspaceRoot, workdirInput);
+    const info = await stat(workdir.absolute).catch((error) => {
+      throw mapFsError(error, workdirInput);
+    });
+    if (!info.isDirectory())
+      throw new ToolError('NOT_A_DIRECTORY', `workdir is not a directory: ${workdirInput}`);
+    const shellCommand = typeof input.cmd === 'string' ? input.cmd : input.cmd.map(shellQuote).join(' ');
+    let argv = typeof input.cmd === 'string' ? ['/bin/bash', '-c', input.cmd] : input.cmd;
+    if (input.tty) {
+      await access(SCRIPT_PATH).catch(() => {
+        throw new ToolError('TTY_UNSUPPORTED', 'this image has no `script` to allocate a pseudo-terminal');
+      });
+      // script(1) runs the command on a fresh pseudo-terminal and relays it; -e passes the exit code through.
+      argv = [SCRIPT_PATH, '--quiet', '--flush', '--return', '--command', shellCommand, '/dev/null'];
+    }
+    const limits = context.limits;
+    const timeoutMs = Math.min(
+      input.timeout_ms ?? limits.defaultCommandTimeoutMs,
+      limits.maxCommandTimeoutMs,
+    );
+    const command = table.start({
+      argv,
+      cwd: workdir.absolute,
+      env: {
+        ...commandEnv(input.env, { home, isTty: input.tty }),
+        ...(input.tty ? { SHELL: '/bin/bash' } : {}),
+      },
+      timeoutMs,
+      isTty: input.tty,
+      stdin: input.stdin,
+    });
+    await command.waitUpTo(input.yield_time_ms);
+    return describeCommand(command, input);
+  };
+
+  const writeStdin: ToolHandler<typeof WriteStdinTool> = async (_context, input) => {
+    const command = table.get(input.command_id);
+    if (input.chars.length > 0 && !command.writeStdin(input.chars)) {
+      throw new ToolError('COMMAND_CLOSED', `command ${command.id} is no longer accepting input`, {
+        details: { command_id: command.id, status: command.status },
+      });
+    }
+    await command.waitUpTo(input.yield_time_ms ?? DEFAULT_POLL_YIELD_MS);
+    return describeCommand(command, input);
+  };
+
+  const killCommand: ToolHandler<typeof KillCommandTool> = async (_context, input) => {
+    let command: Command;
+    try {
+      command = table.get(input.command_id);
+    } catch {
+      return {
+        summary: `No command ${input.command_id} in this workspace`,
+        result: { command_id: input.command_id, kill_status: 'not_found' as const },
+      };
+    }
+    const name = input.signal.replace(/^SIG/, '') as keyof typeof signalNames;
+    let killStatus: 'terminated' | 'killed' | 'exited' | 'terminating';
+    if (!command.isRunning) {
+      killStatus = 'exited';
+    } else {
+      command.signalGroup(signalNames[name], 'request');
+      await command.waitUpTo(input.wait_ms);
+      if (!command.isRunning) {
+        killStatus = name === 'KILL' ? 'killed' : 'terminated';
+      } else {
+        command.signalGroup('SIGKILL', 'request');
+        await command.waitUpTo(input.kill_wait_ms);
+        killStatus = command.isRunning ? 'terminating' : 'killed';
+      }
+    }
+    const described = describeCommand(command, input);
+    return {
+      summary: `kill_command: ${killStatus}. ${described.summary}`,
+      result: { ...described.result, kill_status: killStatus },
+    };
+  };
+
+  const readOutput: ToolHandler<typeof ReadOutputTool> = async (_context, input) => {
+    const [, id, refStream] = input.output_ref.split(':') as [string, string, StreamName | undefined];
+    const stream = input.stream ?? refStream ?? 'stdout';
+    const command = table.get(id);
+    const buffer = command.output[stream];
+    const slice = buffer.read(input.offset, input.limit);
+    const isComplete = !command.isRunning && slice.nextOffset === buffer.totalBytes;
+    const gap = slice.evictedGapBytes > 0 ? ` (${slice.evictedGapBytes} bytes before it were evicted)` : '';
+    const data = slice.data.toString('utf8');
+    const header = `${stream} of ${id}: bytes ${slice.offset}-${slice.nextOffset} of ${buffer.totalBytes}${gap}${isComplete ? ', complete' : ''}`;
+    return {
+      summary: `${header}${preview(stream, data, DEFAULT_PREVIEW_BYTES)}`,
+      result: {
+        command_id: id,
+        stream,
+        data,
+        offset: slice.offset,
+        next_offset: slice.nextOffset,
+        total_bytes: buffer.totalBytes,
+        evicted_gap_bytes: slice.evictedGapBytes,
+        status: command.status,
+        is_complete: isComplete,
+      },
+    };
+  };
+
+  return {
+    exec_command: { spec: ExecCommandTool, handler: execCommand },
+    write_stdin: { spec: WriteStdinTool, handler: writeStdin },
+    kill_command: { spec: KillCommandTool, handler: killCommand },
+    read_output: { spec: ReadOutputTool, handler: readOutput },
+  };
+}

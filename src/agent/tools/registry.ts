@@ -1,0 +1,27 @@
+import type { ToolSpec } from '../../protocol/tool-spec.ts';
+import { createCommandTools } from './commands/index.ts';
+import { CommandTable } from './commands/table.ts';
+import type { ToolContext, ToolHandler } from './context.ts';
+
+export interface RegisteredTool {
+  spec: ToolSpec;
+  handler: ToolHandler<ToolSpec>;
+}
+
+export interface ToolRegistry {
+  tools: Map<string, RegisteredTool>;
+  commands: CommandTable;
+}
+
+/** Every tool the agent serves, by contract name. */
+export function createToolRegistry(context: () => ToolContext, home: string): ToolRegistry {
+  const commands = new CommandTable(() => context().limits);
+  const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [createCommandTools(commands, home)];
+  const tools = new Map<string, RegisteredTool>();
+  for (const group of groups) {
+    for (const [name, tool] of Object.entries(group)) {
+      tools.set(name, tool as RegisteredTool);
+    }
+  }
+  return { tools, commands };
+}

@@ -1,0 +1,50 @@
+import { PolicyError } from '../policy/load.ts';
+import { packageVersion } from '../policy/package-files.ts';
+import { imageCommand } from './image.ts';
+import { createLogger } from './logger.ts';
+import { runCommand } from './run.ts';
+import { USAGE, UsageError } from './usage.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...args] = argv;
+  switch (verb) {
+    case 'run':
+      return runCommand(args, createLogger(process.env.SANDBOXD_LOG_LEVEL ?? 'warn'));
+    case 'image':
+      return imageCommand(args);
+    case 'version':
+    case '--version':
+      process.stdout.write(`sandboxd ${packageVersion()}\n`);
+      return 0;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      throw new UsageError(verb === undefined ? 'no command given' : `unknown command ${verb}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Exit once output is flushed even if a pooled engine connection lingers.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (error: unknown) => {
+    if (
+      error instanceof UsageError ||
+      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
+      process.stderr.write(`sandboxd: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (error instanceof PolicyError) {
+      process.stderr.write(`sandboxd: bad policy: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`sandboxd: ${(error as Error).stack ?? error}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

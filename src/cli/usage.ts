@@ -1,0 +1,25 @@
+/** A command line that cannot be run; the CLI prints the message and usage and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `Usage: sandboxd <command> [options]
+
+Commands:
+  run --workspace DIR [--policy NAME] [--timeout 10m] [--env NAME[=VALUE]]... -- CMD [ARGS...]
+      Run one command in a fresh hardened sandbox over DIR, stream its output,
+      exit with its exit code (124 on timeout, 125 if the sandbox failed),
+      and remove everything afterwards.
+  image build [--tag TAG]
+      Build the worker image (bundles the agent first if dist/agent.mjs is missing).
+  version
+      Print the version.
+
+Environment:
+  SANDBOXD_STATE_DIR   where socket directories live (default /var/lib/sandboxd as root)
+  SANDBOXD_POLICY_DIR  where policies are read from (default: the package's policies/)
+  SANDBOXD_LOG_LEVEL   pino level for the JSON log on stderr (default info; warn for run)
+`;

@@ -1,0 +1,76 @@
+import type { AgentLimits } from '../protocol/limits.ts';
+import type { ContainerSpec, WorkspaceSource } from '../runtime/driver.ts';
+import {
+  LABEL_CREATED,
+  LABEL_ID,
+  LABEL_POLICY,
+  LABEL_SOCKET_DIR,
+  LABEL_WORKSPACE,
+  managedLabels,
+} from '../runtime/labels.ts';
+import type { LoadedPolicy } from './load.ts';
+import type { Policy } from './schema.ts';
+
+export const SANDBOX_HOME = '/home/sandbox';
+export const SANDBOX_USER = { uid: 1000, gid: 1000 };
+
+export interface SpecInput {
+  id: string;
+  workspace: WorkspaceSource;
+  socketDir: string;
+  user?: { uid: number; gid: number };
+  labels?: Record<string, string>;
+  command?: string[];
+}
+
+/** The worker container a policy asks for, for one sandbox. */
+export function containerSpec(loaded: LoadedPolicy, input: SpecInput): ContainerSpec {
+  const { policy } = loaded;
+  const user = input.user ?? SANDBOX_USER;
+  const spec: ContainerSpec = {
+    name: `sandboxd-${input.id}`,
+    image: policy.image,
+    hostname: 'sandbox',
+    labels: {
+      ...input.labels,
+      ...managedLabels,
+      [LABEL_ID]: input.id,
+      [LABEL_POLICY]: policy.name,
+      [LABEL_WORKSPACE]: input.workspace.kind === 'volume' ? input.workspace.name : input.workspace.hostPath,
+      [LABEL_SOCKET_DIR]: input.socketDir,
+      [LABEL_CREATED]: new Date().toISOString(),
+    },
+    user,
+    env: { HOME: SANDBOX_HOME, TMPDIR: '/tmp', SANDBOXD_SANDBOX_ID: input.id },
+    workingDir: '/workspace',
+    runtime: policy.runtime,
+    nanoCpus: Math.round(policy.resources.cpus * 1e9),
+    memoryBytes: policy.resources.memory,
+    pidsLimit: policy.resources.pids,
+    nofile: policy.resources.nofile,
+    tmpfs: [
+      { target: '/tmp', sizeBytes: policy.tmpfs.tmp, mode: '1777' },
+      { target: SANDBOX_HOME, sizeBytes: policy.tmpfs.home, mode: '0700', uid: user.uid, gid: user.gid },
+    ],
+    seccompProfile: loaded.seccompProfile,
+    workspace: input.workspace,
+    socketDir: input.socketDir,
+  };
+  if (input.command !== undefined) spec.command = input.command;
+  return spec;
+}
+
+/** The part of a policy the agent enforces inside the container. */
+export function agentLimits(policy: Policy): AgentLimits {
+  return {
+    maxFileBytes: policy.files.maxFileBytes,
+    maxOutputBytesPerStream: policy.output.perStream,
+    maxTotalOutputBytes: policy.output.total,
+    maxActiveCommands: policy.commands.maxActive,
+    maxRetainedCommands: policy.commands.maxRetained,
+    commandRetentionMs: policy.commands.retention,
+    defaultCommandTimeoutMs: policy.timeouts.commandDefault,
+    maxCommandTimeoutMs: policy.timeouts.commandMax,
+    maxResults: policy.files.maxResults,
+  };
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { Bytes, Duration } from './units.ts';
+
+/**
+ * A sandbox policy as written in policies/*.yaml. Sizes take units ("1GiB"),
+ * durations take units ("30s"); every field has a default, so a policy file
+ * names only what it changes.
+ */
+export const Policy = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+    description: z.string().max(1000).default(''),
+    image: z.string().min(1).default('sandboxd-worker:latest'),
+    runtime: z.enum(['runc', 'runsc']).default('runc'),
+    network: z.literal('none').default('none'),
+    resources: z
+      .object({
+        cpus: z.number().positive().max(256).default(1),
+        memory: Bytes.default(1024 ** 3),
+        pids: z.number().int().min(16).max(65_536).default(512),
+        nofile: z.number().int().min(64).max(1_048_576).default(4096),
+      })
+      .strict()
+      .prefault({}),
+    tmpfs: z
+      .object({
+        tmp: Bytes.default(512 * 1024 ** 2),
+        home: Bytes.default(256 * 1024 ** 2),
+      })
+      .strict()
+      .prefault({}),
+    timeouts: z
+      .object({
+        agentConnect: Duration.default(30_000),
+        commandDefault: Duration.default(10 * 60_000),
+        commandMax: Duration.default(60 * 60_000),
+        idle: Duration.default(30 * 60_000),
+      })
+      .strict()
+      .prefault({}),
+    output: z
+      .object({
+        perStream: Bytes.default(1024 ** 2),
+        total: Bytes.default(64 * 1024 ** 2),
+      })
+      .strict()
+      .prefault({}),
+    commands: z
+      .object({
+        maxActive: z.number().int().min(1).max(1024).default(16),
+        maxRetained: z.number().int().min(1).max(10_000).default(64),
+        retention: Duration.default(30 * 60_000),
+      })
+      .strict()
+      .prefault({}),
+    files: z
+      .object({
+        maxFileBytes: Bytes.default(16 * 1024 ** 2),
+        maxResults: z.number().int().min(1).max(100_000).default(5000),
+      })
+      .strict()
+      .prefault({}),
+    seccomp: z
+      .object({
+        profile: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+\.json$/, 'a file name in policies/seccomp/')
+          .default('sandboxd.json'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type Policy = z.output<typeof Policy>;
+export type PolicyInput = z.input<typeof Policy>;

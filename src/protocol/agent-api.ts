@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { AgentLimits } from './limits.ts';
+import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
+
+/** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */
+export const PROTOCOL_VERSION = 1;
+
+export const SandboxId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'a sandbox id is 3-63 of [a-z0-9-]');
+export type SandboxId = z.infer<typeof SandboxId>;
+
+/** The agent's first message on every connection (a notification). */
+export const Hello = z.object({
+  protocolVersion: z.number().int(),
+  agentVersion: z.string().max(64),
+  pid: z.number().int().positive(),
+  uid: z.number().int().nonnegative(),
+  gid: z.number().int().nonnegative(),
+  /** Commands the agent still holds from before a reconnect. */
+  activeCommands: z.number().int().nonnegative(),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const Configure = z.object({
+  sandboxId: SandboxId,
+  limits: AgentLimits,
+});
+export type Configure = z.infer<typeof Configure>;
+
+export const ToolCall = z.object({
+  name: z.string().min(1).max(64),
+  input: z.unknown(),
+});
+export type ToolCall = z.infer<typeof ToolCall>;
+
+export const ToolReply = z.object({
+  summary: z.string().refine((text) => Buffer.byteLength(text) <= MAX_SUMMARY_BYTES, 'summary too long'),
+  result: z.record(z.string(), z.unknown()),
+});
+export type ToolReply = z.infer<typeof ToolReply>;
+
+export const Pong = z.object({ uptimeMs: z.number().nonnegative(), activeCommands: z.number().int() });
+
+/**
+ * Every method the control plane may call on the agent, with the schema of its
+ * params (checked by the agent) and of its result (checked by the control plane).
+ */
+export const agentMethods = {
+  configure: { params: Configure, result: z.object({}) },
+  ping: { params: z.object({}), result: Pong },
+  tool: { params: ToolCall, result: ToolReply },
+} as const;
+
+export type AgentMethod = keyof typeof agentMethods;
+export type AgentParams<M extends AgentMethod> = z.input<(typeof agentMethods)[M]['params']>;
+export type AgentResult<M extends AgentMethod> = z.output<(typeof agentMethods)[M]['result']>;
+
+/** Where the agent finds its socket inside the container. */
+export const AGENT_SOCKET_DIR = '/run/sandboxd';
+export const AGENT_SOCKET_NAME = 'control.sock';
+export const AGENT_BUNDLE_PATH = '/opt/sandboxd/agent.mjs';

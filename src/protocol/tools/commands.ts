@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { defineTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
+
+export const CommandStatus = z.enum(['running', 'exited', 'timeout', 'terminated', 'failed']);
+export type CommandStatus = z.infer<typeof CommandStatus>;
+
+const Verbosity = z.enum(['minimal', 'normal', 'full']);
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'not a valid environment variable name');
+const EnvValue = z.string().max(32 * 1024);
+const MAX_COMMAND_BYTES = 256 * 1024;
+
+/** Output shaping every command-returning tool accepts. */
+const outputOptions = {
+  max_output_bytes: positiveInt(4 * 1024 * 1024).optional(),
+  verbosity: Verbosity.default('normal'),
+  preview_bytes: nonNegativeInt(1024 * 1024).optional(),
+};
+
+const StreamCounters = z.object({ stdout: nonNegativeInt(), stderr: nonNegativeInt() });
+
+/** The result of exec_command, write_stdin and kill_command: where the command is now and its new output. */
+export const CommandResult = z.object({
+  command_id: z.string(),
+  status: CommandStatus,
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  duration_ms: nonNegativeInt(),
+  tty: z.boolean(),
+  stdout: z.string(),
+  stderr: z.string(),
+  /** Bytes of each stream produced so far. */
+  total_bytes: StreamCounters,
+  /** New bytes this call did not return because of max_output_bytes (read them with read_output). */
+  omitted_bytes: StreamCounters,
+  /** New bytes that were evicted from the head+tail buffer before anyone read them. */
+  evicted_gap_bytes: StreamCounters,
+  output_refs: z.object({ stdout: z.string(), stderr: z.string() }),
+  next_action: z
+    .object({
+      tool: z.literal('write_stdin'),
+      arguments: z.object({ command_id: z.string(), chars: z.literal('') }),
+    })
+    .optional(),
+  error: z.string().optional(),
+});
+export type CommandResult = z.infer<typeof CommandResult>;
+
+export const ExecCommandTool = defineTool({
+  name: 'exec_command',
+  title: 'Run a command',
+  description:
+    'Runs a shell command (bash -c) in the workspace inside the sandbox container. Waits up to yield_time_ms ' +
+    '(default 10000); a command still running then returns status "running" with a command_id to poll with ' +
+    'write_stdin (empty chars), feed input to, or stop with kill_command. tty: true gives a pseudo-terminal.',
+  isReadOnly: false,
+  input: z
+    .object({
+      cmd: z.union([
+        z.string().min(1).max(MAX_COMMAND_BYTES),
+        z.array(z.string().max(MAX_COMMAND_BYTES)).min(1).max(4096),
+      ]),
+      workdir: PathInput.optional(),
+      cwd: PathInput.optional(),
+      timeout_ms: positiveInt(24 * 60 * 60 * 1000).optional(),
+      yield_time_ms: nonNegativeInt(300_000).default(10_000),
+      stdin: z
+        .string()
+        .max(8 * 1024 * 1024)
+        .optional(),
+      tty: z.boolean().default(false),
+      env: z.record(EnvName, EnvValue).optional(),
+      ...outputOptions,
+    })
+    .strict(),
+  output: CommandResult,
+});
+
+export const WriteStdinTool = defineTool({
+  name: 'write_stdin',
+  title: 'Write to or poll a command',
+  description:
+    "Writes chars to a running command's stdin (empty chars just polls), waits up to yield_time_ms for it " +
+    'to finish, and returns its status and the output produced since the last call.',
+  isReadOnly: false,
+  input: z
+    .object({
+      command_id: z.string().min(1).max(64),
+      chars: z
+        .string()
+        .max(1024 * 1024)
+        .default(''),
+      yield_time_ms: nonNegativeInt(300_000).optional(),
+      ...outputOptions,
+    })
+    .strict(),
+  output: CommandResult,
+});
+
+export const KillStatus = z.enum(['terminated', 'killed', 'exited', 'terminating', 'not_found']);
+
+export const KillCommandTool = defineTool({
+  name: 'kill_command',
+  title: 'Stop a command',
+  description:
+    'Sends a signal (default TERM) to the whole process group of a command; a signal other than KILL ' +
+    'escalates to KILL if the command is still running after wait_ms (default 2000).',
+  isReadOnly: false,
+  input: z
+    .object({
+      command_id: z.string().min(1).max(64),
+      signal: z
+        .enum(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGQUIT'])
+        .default('TERM'),
+      wait_ms: nonNegativeInt(60_000).default(2000),
+      kill_wait_ms: nonNegativeInt(60_000).default(2000),
+      ...outputOptions,
+    })
+    .strict(),
+  output: CommandResult.extend({ kill_status: KillStatus }).or(
+    z.object({ command_id: z.string(), kill_status: z.literal('not_found') }),
+  ),
+});
+
+export const OutputRef = z.string().regex(/^command:[A-Za-z0-9_-]{1,64}(:(stdout|stderr))?$/, {
+  message: 'output_ref looks like command:<id>:stdout',
+});
+
+export const ReadOutputTool = defineTool({
+  name: 'read_output',
+  title: 'Read command output',
+  description:
+    "Pages a command's stdout or stderr by absolute byte offset (output_ref command:<id>:stdout). The buffer " +
+    'keeps the first eighth and a rolling tail; evicted_gap_bytes says how much between them is gone.',
+  isReadOnly: true,
+  input: z
+    .object({
+      output_ref: OutputRef,
+      stream: z.enum(['stdout', 'stderr']).optional(),
+      offset: nonNegativeInt().default(0),
+      limit: positiveInt(4 * 1024 * 1024).default(64 * 1024),
+    })
+    .strict(),
+  output: z.object({
+    command_id: z.string(),
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string(),
+    offset: nonNegativeInt(),
+    next_offset: nonNegativeInt(),
+    total_bytes: nonNegativeInt(),
+    evicted_gap_bytes: nonNegativeInt(),
+    status: CommandStatus,
+    /** True when the command has finished and next_offset is the end of the stream. */
+    is_complete: z.boolean(),
+  }),
+});

@@ -1,0 +1,71 @@
+import type Docker from 'dockerode';
+import { AGENT_SOCKET_DIR } from '../../protocol/agent-api.ts';
+import type { ContainerSpec } from '../driver.ts';
+
+/**
+ * The Docker create request for a worker container. Everything not taken from
+ * the spec is hardening that no policy can turn off.
+ */
+export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  const { uid, gid } = spec.user;
+  const tmpfs: Record<string, string> = {};
+  for (const mount of spec.tmpfs) {
+    const owner = mount.uid === undefined ? '' : `,uid=${mount.uid},gid=${mount.gid ?? mount.uid}`;
+    tmpfs[mount.target] = `rw,nosuid,nodev,size=${mount.sizeBytes},mode=${mount.mode}${owner}`;
+  }
+  const workspaceMount: Docker.MountSettings =
+    spec.workspace.kind === 'volume'
+      ? { Type: 'volume', Source: spec.workspace.name, Target: '/workspace', ReadOnly: false }
+      : { Type: 'bind', Source: spec.workspace.hostPath, Target: '/workspace', ReadOnly: false };
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Hostname: spec.hostname,
+    User: `${uid}:${gid}`,
+    WorkingDir: spec.workingDir,
+    Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+    Labels: spec.labels,
+    ...(spec.command === undefined ? {} : { Cmd: spec.command, Entrypoint: [] }),
+    NetworkDisabled: true,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    HostConfig: {
+      Runtime: spec.runtime,
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      Privileged: false,
+      SecurityOpt: ['no-new-privileges:true', `seccomp=${spec.seccompProfile}`],
+      Init: true,
+      IpcMode: 'private',
+      PidMode: '',
+      UTSMode: '',
+      UsernsMode: '',
+      // API 1.41 field (a private cgroup namespace); dockerode's types predate it.
+      ...({ CgroupnsMode: 'private' } as object),
+      Devices: [],
+      PidsLimit: spec.pidsLimit,
+      Memory: spec.memoryBytes,
+      // Equal to Memory: no swap on top of the memory limit.
+      MemorySwap: spec.memoryBytes,
+      NanoCpus: spec.nanoCpus,
+      Ulimits: [
+        { Name: 'nofile', Soft: spec.nofile, Hard: spec.nofile },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      Tmpfs: tmpfs,
+      Mounts: [
+        workspaceMount,
+        // connect() works through a read-only bind mount, so the agent can reach the socket but never replace it.
+        { Type: 'bind', Source: spec.socketDir, Target: AGENT_SOCKET_DIR, ReadOnly: true },
+      ],
+      RestartPolicy: { Name: 'no' },
+      AutoRemove: false,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '1' } },
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import Docker from 'dockerode';
+import type { ContainerInfo, ContainerSpec, ContainerState, RuntimeDriver, RuntimeFacts } from '../driver.ts';
+import { containerConfig } from './container-config.ts';
+
+function labelFilter(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** Runs worker containers on a Docker Engine (API 1.41 and later) through dockerode. */
+export class DockerDriver implements RuntimeDriver {
+  readonly name = 'docker';
+  readonly docker: Docker;
+
+  constructor(docker: Docker = new Docker()) {
+    this.docker = docker;
+  }
+
+  async facts(): Promise<RuntimeFacts> {
+    const [info, version] = await Promise.all([this.docker.info(), this.docker.version()]);
+    return {
+      engineVersion: version.Version,
+      apiVersion: version.ApiVersion,
+      runtimes: Object.keys(info.Runtimes ?? {}),
+      cpus: info.NCPU,
+      memoryBytes: info.MemTotal,
+    };
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (error) {
+      if (statusCode(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.docker.createVolume({ Name: name, Labels: labels });
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error;
+    }
+  }
+
+  async listVolumes(labels: Record<string, string>): Promise<string[]> {
+    const result = await this.docker.listVolumes({ filters: JSON.stringify({ label: labelFilter(labels) }) });
+    return (result.Volumes ?? []).map((volume) => volume.Name);
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    const container = await this.docker.createContainer(containerConfig(spec));
+    return container.id;
+  }
+
+  async start(id: string): Promise<void> {
+    await this.docker.getContainer(id).start();
+  }
+
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: graceSeconds });
+    } catch (error) {
+      // 304: already stopped; 404: already gone.
+      if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: false });
+    } catch (error) {
+      // 404: already gone; 409: removal already in progress.
+      if (statusCode(error) !== 404 && statusCode(error) !== 409) throw error;
+    }
+  }
+
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ''),
+        state: info.State.Status as ContainerState,
+        labels: info.Config.Labels ?? {},
+        exitCode: info.State.Running ? null : info.State.ExitCode,
+        isOomKilled: info.State.OOMKilled,
+      };
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: labelFilter(labels) }),
+    });
+    return containers.map((container) => ({
+      id: container.Id,
+      name: (container.Names[0] ?? '').replace(/^\//, ''),
+      state: container.State as ContainerState,
+      labels: container.Labels ?? {},
+      exitCode: null,
+      isOomKilled: false,
+    }));
+  }
+
+  async logsTail(id: string, lines: number): Promise<string> {
+    try {
+      const output = await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines });
+      return demultiplex(output);
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** Docker's log stream without a TTY frames each chunk with an 8-byte header; strip it. */
+function demultiplex(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

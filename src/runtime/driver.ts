@@ -1,0 +1,83 @@
+/**
+ * What the sandbox manager needs from a container runtime. The Docker driver
+ * implements it now; a Kubernetes driver (pods, PVCs, the agent dialling over
+ * TCP) will implement the same interface.
+ */
+
+/** Where /workspace comes from. */
+export type WorkspaceSource = { kind: 'volume'; name: string } | { kind: 'bind'; hostPath: string };
+
+export interface TmpfsMount {
+  target: string;
+  sizeBytes: number;
+  /** Octal mode string, e.g. '1777'. */
+  mode: string;
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * A worker container as the policy wants it. The hardening that never varies
+ * (read-only root, no capabilities, no new privileges, no network, private
+ * namespaces, init) is not a field: every driver applies it unconditionally.
+ */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  user: { uid: number; gid: number };
+  env: Record<string, string>;
+  workingDir: string;
+  /** Replaces the image's command; only tests use it (an agent that never dials). */
+  command?: string[];
+  runtime: 'runc' | 'runsc';
+  nanoCpus: number;
+  memoryBytes: number;
+  pidsLimit: number;
+  nofile: number;
+  tmpfs: TmpfsMount[];
+  /** Seccomp profile as JSON text. */
+  seccompProfile: string;
+  workspace: WorkspaceSource;
+  /** Host directory holding the agent's socket, mounted read-only at /run/sandboxd. */
+  socketDir: string;
+  hostname: string;
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  state: ContainerState;
+  labels: Record<string, string>;
+  exitCode: number | null;
+  isOomKilled: boolean;
+}
+
+export interface RuntimeFacts {
+  engineVersion: string;
+  apiVersion: string;
+  runtimes: string[];
+  cpus: number;
+  memoryBytes: number;
+}
+
+export interface RuntimeDriver {
+  readonly name: string;
+  facts(): Promise<RuntimeFacts>;
+  hasImage(ref: string): Promise<boolean>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  listVolumes(labels: Record<string, string>): Promise<string[]>;
+  /** Creates the container and returns its id. */
+  create(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  stop(id: string, graceSeconds: number): Promise<void>;
+  /** Removes the container, killing it if it runs; a missing container is not an error. */
+  remove(id: string): Promise<void>;
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+  list(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** The last lines the container wrote, for error messages. */
+  logsTail(id: string, lines: number): Promise<string>;
+}

@@ -1,0 +1,13 @@
+/** Labels on every container and volume sandboxd creates; reconcile finds its own by them. */
+export const LABEL_MANAGED = 'io.sandboxd.managed';
+export const LABEL_ID = 'io.sandboxd.id';
+export const LABEL_POLICY = 'io.sandboxd.policy';
+export const LABEL_WORKSPACE = 'io.sandboxd.workspace';
+export const LABEL_SOCKET_DIR = 'io.sandboxd.socket-dir';
+export const LABEL_CREATED = 'io.sandboxd.created';
+
+export const managedLabels = { [LABEL_MANAGED]: 'true' } as const;
+
+export function workspaceVolumeName(id: string): string {
+  return `sandboxd-ws-${id}`;
+}
