@@ -23,13 +23,25 @@ describe('the worker container as the engine sees it', () => {
     assert.ok(!host.CapAdd || host.CapAdd.length === 0);
     assert.equal(host.Privileged, false);
     assert.ok(host.SecurityOpt?.includes('no-new-privileges:true'));
-    const seccomp = host.SecurityOpt?.find((option) => option.startsWith('seccomp='));
+    const seccomp = host.SecurityOpt?.find((option: string) => option.startsWith('seccomp='));
     assert.ok(seccomp, 'a seccomp profile is set');
     const profile = JSON.parse(seccomp.slice('seccomp='.length));
     const allowed = new Set(
-      profile.syscalls.filter((rule: { action: string }) => rule.action === 'SCMP_ACT_ALLOW').flatMap((rule: { names: string[] }) => rule.names),
+      profile.syscalls
+        .filter((rule: { action: string }) => rule.action === 'SCMP_ACT_ALLOW')
+        .flatMap((rule: { names: string[] }) => rule.names),
     );
-    for (const name of ['io_uring_setup', 'userfaultfd', 'keyctl', 'bpf', 'perf_event_open', 'ptrace', 'unshare', 'setns', 'mount']) {
+    for (const name of [
+      'io_uring_setup',
+      'userfaultfd',
+      'keyctl',
+      'bpf',
+      'perf_event_open',
+      'ptrace',
+      'unshare',
+      'setns',
+      'mount',
+    ]) {
       assert.ok(!allowed.has(name), `${name} is not allowed by the profile`);
     }
     const policy = sandbox.loaded.policy;
@@ -64,7 +76,10 @@ describe('the worker container as the engine sees it', () => {
 
 describe('isolation as seen from inside', () => {
   it('runs as uid and gid 1000 with every capability set empty, no new privileges and seccomp filtering', async () => {
-    const result = await sandboxes.exec(sandbox, 'id -u; id -g; grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status');
+    const result = await sandboxes.exec(
+      sandbox,
+      'id -u; id -g; grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status',
+    );
     assert.equal(result.exit_code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines[0], '1000');
@@ -78,7 +93,10 @@ describe('isolation as seen from inside', () => {
   });
 
   it('has only the loopback interface and no route', async () => {
-    const result = await sandboxes.exec(sandbox, 'ls /sys/class/net; echo ---; cat /proc/net/route | tail -n +2');
+    const result = await sandboxes.exec(
+      sandbox,
+      'ls /sys/class/net; echo ---; cat /proc/net/route | tail -n +2',
+    );
     const [interfaces, routes] = result.stdout.split('---');
     assert.deepEqual(interfaces?.trim().split('\n'), ['lo']);
     assert.equal(routes?.trim(), '');
@@ -121,9 +139,20 @@ describe('isolation as seen from inside', () => {
     const mount = await sandboxes.exec(sandbox, 'mount -t tmpfs none /tmp');
     assert.notEqual(mount.exit_code, 0);
     // Raw syscalls through perl: io_uring_setup, userfaultfd, keyctl, bpf, perf_event_open, unshare, setns.
-    const numbers = { io_uring_setup: 425, userfaultfd: 323, keyctl: 250, bpf: 321, perf_event_open: 298, unshare: 272, setns: 308 };
+    const numbers = {
+      io_uring_setup: 425,
+      userfaultfd: 323,
+      keyctl: 250,
+      bpf: 321,
+      perf_event_open: 298,
+      unshare: 272,
+      setns: 308,
+    };
     for (const [name, number] of Object.entries(numbers)) {
-      const result = await sandboxes.exec(sandbox, `perl -e '$r = syscall(${number}, 0, 0, 0, 0, 0); print "$r ", $!+0'`);
+      const result = await sandboxes.exec(
+        sandbox,
+        `perl -e '$r = syscall(${number}, 0, 0, 0, 0, 0); print "$r ", $!+0'`,
+      );
       const [returned, errno] = result.stdout.trim().split(' ');
       assert.equal(returned, '-1', `${name} fails`);
       assert.equal(errno, '1', `${name} fails with EPERM (got errno ${errno})`);
@@ -131,7 +160,10 @@ describe('isolation as seen from inside', () => {
   });
 
   it('cannot ptrace the agent', async () => {
-    const result = await sandboxes.exec(sandbox, `perl -e '$r = syscall(101, 16, 1, 0, 0); print "$r ", $!+0'`);
+    const result = await sandboxes.exec(
+      sandbox,
+      `perl -e '$r = syscall(101, 16, 1, 0, 0); print "$r ", $!+0'`,
+    );
     const [returned, errno] = result.stdout.trim().split(' ');
     assert.equal(returned, '-1');
     assert.equal(errno, '1');

@@ -38,6 +38,10 @@ export interface CallOptions {
 }
 
 const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+/** Connections that have not said hello yet, per sandbox. */
+const MAX_GREETING_CONNECTIONS = 4;
+const HELLO_TIMEOUT_MS = 10_000;
+const MAX_HELLO_BYTES = 64 * 1024;
 
 /**
  * The control plane's end of one sandbox's agent connection. It listens on the
@@ -52,6 +56,7 @@ export class AgentLink extends EventEmitter {
   readonly #options: AgentLinkOptions;
   readonly #server: net.Server;
   readonly #pending = new Map<number, Pending>();
+  readonly #greeting = new Set<net.Socket>();
   #socket: net.Socket | undefined;
   #nextId = 1;
   #isClosed = false;
@@ -150,26 +155,21 @@ export class AgentLink extends EventEmitter {
   async close(): Promise<void> {
     this.#isClosed = true;
     this.#socket?.destroy();
+    for (const socket of this.#greeting) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#failPending('the sandbox is shutting down');
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#isClosed) {
+    if (this.#isClosed || this.#greeting.size >= MAX_GREETING_CONNECTIONS) {
+      // Anything in the container can connect; never let it hold many host descriptors.
       socket.destroy();
       return;
     }
-    const log = this.#options.log;
-    if (this.#socket !== undefined) {
-      log.warn({ sandboxId: this.#options.sandboxId }, 'a new agent connection replaces the current one');
-      this.#socket.destroy();
-    }
-    this.#socket = socket;
-    this.hello = undefined;
-    this.#isConfigured = false;
-    this.connections++;
+    this.#greeting.add(socket);
     socket.setNoDelay(true);
-    const splitter = new LineSplitter(this.#options.maxMessageBytes ?? MAX_LINE_BYTES);
+    const helloTimer = setTimeout(() => this.#drop(socket, 'no hello in time'), HELLO_TIMEOUT_MS);
+    let splitter = new LineSplitter(MAX_HELLO_BYTES);
     socket.on('data', (chunk: Buffer) => {
       let lines: string[];
       try {
@@ -180,11 +180,18 @@ export class AgentLink extends EventEmitter {
       }
       for (const line of lines) {
         if (socket.destroyed) return;
-        this.#onLine(socket, line);
+        if (this.#socket === socket) {
+          this.#onLine(socket, line);
+        } else if (this.#onHello(socket, line)) {
+          clearTimeout(helloTimer);
+          splitter = new LineSplitter(this.#options.maxMessageBytes ?? MAX_LINE_BYTES);
+        }
       }
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      clearTimeout(helloTimer);
+      this.#greeting.delete(socket);
       if (this.#socket !== socket) return;
       this.#socket = undefined;
       this.hello = undefined;
@@ -200,10 +207,6 @@ export class AgentLink extends EventEmitter {
       message = JSON.parse(line);
     } catch {
       this.#drop(socket, 'a message that is not JSON');
-      return;
-    }
-    if (this.hello === undefined) {
-      this.#onHello(socket, message);
       return;
     }
     const success = SuccessResponse.safeParse(message);
@@ -234,7 +237,18 @@ export class AgentLink extends EventEmitter {
     this.#drop(socket, 'a message that is not JSON-RPC');
   }
 
-  #onHello(socket: net.Socket, message: unknown): void {
+  /**
+   * A connection becomes the agent's only after a valid hello; until then it
+   * cannot displace the current one. Returns whether the hello was accepted.
+   */
+  #onHello(socket: net.Socket, line: string): boolean {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.#drop(socket, 'a hello that is not JSON');
+      return false;
+    }
     const notification = Notification.safeParse(message);
     const hello =
       notification.success && notification.data.method === 'hello'
@@ -242,13 +256,26 @@ export class AgentLink extends EventEmitter {
         : undefined;
     if (hello === undefined || !hello.success) {
       this.#drop(socket, 'the first message was not a valid hello');
-      return;
+      return false;
     }
     if (hello.data.protocolVersion !== PROTOCOL_VERSION) {
       this.#drop(socket, `agent speaks protocol ${hello.data.protocolVersion}, expected ${PROTOCOL_VERSION}`);
-      return;
+      return false;
     }
+    this.#greeting.delete(socket);
+    const previous = this.#socket;
+    this.#socket = socket;
     this.hello = hello.data;
+    this.#isConfigured = false;
+    this.connections++;
+    if (previous !== undefined) {
+      this.#options.log.warn(
+        { sandboxId: this.#options.sandboxId },
+        'a new agent connection replaces the current one',
+      );
+      previous.destroy();
+      this.#failPending('the agent connection was replaced');
+    }
     this.call(
       'configure',
       { sandboxId: this.#options.sandboxId, limits: this.#options.limits },
@@ -265,6 +292,7 @@ export class AgentLink extends EventEmitter {
       },
       (error: unknown) => this.#drop(socket, `configure failed: ${(error as Error).message}`),
     );
+    return true;
   }
 
   #settle(socket: net.Socket, id: number, handle: (pending: Pending) => void): void {

@@ -140,7 +140,10 @@ export class SandboxManager {
       }
     })();
     try {
-      await Promise.race([sandbox.link.waitReady(timeoutMs, signal), stopped]);
+      const either = signal === undefined ? watcher.signal : AbortSignal.any([watcher.signal, signal]);
+      const ready = sandbox.link.waitReady(timeoutMs, either);
+      ready.catch(() => undefined);
+      await Promise.race([ready, stopped]);
     } finally {
       watcher.abort();
       stopped.catch(() => undefined);

@@ -1,7 +1,9 @@
 import type { ToolSpec } from '../../protocol/tool-spec.ts';
+import { ApplyPatchTool } from '../../protocol/tools/patch.ts';
 import { createCommandTools } from './commands/index.ts';
 import { CommandTable } from './commands/table.ts';
 import type { ToolContext, ToolHandler } from './context.ts';
+import { applyPatch } from './patch/apply.ts';
 
 export interface RegisteredTool {
   spec: ToolSpec;
@@ -16,7 +18,10 @@ export interface ToolRegistry {
 /** Every tool the agent serves, by contract name. */
 export function createToolRegistry(context: () => ToolContext, home: string): ToolRegistry {
   const commands = new CommandTable(() => context().limits);
-  const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [createCommandTools(commands, home)];
+  const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [
+    createCommandTools(commands, home),
+    { apply_patch: { spec: ApplyPatchTool, handler: applyPatch } },
+  ];
   const tools = new Map<string, RegisteredTool>();
   for (const group of groups) {
     for (const [name, tool] of Object.entries(group)) {

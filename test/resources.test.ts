@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Sandbox } from '../src/sandbox/sandbox.ts';
+import { TestSandboxes } from './support/sandboxes.ts';
+
+const sandboxes = new TestSandboxes();
+let sandbox: Sandbox;
+
+before(async () => {
+  await sandboxes.setup();
+  const policy = await sandboxes.policy((p) => {
+    p.resources.pids = 128;
+    p.resources.memory = 256 * 1024 * 1024;
+  });
+  sandbox = await sandboxes.create({ policy });
+});
+after(() => sandboxes.teardown());
+
+describe('resource limits', () => {
+  it('stops a fork bomb at the pids limit and stays usable', async () => {
+    const bomb = await sandboxes.exec(sandbox, 'bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', {
+      timeout_ms: 8000,
+    });
+    assert.ok(['exited', 'timeout', 'terminated'].includes(bomb.status));
+    assert.match(bomb.stderr, /fork|Resource temporarily unavailable/, 'the bomb ran into the pids limit');
+    // Clean up whatever the bomb left, then prove the sandbox still runs commands.
+    await sandboxes.exec(sandbox, 'pkill -KILL -u 1000 -f "bash -c bomb" || true');
+    let usable = false;
+    for (let attempt = 0; attempt < 20 && !usable; attempt++) {
+      const probe = await sandboxes.exec(sandbox, 'echo alive').catch(() => undefined);
+      usable = probe?.stdout.trim() === 'alive';
+      if (!usable) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.ok(usable, 'the sandbox answers after the fork bomb');
+    const pids = await sandboxes.exec(
+      sandbox,
+      'cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max',
+    );
+    assert.equal(pids.stdout.trim(), '128');
+  });
+
+  it('kills a command that allocates past the memory limit, not the agent', async () => {
+    const before = await sandbox.link.call('ping', {});
+    const hog = await sandboxes.exec(
+      sandbox,
+      'python3 -c "x = bytearray(1024 * 1024 * 1024); print(len(x))"',
+    );
+    // bash execs python directly, so the command itself is the one the OOM killer SIGKILLs.
+    assert.equal(hog.status, 'terminated', `stderr: ${hog.stderr}`);
+    assert.equal(hog.signal, 'SIGKILL');
+    const after = await sandbox.link.call('ping', {});
+    assert.ok(after.uptimeMs > before.uptimeMs, 'the same agent process answers');
+    assert.equal(sandbox.link.connections, 1, 'the agent never reconnected');
+  });
+
+  it('kills a command past its timeout together with its whole process group', async () => {
+    const marker = `sleeper-${Date.now()}`;
+    const result = await sandboxes.exec(
+      sandbox,
+      `(exec -a ${marker} sleep 300) & (exec -a ${marker} sleep 300) & wait`,
+      {
+        timeout_ms: 1000,
+      },
+    );
+    assert.equal(result.status, 'timeout');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const left = await sandboxes.exec(sandbox, `pgrep -f '^${marker}' || echo none`);
+    assert.equal(left.stdout.trim(), 'none');
+  });
+});
