@@ -3,6 +3,7 @@ import { ApplyPatchTool } from '../../protocol/tools/patch.ts';
 import { createCommandTools } from './commands/index.ts';
 import { CommandTable } from './commands/table.ts';
 import type { ToolContext, ToolHandler } from './context.ts';
+import { fileTools } from './files/index.ts';
 import { applyPatch } from './patch/apply.ts';
 
 export interface RegisteredTool {
@@ -20,6 +21,7 @@ export function createToolRegistry(context: () => ToolContext, home: string): To
   const commands = new CommandTable(() => context().limits);
   const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [
     createCommandTools(commands, home),
+    fileTools,
     { apply_patch: { spec: ApplyPatchTool, handler: applyPatch } },
   ];
   const tools = new Map<string, RegisteredTool>();
