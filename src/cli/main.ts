@@ -3,6 +3,7 @@ import { packageVersion } from '../policy/package-files.ts';
 import { imageCommand } from './image.ts';
 import { createLogger } from './logger.ts';
 import { runCommand } from './run.ts';
+import { stdioCommand } from './stdio.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -10,6 +11,8 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'run':
       return runCommand(args, createLogger(process.env.SANDBOXD_LOG_LEVEL ?? 'warn'));
+    case 'stdio':
+      return stdioCommand(args, createLogger());
     case 'image':
       return imageCommand(args);
     case 'version':

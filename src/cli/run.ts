@@ -1,4 +1,3 @@
-import { realpath, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -11,6 +10,7 @@ import { SandboxManager as Manager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir } from '../sandbox/state-dir.ts';
 import { UsageError } from './usage.ts';
+import { hostWorkspace } from './workspace-dir.ts';
 
 /** Exit codes of `sandboxd run` besides the command's own. */
 export const EXIT_TIMEOUT = 124;
@@ -62,13 +62,6 @@ export function parseRunArgs(args: string[], hostEnv: NodeJS.ProcessEnv = proces
     env,
     command: args.slice(separator + 1),
   };
-}
-
-/** The uid the workload runs as over a host folder: its owner, unless that is root. */
-async function workloadUser(directory: string): Promise<{ uid: number; gid: number }> {
-  const info = await stat(directory);
-  if (!info.isDirectory()) throw new UsageError(`--workspace ${directory} is not a directory`);
-  return info.uid === 0 ? { uid: 1000, gid: 1000 } : { uid: info.uid, gid: info.gid };
 }
 
 function exitCodeFor(result: { status: string; exit_code: number | null; signal: string | null }): number {
@@ -123,10 +116,7 @@ async function streamCommand(sandbox: Sandbox, commandId: string): Promise<numbe
 /** `sandboxd run`: one command in a fresh hardened sandbox; returns the exit code. */
 export async function runCommand(args: string[], log: Logger): Promise<number> {
   const options = parseRunArgs(args);
-  const workspace = await realpath(options.workspace).catch(() => {
-    throw new UsageError(`--workspace ${options.workspace}: no such directory`);
-  });
-  const user = await workloadUser(workspace);
+  const { path: workspace, user } = await hostWorkspace(options.workspace);
   const policy = await loadPolicy(options.policy);
   const manager: SandboxManager = new Manager({
     driver: new DockerDriver(),

@@ -13,6 +13,10 @@ Commands:
       Run one command in a fresh hardened sandbox over DIR, stream its output,
       exit with its exit code (124 on timeout, 125 if the sandbox failed),
       and remove everything afterwards.
+  stdio --workspace DIR [--policy NAME] [--eager]
+      Serve MCP on stdin/stdout for a local client; every tool runs in a hardened
+      container over DIR, started on first use (--eager: at once) and removed when
+      the client goes away. The folder is kept.
   image build [--tag TAG]
       Build the worker image (bundles the agent first if dist/agent.mjs is missing).
   version

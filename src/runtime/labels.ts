@@ -11,3 +11,12 @@ export const managedLabels = { [LABEL_MANAGED]: 'true' } as const;
 export function workspaceVolumeName(id: string): string {
   return `sandboxd-ws-${id}`;
 }
+export const LABEL_OWNER = 'io.sandboxd.owner';
+export const LABEL_EXPIRES = 'io.sandboxd.expires';
+export const LABEL_OWNS_VOLUME = 'io.sandboxd.owns-volume';
+export const LABEL_USER = 'io.sandboxd.user';
+
+/** The caller's own labels: everything outside our io.sandboxd. namespace. */
+export function userLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([key]) => !key.startsWith('io.sandboxd.')));
+}

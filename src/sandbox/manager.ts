@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { agentLimits, containerSpec } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
-import { LABEL_ID, managedLabels, workspaceVolumeName } from '../runtime/labels.ts';
+import {
+  LABEL_EXPIRES,
+  LABEL_ID,
+  LABEL_OWNER,
+  LABEL_OWNS_VOLUME,
+  LABEL_USER,
+  managedLabels,
+  workspaceVolumeName,
+} from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
 import { Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
@@ -17,30 +26,49 @@ export interface CreateOptions {
   id?: string;
   labels?: Record<string, string>;
   user?: { uid: number; gid: number };
+  ttlMs?: number;
+  /** Whether destroy() removes the volume too; by default only a volume made for this sandbox. */
+  ownsVolume?: boolean;
+  /** The credential creating it, for quotas. */
+  owner?: string;
   /** Replaces the agent command; only tests use it. */
   command?: string[];
   signal?: AbortSignal;
+}
+
+export interface Quotas {
+  maxSandboxes: number;
+  maxPerOwner: number;
 }
 
 export interface ManagerOptions {
   driver: RuntimeDriver;
   stateDir: string;
   log: Logger;
+  quotas?: Partial<Quotas>;
 }
 
-const WATCH_INTERVAL_MS = 200;
+const WATCH_INTERVAL_MS = 100;
+const STOP_GRACE_SECONDS = 5;
 
-/** Creates, tracks and destroys sandboxes. Knows nothing of MCP or HTTP. */
-export class SandboxManager {
+/**
+ * Creates, tracks, stops, resumes and destroys sandboxes. Knows nothing of MCP
+ * or HTTP. Events: 'transition' (sandbox, from, to), 'created' (sandbox, ms).
+ */
+export class SandboxManager extends EventEmitter {
   readonly driver: RuntimeDriver;
   readonly stateDir: string;
-  readonly #log: Logger;
+  readonly quotas: Quotas;
+  readonly log: Logger;
   readonly #sandboxes = new Map<string, Sandbox>();
+  readonly #resuming = new Map<string, Promise<void>>();
 
   constructor(options: ManagerOptions) {
+    super();
     this.driver = options.driver;
     this.stateDir = options.stateDir;
-    this.#log = options.log;
+    this.log = options.log;
+    this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
   }
 
   async init(): Promise<void> {
@@ -54,61 +82,115 @@ export class SandboxManager {
     return sandbox;
   }
 
+  find(id: string): Sandbox | undefined {
+    return this.#sandboxes.get(id);
+  }
+
   list(): Sandbox[] {
     return [...this.#sandboxes.values()];
   }
 
-  #transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): void {
+  /** Registers a sandbox found on the engine (reconcile); the manager owns it from now on. */
+  adopt(sandbox: Sandbox): void {
+    this.#sandboxes.set(sandbox.id, sandbox);
+  }
+
+  transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): void {
     const from = sandbox.state;
+    if (from === state) return;
     sandbox.state = state;
-    this.#log.info({ sandboxId: sandbox.id, from, to: state, ...fields }, 'sandbox state');
+    this.log.info({ sandboxId: sandbox.id, from, to: state, ...fields }, 'sandbox state');
+    this.emit('transition', sandbox, from, state);
+  }
+
+  #checkQuota(owner: string | undefined): void {
+    const live = this.list().filter((sandbox) => sandbox.isLive);
+    if (live.length >= this.quotas.maxSandboxes) {
+      throw new ToolError(
+        'QUOTA_EXCEEDED',
+        `the control plane already runs ${live.length} sandboxes (limit ${this.quotas.maxSandboxes})`,
+        {
+          details: { limit: 'maxSandboxes', value: this.quotas.maxSandboxes },
+        },
+      );
+    }
+    if (owner !== undefined) {
+      const mine = live.filter((sandbox) => sandbox.owner === owner).length;
+      if (mine >= this.quotas.maxPerOwner) {
+        throw new ToolError(
+          'QUOTA_EXCEEDED',
+          `this token already has ${mine} sandboxes (limit ${this.quotas.maxPerOwner})`,
+          {
+            details: { limit: 'maxPerOwner', value: this.quotas.maxPerOwner },
+          },
+        );
+      }
+    }
   }
 
   /** Creates a hardened worker container and resolves once its agent is connected. */
   async create(options: CreateOptions): Promise<Sandbox> {
     const id = options.id ?? `sb-${randomBytes(6).toString('hex')}`;
     if (this.#sandboxes.has(id)) throw new ToolError('ALREADY_EXISTS', `sandbox ${id} already exists`);
+    this.#checkQuota(options.owner);
     const { policy } = options.policy;
-    if (!(await this.driver.hasImage(policy.image))) {
-      throw new ToolError(
-        'SANDBOX_UNAVAILABLE',
-        `worker image ${policy.image} is not built; run \`sandboxd image build\``,
-        {
-          retryable: false,
-          details: { image: policy.image },
-        },
-      );
-    }
-    const ownsVolume = options.workspace === undefined;
+    const ownsVolume = options.ownsVolume ?? options.workspace === undefined;
     const workspace = options.workspace ?? { kind: 'volume', name: workspaceVolumeName(id) };
     const socketDir = socketDirFor(this.stateDir, id);
-    const link = new AgentLink({ sandboxId: id, socketDir, limits: agentLimits(policy), log: this.#log });
-    const sandbox = new Sandbox({ id, loaded: options.policy, workspace, link, ownsVolume });
+    const link = new AgentLink({ sandboxId: id, socketDir, limits: agentLimits(policy), log: this.log });
+    const expiresAt = options.ttlMs === undefined ? undefined : new Date(Date.now() + options.ttlMs);
+    const sandbox = new Sandbox({
+      id,
+      loaded: options.policy,
+      workspace,
+      link,
+      ownsVolume,
+      expiresAt,
+      owner: options.owner,
+      labels: options.labels ?? {},
+    });
     this.#sandboxes.set(id, sandbox);
-    this.#log.info({ sandboxId: id, policy: policy.name, workspace }, 'sandbox state');
+    this.log.info({ sandboxId: id, policy: policy.name, workspace }, 'sandbox creating');
     const startedAt = performance.now();
     try {
+      if (!(await this.driver.hasImage(policy.image))) {
+        throw new ToolError(
+          'SANDBOX_UNAVAILABLE',
+          `worker image ${policy.image} is not built; run \`sandboxd image build\``,
+          {
+            retryable: false,
+            details: { image: policy.image },
+          },
+        );
+      }
       await link.listen();
-      if (ownsVolume && workspace.kind === 'volume') {
+      if (workspace.kind === 'volume') {
+        // Idempotent: a named workspace's volume may already hold its files.
         await this.driver.createVolume(workspace.name, { ...managedLabels, [LABEL_ID]: id });
       }
+      const ourLabels: Record<string, string> = { [LABEL_OWNS_VOLUME]: String(ownsVolume) };
+      if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
+      if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
+      if (options.user !== undefined) ourLabels[LABEL_USER] = `${options.user.uid}:${options.user.gid}`;
       const spec = containerSpec(options.policy, {
         id,
         workspace,
         socketDir,
+        labels: { ...options.labels, ...ourLabels },
         ...(options.user === undefined ? {} : { user: options.user }),
-        ...(options.labels === undefined ? {} : { labels: options.labels }),
         ...(options.command === undefined ? {} : { command: options.command }),
       });
       sandbox.containerId = await this.driver.create(spec);
       await this.driver.start(sandbox.containerId);
       await this.#waitForAgent(sandbox, policy.timeouts.agentConnect, options.signal);
-      this.#transition(sandbox, 'ready', { ms: Math.round(performance.now() - startedAt) });
+      const ms = performance.now() - startedAt;
+      this.transition(sandbox, 'ready', { ms: Math.round(ms) });
+      this.emit('created', sandbox, ms);
       return sandbox;
     } catch (error) {
-      this.#transition(sandbox, 'failed', { error: (error as Error).message });
+      this.transition(sandbox, 'failed', { error: (error as Error).message });
       await this.#teardown(sandbox, ownsVolume).catch((cleanupError: unknown) =>
-        this.#log.error({ sandboxId: id, error: String(cleanupError) }, 'cleanup after a failed create'),
+        this.log.error({ sandboxId: id, error: String(cleanupError) }, 'cleanup after a failed create'),
       );
       this.#sandboxes.delete(id);
       throw error;
@@ -127,7 +209,7 @@ export class SandboxManager {
           const logs = await this.driver.logsTail(sandbox.containerId as string, 20);
           throw new ToolError(
             'SANDBOX_UNAVAILABLE',
-            `the worker container stopped before its agent connected`,
+            'the worker container stopped before its agent connected',
             {
               details: {
                 exitCode: info?.exitCode ?? null,
@@ -150,12 +232,67 @@ export class SandboxManager {
     }
   }
 
+  /**
+   * The sandbox, ready for a tool call: a stopped one is started again and an
+   * idle one is marked ready. Concurrent callers share one restart.
+   */
+  async acquire(id: string): Promise<Sandbox> {
+    const sandbox = this.get(id);
+    switch (sandbox.state) {
+      case 'ready':
+        return sandbox;
+      case 'idle':
+        this.transition(sandbox, 'ready');
+        return sandbox;
+      case 'stopped':
+      case 'creating': {
+        let resuming = this.#resuming.get(id);
+        if (resuming === undefined) {
+          resuming = this.#resume(sandbox).finally(() => this.#resuming.delete(id));
+          this.#resuming.set(id, resuming);
+        }
+        await resuming;
+        return sandbox;
+      }
+      default:
+        throw new ToolError('SANDBOX_UNAVAILABLE', `sandbox ${id} is ${sandbox.state}`, {
+          retryable: false,
+          details: { id, state: sandbox.state },
+        });
+    }
+  }
+
+  async #resume(sandbox: Sandbox): Promise<void> {
+    const timeoutMs = sandbox.loaded.policy.timeouts.agentConnect;
+    if (sandbox.state === 'creating' && sandbox.link.isReady) {
+      this.transition(sandbox, 'ready');
+      return;
+    }
+    if (sandbox.state === 'stopped') {
+      const started = performance.now();
+      await this.driver.start(sandbox.containerId as string);
+      await this.#waitForAgent(sandbox, timeoutMs);
+      this.transition(sandbox, 'ready', { resumedMs: Math.round(performance.now() - started) });
+      return;
+    }
+    await this.#waitForAgent(sandbox, timeoutMs);
+    this.transition(sandbox, 'ready');
+  }
+
+  /** Stops the container; the workspace and the socket stay, and acquire() starts it again. */
+  async stop(id: string, reason: string): Promise<void> {
+    const sandbox = this.get(id);
+    if (sandbox.state === 'stopped' || sandbox.containerId === undefined) return;
+    await this.driver.stop(sandbox.containerId, STOP_GRACE_SECONDS);
+    this.transition(sandbox, 'stopped', { reason });
+  }
+
   /** Stops and removes the container, its socket directory, and its volume if it owns one. */
   async destroy(id: string, options: { removeVolume?: boolean } = {}): Promise<void> {
     const sandbox = this.get(id);
     await this.#teardown(sandbox, options.removeVolume ?? sandbox.ownsVolume);
     this.#sandboxes.delete(id);
-    this.#transition(sandbox, 'removed');
+    this.transition(sandbox, 'removed');
   }
 
   async #teardown(sandbox: Sandbox, removeVolume: boolean): Promise<void> {
@@ -169,5 +306,11 @@ export class SandboxManager {
   /** Destroys every sandbox this manager holds. */
   async destroyAll(): Promise<void> {
     await Promise.allSettled(this.list().map((sandbox) => this.destroy(sandbox.id)));
+  }
+
+  /** Lets go of every sandbox without touching its container: the control plane is shutting down. */
+  async detachAll(): Promise<void> {
+    await Promise.allSettled(this.list().map((sandbox) => sandbox.link.close()));
+    this.#sandboxes.clear();
   }
 }

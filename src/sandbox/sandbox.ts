@@ -5,39 +5,63 @@ import type { AgentLink } from './agent-link.ts';
 
 export type SandboxState = 'creating' | 'ready' | 'idle' | 'stopped' | 'removed' | 'failed';
 
+export interface SandboxInit {
+  id: string;
+  loaded: LoadedPolicy;
+  workspace: WorkspaceSource;
+  link: AgentLink;
+  ownsVolume: boolean;
+  createdAt?: Date;
+  expiresAt?: Date | undefined;
+  owner?: string | undefined;
+  labels?: Record<string, string>;
+}
+
 /** One sandbox: a worker container, its workspace, and the link to its agent. */
 export class Sandbox {
   readonly id: string;
   readonly loaded: LoadedPolicy;
   readonly workspace: WorkspaceSource;
   readonly link: AgentLink;
-  readonly createdAt = new Date();
+  readonly createdAt: Date;
+  /** When the sandbox and its volume are removed whatever happens; undefined: never. */
+  readonly expiresAt: Date | undefined;
+  /** Which credential created it (a token id), for per-token quotas and access. */
+  readonly owner: string | undefined;
+  /** The caller's labels (io.sandboxd.* excluded). */
+  readonly labels: Record<string, string>;
   /** Whether destroying the sandbox also removes its workspace volume. */
   readonly ownsVolume: boolean;
   containerId: string | undefined;
   state: SandboxState = 'creating';
   lastUsedAt = Date.now();
+  /** Tool calls in flight; a sandbox with any is never idle. */
+  activeCalls = 0;
 
-  constructor(init: {
-    id: string;
-    loaded: LoadedPolicy;
-    workspace: WorkspaceSource;
-    link: AgentLink;
-    ownsVolume: boolean;
-  }) {
+  constructor(init: SandboxInit) {
     this.id = init.id;
     this.loaded = init.loaded;
     this.workspace = init.workspace;
     this.link = init.link;
     this.ownsVolume = init.ownsVolume;
+    this.createdAt = init.createdAt ?? new Date();
+    this.expiresAt = init.expiresAt;
+    this.owner = init.owner;
+    this.labels = init.labels ?? {};
+  }
+
+  get isLive(): boolean {
+    return this.state !== 'removed' && this.state !== 'failed';
   }
 
   /** Runs one contract tool inside the container. */
   async callTool(name: string, input: unknown, timeoutMs?: number): Promise<ToolReply> {
+    this.activeCalls++;
     this.lastUsedAt = Date.now();
     try {
       return await this.link.call('tool', { name, input }, timeoutMs === undefined ? {} : { timeoutMs });
     } finally {
+      this.activeCalls--;
       this.lastUsedAt = Date.now();
     }
   }

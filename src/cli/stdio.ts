@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import type { Logger } from 'pino';
+import { instructionsFor } from '../mcp/instructions.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import { loadPolicy } from '../policy/load.ts';
+import { DockerDriver } from '../runtime/docker/driver.ts';
+import { SandboxHandle } from '../sandbox/handle.ts';
+import { SandboxManager } from '../sandbox/manager.ts';
+import { defaultStateDir } from '../sandbox/state-dir.ts';
+import { UsageError } from './usage.ts';
+import { hostWorkspace } from './workspace-dir.ts';
+
+/**
+ * `sandboxd stdio`: an MCP server on stdin/stdout for a local client. Every tool
+ * runs in a hardened container over the folder; when the client goes away the
+ * container is removed and the folder kept.
+ */
+export async function stdioCommand(args: string[], log: Logger): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      workspace: { type: 'string', short: 'w' },
+      policy: { type: 'string', short: 'p', default: 'default' },
+      eager: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (values.workspace === undefined) throw new UsageError('stdio needs --workspace DIR');
+  const workspace = await hostWorkspace(values.workspace);
+  const policy = await loadPolicy(values.policy);
+  const manager = new SandboxManager({ driver: new DockerDriver(), stateDir: defaultStateDir(), log });
+  await manager.init();
+  const handle = new SandboxHandle(
+    manager,
+    `stdio-${randomBytes(4).toString('hex')}`,
+    async () => ({ policy, workspace: { kind: 'bind', hostPath: workspace.path }, user: workspace.user }),
+    { name: 'local', kind: 'bind', source: workspace.path, policy: policy.policy.name },
+  );
+  if (values.eager) await handle.sandbox();
+  log.info(
+    { workspace: workspace.path, policy: policy.policy.name, eager: values.eager },
+    'serving MCP on stdio',
+  );
+  const server = serveStdio(
+    async () => createMcpServer(handle, { instructions: await instructionsFor(handle) }),
+    {
+      onerror: (error) => log.warn({ error: error.message }, 'stdio transport error'),
+    },
+  );
+  await new Promise<void>((resolve) => {
+    process.stdin.once('end', resolve);
+    process.stdin.once('close', resolve);
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  log.info('client went away; removing the sandbox');
+  await server.close().catch(() => undefined);
+  await manager.destroyAll();
+  return 0;
+}

@@ -1,0 +1,35 @@
+import type { WorkspaceTarget } from './target.ts';
+
+const BASE =
+  'Every tool runs inside a hardened sandbox container: the workspace is /workspace, all paths are relative to it, ' +
+  'there is no network, and commands run as an unprivileged user. Long commands return a command_id: poll them ' +
+  'with write_stdin (empty chars).';
+
+const PROJECT_FILES = ['AGENTS.md', 'CLAUDE.md'];
+const MAX_PROJECT_INSTRUCTION_BYTES = 16 * 1024;
+
+/**
+ * The server's instructions: what sandboxd is, plus the workspace's AGENTS.md
+ * or CLAUDE.md (bounded) when its sandbox is already running — reading them must
+ * go through the agent, and an MCP handshake alone should not start a container.
+ */
+export async function instructionsFor(target: WorkspaceTarget): Promise<string> {
+  const sandbox = target.currentSandbox();
+  if (sandbox === undefined) return BASE;
+  for (const file of PROJECT_FILES) {
+    try {
+      const reply = await sandbox.callTool(
+        'read_file',
+        { path: file, max_bytes: MAX_PROJECT_INSTRUCTION_BYTES },
+        5000,
+      );
+      const content = (reply.result as { content?: unknown }).content;
+      if (typeof content === 'string' && content.trim().length > 0) {
+        return `${BASE}\n\nProject instructions from ${file}:\n${content}`;
+      }
+    } catch {
+      // Missing or unreadable: try the next file.
+    }
+  }
+  return BASE;
+}

@@ -1,0 +1,122 @@
+import { type CallToolResult, McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { packageVersion } from '../policy/package-files.ts';
+import { ToolError } from '../protocol/errors.ts';
+import type { ToolSpec } from '../protocol/tool-spec.ts';
+import { agentToolSpecs, replyTimeoutMs } from './catalog.ts';
+import { errorEnvelope, successEnvelope } from './envelope.ts';
+import { RequestPermissionsTool, requestPermissions, ServerInfoTool, serverInfo } from './host-tools.ts';
+import type { WorkspaceTarget } from './target.ts';
+
+/** Largest number of array elements and object members one tools/call may carry. */
+const MAX_TOOL_INPUT_ELEMENTS = 20_000;
+
+/**
+ * The SDK validates arguments itself and answers a failure with plain text. The
+ * contract wants a typed INVALID_ARGUMENT envelope, so the SDK gets a schema that
+ * advertises the real JSON Schema but lets every value through, and the handler
+ * validates with the tool's zod schema.
+ */
+function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
+  const jsonSchema = z.toJSONSchema(spec.input, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'sandboxd',
+      validate: (value: unknown) => ({ value }),
+      jsonSchema: { input: () => jsonSchema, output: () => jsonSchema },
+    },
+  } as StandardSchemaWithJSON;
+}
+
+function invalidArgument(name: string, error: z.ZodError): ToolError {
+  const issue = error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '';
+  return new ToolError('INVALID_ARGUMENT', `${name}: ${where}${issue?.message ?? 'invalid arguments'}`, {
+    details: {
+      issues: error.issues.slice(0, 10).map((i) => ({ path: i.path.map(String), message: i.message })),
+    },
+  });
+}
+
+interface RegisteredSpec {
+  spec: ToolSpec;
+  schema: StandardSchemaWithJSON;
+  run: (target: WorkspaceTarget, input: Record<string, unknown>) => Promise<CallToolResult>;
+}
+
+const catalog: RegisteredSpec[] = [
+  ...agentToolSpecs.map((spec) => ({
+    spec,
+    schema: advertiseOnly(spec),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) => {
+      const sandbox = await target.sandbox();
+      return successEnvelope(await sandbox.callTool(spec.name, input, replyTimeoutMs(spec.name, input)));
+    },
+  })),
+  {
+    spec: ServerInfoTool,
+    schema: advertiseOnly(ServerInfoTool),
+    run: async (target: WorkspaceTarget) => successEnvelope(await serverInfo(target)),
+  },
+  {
+    spec: RequestPermissionsTool,
+    schema: advertiseOnly(RequestPermissionsTool),
+    run: async () => requestPermissions(),
+  },
+];
+
+export const toolNames = catalog.map((entry) => entry.spec.name);
+
+/** One MCP server over one workspace: the contract's tools, each run in the workspace's sandbox. */
+export function createMcpServer(target: WorkspaceTarget, options: { instructions?: string } = {}): McpServer {
+  const server = new McpServer(
+    { name: 'sandboxd', version: packageVersion() },
+    {
+      capabilities: { tools: { listChanged: false } },
+      maxToolInputElements: MAX_TOOL_INPUT_ELEMENTS,
+      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+    },
+  );
+  for (const { spec, schema, run } of catalog) {
+    server.registerTool(
+      spec.name,
+      {
+        title: spec.title,
+        description: spec.description,
+        inputSchema: schema,
+        annotations: {
+          title: spec.title,
+          readOnlyHint: spec.isReadOnly,
+          destructiveHint: !spec.isReadOnly,
+          openWorldHint: false,
+        },
+      },
+      async (args: unknown) => {
+        const started = performance.now();
+        let result: CallToolResult;
+        let code: string | undefined;
+        try {
+          const parsed = spec.input.safeParse(args ?? {});
+          if (!parsed.success) throw invalidArgument(spec.name, parsed.error);
+          result = await run(target, parsed.data as Record<string, unknown>);
+        } catch (error) {
+          const toolError = ToolError.from(error);
+          code = toolError.code;
+          result = errorEnvelope(toolError);
+        }
+        target.onToolCall?.(
+          spec.name,
+          code === undefined ? 'ok' : 'error',
+          code,
+          performance.now() - started,
+        );
+        return result;
+      },
+    );
+  }
+  return server;
+}

@@ -1,0 +1,24 @@
+import type { Sandbox } from '../sandbox/sandbox.ts';
+
+/** What server_info reports about the workspace beyond what the agent knows. */
+export interface WorkspaceFacts {
+  name: string;
+  kind: 'volume' | 'bind';
+  source: string;
+  policy: string;
+}
+
+export type ToolOutcome = 'ok' | 'error';
+
+/**
+ * The workspace an MCP session works on. The front door decides what it is: the
+ * stdio folder, the HTTP default workspace, a named workspace, or a sandbox
+ * provisioned through /v1. Its sandbox starts (or restarts) on demand.
+ */
+export interface WorkspaceTarget {
+  sandbox(): Promise<Sandbox>;
+  /** The sandbox if it is running now, without starting it. */
+  currentSandbox(): Sandbox | undefined;
+  facts(): WorkspaceFacts;
+  onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;
+}

@@ -1,0 +1,100 @@
+import { LABEL_MANAGED } from '../runtime/labels.ts';
+import type { SandboxManager } from './manager.ts';
+
+export interface ReaperOptions {
+  intervalMs?: number;
+  /** After this long without a tool call a ready sandbox is shown as idle. */
+  idleMarkMs?: number;
+  now?: () => number;
+}
+
+export type ReapReason = 'idle' | 'ttl';
+
+/**
+ * The periodic sweep: marks quiet sandboxes idle, stops those idle past their
+ * policy's time (the workspace stays), removes those past their TTL, and
+ * notices containers the engine stopped or lost (an engine restart).
+ * Emits 'reaped' (sandbox, reason) on the manager.
+ */
+export class Reaper {
+  readonly #manager: SandboxManager;
+  readonly #intervalMs: number;
+  readonly #idleMarkMs: number;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+
+  constructor(manager: SandboxManager, options: ReaperOptions = {}) {
+    this.#manager = manager;
+    this.#intervalMs = options.intervalMs ?? 10_000;
+    this.#idleMarkMs = options.idleMarkMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.sweep(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#sweeping;
+  }
+
+  /** One pass; concurrent calls share it. */
+  sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweep()
+      .catch((error: unknown) => this.#manager.log.error({ error: String(error) }, 'reaper sweep failed'))
+      .finally(() => {
+        this.#sweeping = undefined;
+      });
+    return this.#sweeping;
+  }
+
+  async #sweep(): Promise<void> {
+    const manager = this.#manager;
+    const now = this.#now();
+    await this.#syncWithEngine();
+    for (const sandbox of manager.list()) {
+      if (
+        sandbox.expiresAt !== undefined &&
+        sandbox.expiresAt.getTime() <= now &&
+        sandbox.state !== 'creating'
+      ) {
+        await manager.destroy(sandbox.id, { removeVolume: true });
+        manager.emit('reaped', sandbox, 'ttl');
+        continue;
+      }
+      if (sandbox.activeCalls > 0) continue;
+      const quietMs = now - sandbox.lastUsedAt;
+      const idleMs = sandbox.loaded.policy.timeouts.idle;
+      if (sandbox.state === 'ready' && quietMs >= Math.min(this.#idleMarkMs, idleMs)) {
+        manager.transition(sandbox, 'idle');
+      }
+      if (sandbox.state === 'idle' && quietMs >= idleMs) {
+        const status = await sandbox.link.call('ping', {}, { timeoutMs: 5000 }).catch(() => undefined);
+        // A command still running keeps the sandbox up: commands belong to the workspace.
+        if (status !== undefined && status.activeCommands > 0) continue;
+        await manager.stop(sandbox.id, 'idle');
+        manager.emit('reaped', sandbox, 'idle');
+      }
+    }
+  }
+
+  /** Containers the engine stopped (engine restart, crash) are stopped sandboxes; vanished ones failed. */
+  async #syncWithEngine(): Promise<void> {
+    const manager = this.#manager;
+    const containers = await manager.driver.list({ [LABEL_MANAGED]: 'true' });
+    const byId = new Map(containers.map((container) => [container.id, container]));
+    for (const sandbox of manager.list()) {
+      if (sandbox.containerId === undefined || sandbox.state === 'creating') continue;
+      const container = byId.get(sandbox.containerId);
+      if (container === undefined) {
+        manager.transition(sandbox, 'failed', { reason: 'container removed outside sandboxd' });
+        await manager.destroy(sandbox.id, { removeVolume: false }).catch(() => undefined);
+      } else if (container.state !== 'running' && (sandbox.state === 'ready' || sandbox.state === 'idle')) {
+        manager.transition(sandbox, 'stopped', { reason: `container ${container.state}` });
+      }
+    }
+  }
+}
