@@ -13,6 +13,7 @@ import {
   ViewImageTool,
   WriteFileTool,
 } from '../protocol/tools/files.ts';
+import { GitBlameTool, GitDiffTool, GitLogTool, GitShowTool, GitStatusTool } from '../protocol/tools/git.ts';
 import { ApplyPatchTool } from '../protocol/tools/patch.ts';
 
 /** The tools that run inside the sandbox, through the agent. */
@@ -28,6 +29,11 @@ export const agentToolSpecs: ToolSpec[] = [
   WriteStdinTool,
   KillCommandTool,
   ReadOutputTool,
+  GitStatusTool,
+  GitDiffTool,
+  GitLogTool,
+  GitShowTool,
+  GitBlameTool,
 ];
 
 /** How long the control plane waits for a tool's reply: its own waiting time plus a margin. */

@@ -4,6 +4,8 @@ import { createCommandTools } from './commands/index.ts';
 import { CommandTable } from './commands/table.ts';
 import type { ToolContext, ToolHandler } from './context.ts';
 import { fileTools } from './files/index.ts';
+import { gitTools } from './git/index.ts';
+import { infoTools } from './info/index.ts';
 import { applyPatch } from './patch/apply.ts';
 
 export interface RegisteredTool {
@@ -22,6 +24,8 @@ export function createToolRegistry(context: () => ToolContext, home: string): To
   const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [
     createCommandTools(commands, home),
     fileTools,
+    gitTools,
+    infoTools,
     { apply_patch: { spec: ApplyPatchTool, handler: applyPatch } },
   ];
   const tools = new Map<string, RegisteredTool>();
