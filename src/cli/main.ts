@@ -3,6 +3,7 @@ import { packageVersion } from '../policy/package-files.ts';
 import { imageCommand } from './image.ts';
 import { createLogger } from './logger.ts';
 import { runCommand } from './run.ts';
+import { serveCommand } from './serve.ts';
 import { stdioCommand } from './stdio.ts';
 import { USAGE, UsageError } from './usage.ts';
 
@@ -11,6 +12,8 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'run':
       return runCommand(args, createLogger(process.env.SANDBOXD_LOG_LEVEL ?? 'warn'));
+    case 'serve':
+      return serveCommand(args, createLogger());
     case 'stdio':
       return stdioCommand(args, createLogger());
     case 'image':

@@ -13,6 +13,11 @@ Commands:
       Run one command in a fresh hardened sandbox over DIR, stream its output,
       exit with its exit code (124 on timeout, 125 if the sandbox failed),
       and remove everything afterwards.
+  serve [--host 127.0.0.1] [--port 8080] [--workspace DIR] [--policy NAME] [--no-auth]
+        [--state-dir DIR] [--max-sandboxes N] [--allowed-hosts a,b] [--allowed-origins a,b]
+      The control plane: Streamable HTTP MCP at /mcp (default workspace) and
+      /w/NAME/mcp (named workspaces), the /v1 provisioning API, /healthz, /readyz,
+      /metrics. Needs a bearer token (SANDBOXD_TOKEN, or one generated at first start).
   stdio --workspace DIR [--policy NAME] [--eager]
       Serve MCP on stdin/stdout for a local client; every tool runs in a hardened
       container over DIR, started on first use (--eager: at once) and removed when

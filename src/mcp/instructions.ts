@@ -1,3 +1,4 @@
+import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { WorkspaceTarget } from './target.ts';
 
 const BASE =
@@ -16,6 +17,18 @@ const MAX_PROJECT_INSTRUCTION_BYTES = 16 * 1024;
 export async function instructionsFor(target: WorkspaceTarget): Promise<string> {
   const sandbox = target.currentSandbox();
   if (sandbox === undefined) return BASE;
+  const cached = cache.get(sandbox);
+  if (cached !== undefined && Date.now() - cached.at < CACHE_MS) return cached.text;
+  const text = await readInstructions(sandbox);
+  cache.set(sandbox, { text, at: Date.now() });
+  return text;
+}
+
+/** Per sandbox, so a stateless HTTP request does not read the files again each time. */
+const cache = new WeakMap<Sandbox, { text: string; at: number }>();
+const CACHE_MS = 30_000;
+
+async function readInstructions(sandbox: Sandbox): Promise<string> {
   for (const file of PROJECT_FILES) {
     try {
       const reply = await sandbox.callTool(

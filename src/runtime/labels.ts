@@ -15,6 +15,9 @@ export const LABEL_OWNER = 'io.sandboxd.owner';
 export const LABEL_EXPIRES = 'io.sandboxd.expires';
 export const LABEL_OWNS_VOLUME = 'io.sandboxd.owns-volume';
 export const LABEL_USER = 'io.sandboxd.user';
+/** SHA-256 of the sandbox's own bearer token; the token itself is never stored. */
+export const LABEL_TOKEN_SHA256 = 'io.sandboxd.token-sha256';
+export const LABEL_WORKSPACE_NAME = 'io.sandboxd.workspace-name';
 
 /** The caller's own labels: everything outside our io.sandboxd. namespace. */
 export function userLabels(labels: Record<string, string>): Record<string, string> {

@@ -11,6 +11,7 @@ import {
   LABEL_ID,
   LABEL_OWNER,
   LABEL_OWNS_VOLUME,
+  LABEL_TOKEN_SHA256,
   LABEL_USER,
   managedLabels,
   workspaceVolumeName,
@@ -31,6 +32,8 @@ export interface CreateOptions {
   ownsVolume?: boolean;
   /** The credential creating it, for quotas. */
   owner?: string;
+  /** SHA-256 of a token that reaches only this sandbox. */
+  tokenSha256?: string;
   /** Replaces the agent command; only tests use it. */
   command?: string[];
   signal?: AbortSignal;
@@ -93,6 +96,16 @@ export class SandboxManager extends EventEmitter {
   /** Registers a sandbox found on the engine (reconcile); the manager owns it from now on. */
   adopt(sandbox: Sandbox): void {
     this.#sandboxes.set(sandbox.id, sandbox);
+    this.#watchLink(sandbox);
+  }
+
+  /** Every agent connection after the first is a reconnect: 'reconnect' (sandbox). */
+  #watchLink(sandbox: Sandbox): void {
+    let connections = 0;
+    sandbox.link.on('ready', () => {
+      connections++;
+      if (connections > 1) this.emit('reconnect', sandbox);
+    });
   }
 
   transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): void {
@@ -148,7 +161,9 @@ export class SandboxManager extends EventEmitter {
       expiresAt,
       owner: options.owner,
       labels: options.labels ?? {},
+      tokenSha256: options.tokenSha256,
     });
+    this.#watchLink(sandbox);
     this.#sandboxes.set(id, sandbox);
     this.log.info({ sandboxId: id, policy: policy.name, workspace }, 'sandbox creating');
     const startedAt = performance.now();
@@ -172,6 +187,7 @@ export class SandboxManager extends EventEmitter {
       if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
       if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
       if (options.user !== undefined) ourLabels[LABEL_USER] = `${options.user.uid}:${options.user.gid}`;
+      if (options.tokenSha256 !== undefined) ourLabels[LABEL_TOKEN_SHA256] = options.tokenSha256;
       const spec = containerSpec(options.policy, {
         id,
         workspace,

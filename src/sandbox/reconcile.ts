@@ -8,6 +8,7 @@ import {
   LABEL_OWNER,
   LABEL_OWNS_VOLUME,
   LABEL_POLICY,
+  LABEL_TOKEN_SHA256,
   LABEL_WORKSPACE,
   userLabels,
 } from '../runtime/labels.ts';
@@ -63,6 +64,7 @@ export async function reconcile(
       expiresAt: expires === undefined ? undefined : new Date(expires),
       owner: labels[LABEL_OWNER],
       labels: userLabels(labels),
+      tokenSha256: labels[LABEL_TOKEN_SHA256],
     });
     sandbox.containerId = container.id;
     await link.listen();

@@ -15,6 +15,7 @@ export interface SandboxInit {
   expiresAt?: Date | undefined;
   owner?: string | undefined;
   labels?: Record<string, string>;
+  tokenSha256?: string | undefined;
 }
 
 /** One sandbox: a worker container, its workspace, and the link to its agent. */
@@ -28,6 +29,8 @@ export class Sandbox {
   readonly expiresAt: Date | undefined;
   /** Which credential created it (a token id), for per-token quotas and access. */
   readonly owner: string | undefined;
+  /** SHA-256 (hex) of the bearer token that reaches only this sandbox, if it has one. */
+  readonly tokenSha256: string | undefined;
   /** The caller's labels (io.sandboxd.* excluded). */
   readonly labels: Record<string, string>;
   /** Whether destroying the sandbox also removes its workspace volume. */
@@ -48,6 +51,7 @@ export class Sandbox {
     this.expiresAt = init.expiresAt;
     this.owner = init.owner;
     this.labels = init.labels ?? {};
+    this.tokenSha256 = init.tokenSha256;
   }
 
   get isLive(): boolean {

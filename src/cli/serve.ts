@@ -1,0 +1,194 @@
+import { parseArgs } from 'node:util';
+import { serve as serveHttp } from '@hono/node-server';
+import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { createHttpApp } from '../http/app.ts';
+import { Metrics } from '../http/metrics.ts';
+import { loadOperatorToken } from '../http/tokens.ts';
+import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
+import { DockerDriver } from '../runtime/docker/driver.ts';
+import { SandboxManager } from '../sandbox/manager.ts';
+import { Reaper } from '../sandbox/reaper.ts';
+import { reconcile } from '../sandbox/reconcile.ts';
+import { defaultStateDir } from '../sandbox/state-dir.ts';
+import { Workspaces } from '../sandbox/workspaces.ts';
+import { UsageError } from './usage.ts';
+import { hostWorkspace } from './workspace-dir.ts';
+
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+
+/** Everything `sandboxd serve` runs with: flags over environment over defaults. */
+export const ServeConfig = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65_535).default(8080),
+  workspace: z.string().optional(),
+  policy: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+    .default('default'),
+  noAuth: z.boolean().default(false),
+  stateDir: z.string().min(1),
+  maxSandboxes: z.coerce.number().int().min(1).max(10_000).default(100),
+  maxPerToken: z.coerce.number().int().min(1).max(10_000).default(100),
+  allowedHosts: list.optional(),
+  allowedOrigins: list.optional(),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
+  createWorkspaces: z.boolean().default(true),
+  sweepMs: z.coerce.number().int().min(100).default(10_000),
+  defaultTtlSeconds: z.coerce.number().int().min(10).optional(),
+});
+export type ServeConfig = z.infer<typeof ServeConfig>;
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      workspace: { type: 'string', short: 'w' },
+      policy: { type: 'string', short: 'p' },
+      'no-auth': { type: 'boolean' },
+      'state-dir': { type: 'string' },
+      'max-sandboxes': { type: 'string' },
+      'allowed-hosts': { type: 'string' },
+      'allowed-origins': { type: 'string' },
+      'no-create-workspaces': { type: 'boolean' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const raw = {
+    host: values.host ?? env.SANDBOXD_HOST,
+    port: values.port ?? env.SANDBOXD_PORT,
+    workspace: values.workspace ?? env.SANDBOXD_WORKSPACE,
+    policy: values.policy ?? env.SANDBOXD_POLICY,
+    noAuth: values['no-auth'] ?? false,
+    stateDir: values['state-dir'] ?? defaultStateDir(env),
+    maxSandboxes: values['max-sandboxes'] ?? env.SANDBOXD_MAX_SANDBOXES,
+    maxPerToken: env.SANDBOXD_MAX_SANDBOXES_PER_TOKEN,
+    allowedHosts: values['allowed-hosts'] ?? env.SANDBOXD_ALLOWED_HOSTS,
+    allowedOrigins: values['allowed-origins'] ?? env.SANDBOXD_ALLOWED_ORIGINS,
+    maxBodyBytes: env.SANDBOXD_MAX_BODY_BYTES,
+    createWorkspaces: !(values['no-create-workspaces'] ?? env.SANDBOXD_NO_CREATE_WORKSPACES === '1'),
+    sweepMs: env.SANDBOXD_SWEEP_MS,
+    defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
+  };
+  const parsed = ServeConfig.safeParse(
+    Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
+  );
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(`configuration: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  if (parsed.data.noAuth && !isLoopback(parsed.data.host)) {
+    throw new UsageError('--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)');
+  }
+  return parsed.data;
+}
+
+/** `sandboxd serve`: the control plane over HTTP, until SIGINT/SIGTERM. Sandboxes outlive it. */
+export async function serveCommand(args: string[], log: Logger): Promise<number> {
+  const config = parseServeConfig(args);
+  const driver = new DockerDriver();
+  const manager = new SandboxManager({
+    driver,
+    stateDir: config.stateDir,
+    log,
+    quotas: { maxSandboxes: config.maxSandboxes, maxPerOwner: config.maxPerToken },
+  });
+  await manager.init();
+  const token = await loadOperatorToken(config.stateDir);
+  const policies = new Map<string, Promise<LoadedPolicy>>();
+  const policyNamed = (name: string) => {
+    let loaded = policies.get(name);
+    if (loaded === undefined) {
+      loaded = loadPolicy(name);
+      loaded.catch(() => policies.delete(name));
+      policies.set(name, loaded);
+    }
+    return loaded;
+  };
+  const defaultPolicy = await policyNamed(config.policy);
+  const hostFolder = config.workspace === undefined ? undefined : await hostWorkspace(config.workspace);
+  const adopted = await reconcile(manager, policyNamed);
+  const workspaces = new Workspaces({
+    manager,
+    policy: () => policyNamed(config.policy),
+    policyName: config.policy,
+    defaultHostPath: hostFolder?.path,
+    defaultUser: hostFolder?.user,
+    allowCreate: config.createWorkspaces,
+  });
+  const metrics = new Metrics(manager);
+  const reaper = new Reaper(manager, { intervalMs: config.sweepMs });
+  reaper.start();
+  const allowedHosts = config.allowedHosts ?? [
+    ...localhostAllowedHostnames(),
+    ...(isLoopback(config.host) || config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host]),
+  ];
+  const app = createHttpApp({
+    manager,
+    workspaces,
+    metrics,
+    driver,
+    log,
+    loadPolicy: policyNamed,
+    workerImage: defaultPolicy.policy.image,
+    operatorSha256: token.sha256,
+    isAuthDisabled: config.noAuth,
+    allowedHosts,
+    allowedOrigins: config.allowedOrigins ?? localhostAllowedOrigins(),
+    maxBodyBytes: config.maxBodyBytes,
+    ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
+  });
+  const server = serveHttp({ fetch: app.fetch, hostname: config.host, port: config.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  log.info(
+    {
+      ...config,
+      port,
+      allowedHosts,
+      auth: config.noAuth ? 'disabled' : `operator token (${token.source})`,
+      reconciled: adopted.length,
+    },
+    'sandboxd serving',
+  );
+  if (token.generated !== undefined) {
+    // Shown once, to the person at the terminal, never in a log line.
+    process.stderr.write(
+      `\nsandboxd: generated an operator token (saved in ${config.stateDir}/operator-token, mode 0600):\n\n    ${token.generated}\n\n`,
+    );
+  }
+  process.stderr.write(
+    `sandboxd: MCP at http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/mcp\n`,
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info({ signal }, 'shutting down; sandboxes keep running and are reconciled at the next start');
+  await reaper.stop();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await manager.detachAll();
+  return 0;
+}

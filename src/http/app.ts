@@ -1,0 +1,156 @@
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/hono';
+import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import { instructionsFor } from '../mcp/instructions.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import type { WorkspaceTarget } from '../mcp/target.ts';
+import type { LoadedPolicy } from '../policy/load.ts';
+import { ToolError } from '../protocol/errors.ts';
+import type { RuntimeDriver } from '../runtime/driver.ts';
+import { SandboxHandle } from '../sandbox/handle.ts';
+import type { SandboxManager } from '../sandbox/manager.ts';
+import type { Workspaces } from '../sandbox/workspaces.ts';
+import { authenticate, requireAccess } from './auth.ts';
+import { restError } from './errors.ts';
+import { mcpJsonBody, rpcError } from './json-body.ts';
+import type { Metrics } from './metrics.ts';
+import { v1Routes } from './v1.ts';
+
+export interface HttpAppOptions {
+  manager: SandboxManager;
+  workspaces: Workspaces;
+  metrics: Metrics;
+  driver: RuntimeDriver;
+  log: Logger;
+  loadPolicy: (name: string) => Promise<LoadedPolicy>;
+  workerImage: string;
+  operatorSha256: string;
+  isAuthDisabled: boolean;
+  /** Host header names accepted (DNS-rebinding protection). */
+  allowedHosts: string[];
+  /** Origin host names accepted from browsers. */
+  allowedOrigins: string[];
+  maxBodyBytes: number;
+  defaultTtlSeconds?: number;
+}
+
+/** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
+export function createHttpApp(options: HttpAppOptions): Hono {
+  const { manager, workspaces, metrics, log } = options;
+  const app = new Hono();
+  app.use('*', hostHeaderValidation(options.allowedHosts));
+  app.use('*', originValidation(options.allowedOrigins));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await options.driver.facts();
+      const hasImage = await options.driver.hasImage(options.workerImage);
+      if (!hasImage)
+        return c.json({ status: 'not ready', reason: `worker image ${options.workerImage} is missing` }, 503);
+      return c.json({ status: 'ready' });
+    } catch {
+      return c.json({ status: 'not ready', reason: 'the container engine does not answer' }, 503);
+    }
+  });
+
+  app.use(
+    '*',
+    authenticate({ operatorSha256: options.operatorSha256, manager, isDisabled: options.isAuthDisabled }),
+  );
+
+  app.get('/metrics', requireAccess(false), async (c) => {
+    c.header('Content-Type', metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+
+  app.use(
+    '/v1/*',
+    requireAccess(false),
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: (c) => restError(c, new ToolError('OUTPUT_TOO_LARGE', 'request body too large')),
+    }),
+  );
+  app.route(
+    '/v1',
+    v1Routes({ manager, loadPolicy: options.loadPolicy, defaultTtlSeconds: options.defaultTtlSeconds }),
+  );
+
+  // One stateless MCP handler per workspace target, built on first use.
+  const handlers = new Map<string, McpHttpHandler>();
+  const withMetrics = (handle: SandboxHandle): WorkspaceTarget => ({
+    sandbox: () => handle.sandbox(),
+    currentSandbox: () => handle.currentSandbox(),
+    facts: () => handle.facts(),
+    onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
+  });
+  const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context) => {
+    let handler = handlers.get(key);
+    if (handler === undefined) {
+      let target: WorkspaceTarget;
+      try {
+        target = withMetrics(resolve());
+      } catch (error) {
+        const toolError = ToolError.from(error);
+        return rpcError(c, toolError.code === 'SANDBOX_NOT_FOUND' ? 404 : 400, -32000, toolError.message);
+      }
+      handler = createMcpHandler(
+        async () => createMcpServer(target, { instructions: await instructionsFor(target) }),
+        {
+          legacy: 'stateless',
+          maxRequestBodySize: options.maxBodyBytes,
+          onerror: (error) => log.debug({ error: error.message }, 'mcp request error'),
+        },
+      );
+      handlers.set(key, handler);
+    }
+    return handler.fetch(c.req.raw, { parsedBody: c.get('parsedBody' as never) });
+  };
+
+  const body = mcpJsonBody(options.maxBodyBytes);
+  app.all(
+    '/mcp',
+    requireAccess(false),
+    body,
+    serve('w:default', () => workspaces.get('default')),
+  );
+  app.all('/w/:workspace/mcp', requireAccess(false), body, async (c) => {
+    const name = c.req.param('workspace');
+    return serve(`w:${name}`, () => workspaces.get(name))(c);
+  });
+  app.all('/s/:id/mcp', requireAccess(true), body, async (c) => {
+    const id = c.req.param('id');
+    if (manager.find(id) === undefined) {
+      handlers.delete(`s:${id}`);
+      return rpcError(c, 404, -32000, `no sandbox ${id}`);
+    }
+    return serve(`s:${id}`, () => {
+      const sandbox = manager.get(id);
+      return new SandboxHandle(
+        manager,
+        id,
+        async () => {
+          throw new ToolError('SANDBOX_NOT_FOUND', `sandbox ${id} was removed`);
+        },
+        {
+          name: id,
+          kind: sandbox.workspace.kind,
+          source: sandbox.workspace.kind === 'volume' ? sandbox.workspace.name : sandbox.workspace.hostPath,
+          policy: sandbox.loaded.policy.name,
+        },
+      );
+    })(c);
+  });
+
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
+  );
+  app.onError((error, c) => {
+    log.error({ error: error.message, path: c.req.path }, 'unhandled HTTP error');
+    return c.json({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, 500);
+  });
+  return app;
+}

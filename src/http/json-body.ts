@@ -1,0 +1,72 @@
+import { isJsonContentType, readRequestBody } from '@modelcontextprotocol/server';
+import type { Context, MiddlewareHandler } from 'hono';
+
+/** Deepest nesting of arrays and objects a request body may have. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Nesting depth of JSON text, counted without parsing (strings are skipped). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 92)
+        index++; // backslash: skip the escaped character
+      else if (code === 34) inString = false;
+    } else if (code === 34) {
+      inString = true;
+    } else if (code === 91 || code === 123) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (code === 93 || code === 125) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+export function rpcError(
+  c: Context,
+  status: 400 | 401 | 403 | 404 | 413 | 415 | 429,
+  code: number,
+  message: string,
+) {
+  return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status);
+}
+
+/**
+ * Reads an MCP POST body with a size cap and answers what the SDK would
+ * otherwise see as garbage with JSON-RPC errors: a parse error for bad JSON,
+ * an invalid request for a batch or for nesting too deep to be honest input.
+ * The parsed body is handed on as `parsedBody`.
+ */
+export function mcpJsonBody(maxBytes: number): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    if (!isJsonContentType(c.req.header('content-type'))) {
+      return rpcError(c, 415, -32000, 'Unsupported Media Type: send application/json');
+    }
+    const body = await readRequestBody(c.req.raw, maxBytes);
+    if (body.tooLarge) return rpcError(c, 413, -32000, `Payload Too Large: the limit is ${maxBytes} bytes`);
+    const text = body.text;
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      return rpcError(c, 400, -32600, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return rpcError(c, 400, -32700, 'Parse error: the body is not valid JSON');
+    }
+    if (Array.isArray(parsed)) {
+      return rpcError(c, 400, -32600, 'Invalid Request: JSON-RPC batches are not supported');
+    }
+    if (parsed === null || typeof parsed !== 'object') {
+      return rpcError(c, 400, -32600, 'Invalid Request: expected a JSON-RPC message object');
+    }
+    c.set('parsedBody' as never, parsed as never);
+    return next();
+  };
+}

@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SandboxManager } from '../sandbox/manager.ts';
+import type { Sandbox, SandboxState } from '../sandbox/sandbox.ts';
+
+const STATES: SandboxState[] = ['creating', 'ready', 'idle', 'stopped', 'failed'];
+
+/** The control plane's Prometheus metrics, fed by the manager's events and the MCP layer. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly toolCalls: Counter<'tool' | 'outcome' | 'code'>;
+  readonly toolSeconds: Histogram<'tool'>;
+  readonly createSeconds: Histogram;
+  readonly reconnects: Counter;
+  readonly reaped: Counter<'reason'>;
+  readonly transitions: Counter<'to'>;
+
+  constructor(manager: SandboxManager) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'sandboxd_sandboxes',
+      help: 'Sandboxes by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>(STATES.map((state) => [state, 0]));
+        for (const sandbox of manager.list()) counts.set(sandbox.state, (counts.get(sandbox.state) ?? 0) + 1);
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+    this.createSeconds = new Histogram({
+      name: 'sandboxd_create_seconds',
+      help: 'Time from a create request to the agent being ready',
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
+      registers,
+    });
+    this.toolCalls = new Counter({
+      name: 'sandboxd_tool_calls_total',
+      help: 'MCP tool calls by tool and outcome',
+      labelNames: ['tool', 'outcome', 'code'],
+      registers,
+    });
+    this.toolSeconds = new Histogram({
+      name: 'sandboxd_tool_call_seconds',
+      help: 'MCP tool call latency as seen by the control plane',
+      labelNames: ['tool'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.reconnects = new Counter({
+      name: 'sandboxd_agent_reconnects_total',
+      help: 'Agent connections after the first, per sandbox',
+      registers,
+    });
+    this.reaped = new Counter({
+      name: 'sandboxd_reaped_total',
+      help: 'Sandboxes stopped for idleness or removed at their TTL',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.transitions = new Counter({
+      name: 'sandboxd_transitions_total',
+      help: 'Sandbox state transitions by target state',
+      labelNames: ['to'],
+      registers,
+    });
+    manager.on('created', (_sandbox: Sandbox, ms: number) => this.createSeconds.observe(ms / 1000));
+    manager.on('reconnect', () => this.reconnects.inc());
+    manager.on('reaped', (_sandbox: Sandbox, reason: string) => this.reaped.inc({ reason }));
+    manager.on('transition', (_sandbox: Sandbox, _from: string, to: string) => this.transitions.inc({ to }));
+  }
+
+  recordToolCall(tool: string, outcome: 'ok' | 'error', code: string | undefined, durationMs: number): void {
+    this.toolCalls.inc({ tool, outcome, code: code ?? '' });
+    this.toolSeconds.observe({ tool }, durationMs / 1000);
+  }
+}

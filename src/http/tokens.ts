@@ -1,0 +1,55 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Compares a presented token with a stored SHA-256 in constant time. */
+export function tokenMatches(presented: string, expectedSha256: string): boolean {
+  const actual = createHash('sha256').update(presented).digest();
+  const expected = Buffer.from(expectedSha256, 'hex');
+  return expected.length === actual.length && timingSafeEqual(actual, expected);
+}
+
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export interface OperatorToken {
+  sha256: string;
+  /** Set only when the token was generated now, so it can be shown once. */
+  generated?: string;
+  source: 'env' | 'file' | 'generated';
+}
+
+/**
+ * The operator token: from SANDBOXD_TOKEN, or the one saved in the state
+ * directory (0600), or a new one generated and saved there.
+ */
+export async function loadOperatorToken(
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<OperatorToken> {
+  if (env.SANDBOXD_TOKEN !== undefined && env.SANDBOXD_TOKEN.length > 0) {
+    if (env.SANDBOXD_TOKEN.length < 16) throw new Error('SANDBOXD_TOKEN must be at least 16 characters');
+    return { sha256: sha256Hex(env.SANDBOXD_TOKEN), source: 'env' };
+  }
+  const file = path.join(stateDir, 'operator-token');
+  try {
+    const saved = (await readFile(file, 'utf8')).trim();
+    if (saved.length >= 16) return { sha256: sha256Hex(saved), source: 'file' };
+  } catch {
+    // Not there yet: generate one below.
+  }
+  const token = newToken();
+  await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'w' });
+  return { sha256: sha256Hex(token), generated: token, source: 'generated' };
+}
+
+/** The bearer token of a request, from the Authorization header only. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}

@@ -1,0 +1,141 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { agentLimits } from '../policy/container-spec.ts';
+import type { LoadedPolicy } from '../policy/load.ts';
+import { ToolError } from '../protocol/errors.ts';
+import type { SandboxManager } from '../sandbox/manager.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import { WorkspaceName } from '../sandbox/workspaces.ts';
+import { restError } from './errors.ts';
+import { newToken, sha256Hex } from './tokens.ts';
+
+const LabelKey = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, 'a label key is 1-63 of [A-Za-z0-9._/-]')
+  .refine((key) => !key.startsWith('io.sandboxd.'), 'io.sandboxd. labels are reserved');
+
+export const CreateSandboxBody = z
+  .object({
+    policy: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a policy name')
+      .default('default'),
+    workspace: z.string().regex(WorkspaceName, 'a workspace name is 1-40 of [a-z0-9-]').optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
+    labels: z
+      .record(LabelKey, z.string().max(256))
+      .refine((labels) => Object.keys(labels).length <= 32, 'at most 32 labels')
+      .optional(),
+  })
+  .strict();
+
+export interface V1Options {
+  manager: SandboxManager;
+  loadPolicy: (name: string) => Promise<LoadedPolicy>;
+  defaultTtlSeconds: number | undefined;
+}
+
+function mcpUrl(origin: string, id: string): string {
+  return `${origin}/s/${id}/mcp`;
+}
+
+function describe(sandbox: Sandbox, origin: string) {
+  const { policy } = sandbox.loaded;
+  return {
+    id: sandbox.id,
+    state: sandbox.state,
+    mcpUrl: mcpUrl(origin, sandbox.id),
+    image: policy.image,
+    runtime: policy.runtime,
+    policy: policy.name,
+    workspace:
+      sandbox.workspace.kind === 'volume'
+        ? { volume: sandbox.workspace.name }
+        : { hostPath: sandbox.workspace.hostPath },
+    labels: sandbox.labels,
+    createdAt: sandbox.createdAt.toISOString(),
+    expiresAt: sandbox.expiresAt?.toISOString() ?? null,
+    limits: {
+      cpus: policy.resources.cpus,
+      memoryBytes: policy.resources.memory,
+      pids: policy.resources.pids,
+      ...agentLimits(policy),
+    },
+    usage: {
+      lastUsedAt: new Date(sandbox.lastUsedAt).toISOString(),
+      callsInFlight: sandbox.activeCalls,
+      agentConnections: sandbox.link.connections,
+    },
+  };
+}
+
+/** The provisioning API: one sandbox per task, each with its own MCP URL and token. */
+export function v1Routes(options: V1Options): Hono {
+  const { manager } = options;
+  const app = new Hono();
+  const origin = (url: string) => new URL(url).origin;
+
+  app.post('/sandboxes', async (c) => {
+    try {
+      let raw: unknown;
+      try {
+        raw = await c.req.json();
+      } catch {
+        throw new ToolError('INVALID_ARGUMENT', 'the body must be a JSON object');
+      }
+      const parsed = CreateSandboxBody.safeParse(raw ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new ToolError('INVALID_ARGUMENT', `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
+      }
+      const body = parsed.data;
+      const loaded = await options.loadPolicy(body.policy).catch((error: unknown) => {
+        throw new ToolError('INVALID_ARGUMENT', `policy ${body.policy}: ${(error as Error).message}`);
+      });
+      const token = newToken();
+      const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
+      const sandbox = await manager.create({
+        policy: loaded,
+        owner: 'operator',
+        tokenSha256: sha256Hex(token),
+        ...(body.workspace === undefined
+          ? {}
+          : { workspace: { kind: 'volume', name: `sandboxd-ws-${body.workspace}` } }),
+        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+        ...(body.labels === undefined ? {} : { labels: body.labels }),
+      });
+      return c.json({ ...describe(sandbox, origin(c.req.url)), token }, 201);
+    } catch (error) {
+      return restError(c, error);
+    }
+  });
+
+  app.get('/sandboxes', (c) =>
+    c.json({ sandboxes: manager.list().map((sandbox) => describe(sandbox, origin(c.req.url))) }),
+  );
+
+  app.get('/sandboxes/:id', (c) => {
+    try {
+      return c.json(describe(manager.get(c.req.param('id')), origin(c.req.url)));
+    } catch (error) {
+      return restError(c, error);
+    }
+  });
+
+  app.delete('/sandboxes/:id', async (c) => {
+    try {
+      await manager.destroy(c.req.param('id'));
+      return c.body(null, 204);
+    } catch (error) {
+      return restError(c, error);
+    }
+  });
+
+  app.all('*', (c) => restError(c, new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+  return app;
+}

@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { DockerDriver } from '../../src/runtime/docker/driver.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(ROOT, 'bin/sandboxd.js');
+
+/**
+ * A real `sandboxd serve` process (the built CLI) on a free loopback port with a
+ * private state directory and policy directory, so tests can restart it, tweak
+ * policies and check what it leaves behind.
+ */
+export class ControlPlane {
+  readonly token = `test-${randomBytes(16).toString('hex')}`;
+  stateDir = '';
+  policyDir = '';
+  baseUrl = '';
+  process: ChildProcess | undefined;
+  stderr = '';
+
+  /** `overrides` is merged into policies/default.yaml, e.g. { timeouts: { idle: '2s' } }. */
+  static async create(overrides: Record<string, Record<string, unknown>> = {}): Promise<ControlPlane> {
+    const plane = new ControlPlane();
+    plane.stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-cp-state-'));
+    plane.policyDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-cp-policies-'));
+    await cp(path.join(ROOT, 'policies/seccomp'), path.join(plane.policyDir, 'seccomp'), { recursive: true });
+    const policy = parseYaml(await readFile(path.join(ROOT, 'policies/default.yaml'), 'utf8'));
+    for (const [section, values] of Object.entries(overrides))
+      policy[section] = { ...policy[section], ...values };
+    await writeFile(path.join(plane.policyDir, 'default.yaml'), stringifyYaml(policy));
+    return plane;
+  }
+
+  async start(extraEnv: Record<string, string> = {}, args: string[] = []): Promise<void> {
+    const port = this.baseUrl === '' ? '0' : new URL(this.baseUrl).port;
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', port, ...args], {
+      env: {
+        ...process.env,
+        SANDBOXD_TOKEN: this.token,
+        SANDBOXD_STATE_DIR: this.stateDir,
+        SANDBOXD_POLICY_DIR: this.policyDir,
+        SANDBOXD_LOG_LEVEL: process.env.SANDBOXD_TEST_LOG ?? 'warn',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.process = child;
+    this.stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start:\n${this.stderr}`)), 20_000);
+      child.stderr?.on('data', (chunk: Buffer) => {
+        this.stderr += chunk.toString();
+        const match = /MCP at (http:\/\/\S+)\/mcp/.exec(this.stderr);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`serve exited with ${code}:\n${this.stderr}`));
+      });
+    });
+    this.baseUrl = url;
+  }
+
+  /** Stops the control plane the way an operator would (SIGTERM); sandboxes keep running. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    this.process = undefined;
+  }
+
+  headers(token = this.token): Record<string, string> {
+    return { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  }
+
+  fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.baseUrl}${pathname}`, { ...init, headers: { ...this.headers(), ...init.headers } });
+  }
+
+  async client(pathname = '/mcp', token = this.token): Promise<Client> {
+    const client = new Client({ name: 'sandboxd-test', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${this.baseUrl}${pathname}`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  /** Removes every container and volume this control plane created, then its directories. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    const driver = new DockerDriver();
+    const containers = await driver.list({ 'io.sandboxd.managed': 'true' });
+    for (const container of containers) {
+      if (container.labels['io.sandboxd.socket-dir']?.startsWith(this.stateDir)) {
+        await driver.remove(container.id);
+        const volume = container.labels['io.sandboxd.workspace'];
+        if (volume !== undefined && !volume.startsWith('/')) await driver.removeVolume(volume);
+      }
+    }
+    await rm(this.stateDir, { recursive: true, force: true });
+    await rm(this.policyDir, { recursive: true, force: true });
+  }
+}
+
+/** The structured result of a tool call, whatever its outcome. */
+export function structured(result: unknown): Record<string, unknown> {
+  return (result as { structuredContent: Record<string, unknown> }).structuredContent;
+}
