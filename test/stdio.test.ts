@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { DockerDriver } from '../src/runtime/docker/driver.ts';
+import { CLI, structured } from './support/control-plane.ts';
+
+let folder: string;
+let stateDir: string;
+
+before(async () => {
+  folder = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-stdio-ws-'));
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-stdio-state-'));
+  await writeFile(path.join(folder, 'AGENTS.md'), 'Run the tests with make test.\n');
+  await chown(folder, 1000, 1000);
+  await chown(path.join(folder, 'AGENTS.md'), 1000, 1000);
+});
+after(async () => {
+  await rm(folder, { recursive: true, force: true });
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+function connect(extraArgs: string[] = []) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'stdio', '--workspace', folder, ...extraArgs],
+    env: { ...process.env, SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'warn' } as Record<string, string>,
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'sandboxd-test', version: '1.0.0' });
+  return { client, transport };
+}
+
+describe('sandboxd stdio', () => {
+  it('serves the tools over the folder from a container and removes the container when the client leaves', async () => {
+    const { client, transport } = connect(['--eager']);
+    await client.connect(transport);
+    const driver = new DockerDriver();
+    try {
+      assert.match(client.getInstructions() ?? '', /Run the tests with make test/, 'AGENTS.md becomes the instructions');
+      const exec = structured(await client.callTool({ name: 'exec_command', arguments: { cmd: 'echo from-container > made.txt; id -u; hostname' } }));
+      assert.equal(exec.stdout, '1000\nsandbox\n');
+      assert.equal(await readFile(path.join(folder, 'made.txt'), 'utf8'), 'from-container\n');
+      const escape = await client.callTool({ name: 'write_file', arguments: { path: '../outside.txt', content: 'x' } });
+      assert.equal((structured(escape).error as { code: string }).code, 'PATH_OUTSIDE_WORKSPACE');
+      const info = structured(await client.callTool({ name: 'server_info', arguments: {} }));
+      const sandboxId = (info.sandbox as { id: string }).id;
+      assert.equal((await driver.list({ 'io.sandboxd.id': sandboxId })).length, 1);
+    } finally {
+      await client.close();
+    }
+    // The CLI removes its container once stdin closes.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const left = (await driver.list({ 'io.sandboxd.managed': 'true' })).filter((container) =>
+        container.labels['io.sandboxd.socket-dir']?.startsWith(stateDir),
+      );
+      if (left.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(attempt < 49, 'the stdio sandbox was removed');
+    }
+    assert.equal(await readFile(path.join(folder, 'made.txt'), 'utf8'), 'from-container\n', 'the folder is kept');
+  });
+
+  it('starts no container before the first tool call', async () => {
+    const { client, transport } = connect();
+    await client.connect(transport);
+    try {
+      const driver = new DockerDriver();
+      const ours = async () =>
+        (await driver.list({ 'io.sandboxd.managed': 'true' })).filter((container) =>
+          container.labels['io.sandboxd.socket-dir']?.startsWith(stateDir),
+        );
+      assert.equal((await client.listTools()).tools.length > 10, true);
+      assert.equal((await ours()).length, 0);
+      await client.callTool({ name: 'list_dir', arguments: {} });
+      assert.equal((await ours()).length, 1);
+    } finally {
+      await client.close();
+    }
+  });
+});
