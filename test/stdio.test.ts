@@ -27,7 +27,10 @@ function connect(extraArgs: string[] = []) {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'stdio', '--workspace', folder, ...extraArgs],
-    env: { ...process.env, SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'warn' } as Record<string, string>,
+    env: { ...process.env, SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'warn' } as Record<
+      string,
+      string
+    >,
     stderr: 'pipe',
   });
   const client = new Client({ name: 'sandboxd-test', version: '1.0.0' });
@@ -40,12 +43,24 @@ describe('sandboxd stdio', () => {
     await client.connect(transport);
     const driver = new DockerDriver();
     try {
-      assert.match(client.getInstructions() ?? '', /Run the tests with make test/, 'AGENTS.md becomes the instructions');
-      const exec = structured(await client.callTool({ name: 'exec_command', arguments: { cmd: 'echo from-container > made.txt; id -u; hostname' } }));
+      assert.match(
+        client.getInstructions() ?? '',
+        /Run the tests with make test/,
+        'AGENTS.md becomes the instructions',
+      );
+      const exec = structured(
+        await client.callTool({
+          name: 'exec_command',
+          arguments: { cmd: 'echo from-container > made.txt; id -u; hostname' },
+        }),
+      );
       assert.equal(exec.stdout, '1000\nsandbox\n');
       assert.equal(await readFile(path.join(folder, 'made.txt'), 'utf8'), 'from-container\n');
-      const escape = await client.callTool({ name: 'write_file', arguments: { path: '../outside.txt', content: 'x' } });
-      assert.equal((structured(escape).error as { code: string }).code, 'PATH_OUTSIDE_WORKSPACE');
+      const outside = await client.callTool({
+        name: 'write_file',
+        arguments: { path: '../outside.txt', content: 'x' },
+      });
+      assert.equal((structured(outside).error as { code: string }).code, 'PATH_OUTSIDE_WORKSPACE');
       const info = structured(await client.callTool({ name: 'server_info', arguments: {} }));
       const sandboxId = (info.sandbox as { id: string }).id;
       assert.equal((await driver.list({ 'io.sandboxd.id': sandboxId })).length, 1);
@@ -61,7 +76,11 @@ describe('sandboxd stdio', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.ok(attempt < 49, 'the stdio sandbox was removed');
     }
-    assert.equal(await readFile(path.join(folder, 'made.txt'), 'utf8'), 'from-container\n', 'the folder is kept');
+    assert.equal(
+      await readFile(path.join(folder, 'made.txt'), 'utf8'),
+      'from-container\n',
+      'the folder is kept',
+    );
   });
 
   it('starts no container before the first tool call', async () => {
