@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ToolError } from '../src/protocol/errors.ts';
+import type { Sandbox } from '../src/sandbox/sandbox.ts';
+import { TestSandboxes } from './support/sandboxes.ts';
+
+const sandboxes = new TestSandboxes();
+let sandbox: Sandbox;
+
+before(async () => {
+  await sandboxes.setup();
+  sandbox = await sandboxes.create();
+});
+after(() => sandboxes.teardown());
+
+async function call(name: string, input: Record<string, unknown>) {
+  return (await sandbox.callTool(name, input)).result as Record<string, unknown>;
+}
+
+async function refusal(name: string, input: Record<string, unknown>): Promise<string> {
+  try {
+    await sandbox.callTool(name, input);
+  } catch (error) {
+    assert.ok(error instanceof ToolError, String(error));
+    return error.code;
+  }
+  assert.fail(`${name} ${JSON.stringify(input)} was not refused`);
+}
+
+// A 1×1 PNG, built by hand: signature, IHDR, IDAT, IEND (CRCs included).
+const PNG_1X1 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+describe('the tool set inside the real worker image', () => {
+  it('writes atomically, reads ranges, lists and searches with ripgrep', async () => {
+    await call('write_file', {
+      path: 'src/app.ts',
+      content: 'const a = 1;\nconst b = 2;\n// TODO: c\n',
+      create_dirs: true,
+    });
+    await call('write_file', { path: '.gitignore', content: 'ignored/\n' });
+    await call('write_file', { path: 'ignored/x.ts', content: 'TODO hidden\n', create_dirs: true });
+    const read = await call('read_file', { path: 'src/app.ts', start_line: 2, end_line: 3 });
+    assert.equal(read.content, 'const b = 2;\n// TODO: c\n');
+    const files = await call('list_files', { patterns: ['**/*.ts'] });
+    assert.deepEqual(files.files, ['src/app.ts']);
+    const search = await call('search_text', { query: 'TODO' });
+    const matches = search.matches as { path: string; line_number: number }[];
+    assert.deepEqual(
+      matches.map((match) => [match.path, match.line_number]),
+      [['src/app.ts', 3]],
+    );
+    assert.equal(
+      await refusal('write_file', { path: 'src/app.ts', content: 'x', overwrite: false }),
+      'ALREADY_EXISTS',
+    );
+  });
+
+  it('applies a multi-file patch and rolls everything back when one file fails', async () => {
+    const patch = [
+      '*** Begin Patch',
+      '*** Update File: src/app.ts',
+      '@@',
+      '-const b = 2;',
+      '+const b = 3;',
+      '*** Add File: src/new.ts',
+      '+export const n = 1;',
+      '*** End Patch',
+    ].join('\n');
+    const applied = await call('apply_patch', { patch });
+    assert.equal(applied.files_changed, 2);
+    assert.match(String((await call('read_file', { path: 'src/app.ts' })).content), /const b = 3;/);
+    const failing = [
+      '*** Begin Patch',
+      '*** Update File: src/app.ts',
+      '@@',
+      '-const a = 1;',
+      '+const a = 9;',
+      '*** Update File: src/new.ts',
+      '@@',
+      '-this line does not exist',
+      '+x',
+      '*** End Patch',
+    ].join('\n');
+    assert.equal(await refusal('apply_patch', { patch: failing }), 'PATCH_CONTEXT_NOT_FOUND');
+    assert.match(String((await call('read_file', { path: 'src/app.ts' })).content), /const a = 1;/);
+  });
+
+  it('runs git in the workspace with structured results', async () => {
+    const setup = await sandboxes.exec(
+      sandbox,
+      'git init -q -b main && git -c user.name=t -c user.email=t@e add -A && git -c user.name=t -c user.email=t@e commit -qm first && echo more >> src/app.ts',
+    );
+    assert.equal(setup.exit_code, 0, setup.stderr);
+    const status = await call('git_status', {});
+    assert.equal(status.branch, 'main');
+    const entries = status.entries as { path: string }[];
+    assert.deepEqual(
+      entries.map((entry) => entry.path),
+      ['src/app.ts'],
+    );
+    const log = await call('git_log', {});
+    assert.equal((log.commits as { subject: string }[])[0]?.subject, 'first');
+    const diff = await call('git_diff', {});
+    assert.match(String(diff.diff), /\+more/);
+  });
+
+  it('gives a real pseudo-terminal with tty: true, and pipes otherwise', async () => {
+    const tty = await sandboxes.exec(sandbox, 'test -t 1 && echo tty || echo pipe', { tty: true });
+    assert.match(tty.stdout, /tty/);
+    const pipe = await sandboxes.exec(sandbox, 'test -t 1 && echo tty || echo pipe');
+    assert.equal(pipe.stdout, 'pipe\n');
+  });
+
+  it('makes commands the first the OOM killer picks', async () => {
+    const result = await sandboxes.exec(sandbox, 'cat /proc/self/oom_score_adj');
+    assert.equal(result.stdout.trim(), '1000');
+  });
+
+  it('returns an image with its dimensions', async () => {
+    await call('write_file', { path: 'pixel.png', content: PNG_1X1, encoding: 'base64' });
+    const image = await call('view_image', { path: 'pixel.png' });
+    assert.equal(image.mime_type, 'image/png');
+    assert.equal(image.width, 1);
+    assert.equal(image.height, 1);
+  });
+
+  it('refuses loader variables in a command environment', async () => {
+    for (const name of ['LD_PRELOAD', 'NODE_OPTIONS', 'BASH_ENV']) {
+      assert.equal(
+        await refusal('exec_command', { cmd: 'true', env: { [name]: '/tmp/x' } }),
+        'INVALID_ARGUMENT',
+      );
+    }
+    const passed = await sandboxes.exec(sandbox, 'echo $GREETING', { env: { GREETING: 'hello' } });
+    assert.equal(passed.stdout, 'hello\n');
+  });
+});
