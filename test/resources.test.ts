@@ -23,8 +23,12 @@ describe('resource limits', () => {
     });
     assert.ok(['exited', 'timeout', 'terminated'].includes(bomb.status));
     assert.match(bomb.stderr, /fork|Resource temporarily unavailable/, 'the bomb ran into the pids limit');
-    // Clean up whatever the bomb left, then prove the sandbox still runs commands.
-    await sandboxes.exec(sandbox, 'pkill -KILL -u 1000 -f "bash -c bomb" || true');
+    // Kill whatever the bomb left (the pattern cannot match this cleanup's own command line),
+    // then prove the sandbox still runs commands.
+    await sandboxes.exec(
+      sandbox,
+      "for i in 1 2 3 4 5; do pkill -KILL -f 'bomb[(][)]' || break; sleep 0.2; done; true",
+    );
     let usable = false;
     for (let attempt = 0; attempt < 20 && !usable; attempt++) {
       const probe = await sandboxes.exec(sandbox, 'echo alive').catch(() => undefined);

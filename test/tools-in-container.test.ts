@@ -112,6 +112,17 @@ describe('the tool set inside the real worker image', () => {
     assert.equal(pipe.stdout, 'pipe\n');
   });
 
+  it('can run a program it put in /tmp (builds do), though nothing setuid', async () => {
+    const result = await sandboxes.exec(
+      sandbox,
+      'cp /bin/echo /tmp/e && /tmp/e ran && grep " /tmp " /proc/mounts',
+    );
+    assert.equal(result.exit_code, 0, result.stderr);
+    assert.match(result.stdout, /^ran\n/);
+    assert.match(result.stdout, /nosuid/);
+    assert.doesNotMatch(result.stdout, /noexec/);
+  });
+
   it('makes commands the first the OOM killer picks', async () => {
     const result = await sandboxes.exec(sandbox, 'cat /proc/self/oom_score_adj');
     assert.equal(result.stdout.trim(), '1000');

@@ -14,6 +14,7 @@ import {
   WriteFileTool,
 } from '../protocol/tools/files.ts';
 import { GitBlameTool, GitDiffTool, GitLogTool, GitShowTool, GitStatusTool } from '../protocol/tools/git.ts';
+import { CheckExecEnvironmentTool } from '../protocol/tools/info.ts';
 import { ApplyPatchTool } from '../protocol/tools/patch.ts';
 
 /** The tools that run inside the sandbox, through the agent. */
@@ -34,6 +35,7 @@ export const agentToolSpecs: ToolSpec[] = [
   GitLogTool,
   GitShowTool,
   GitBlameTool,
+  CheckExecEnvironmentTool,
 ];
 
 /** How long the control plane waits for a tool's reply: its own waiting time plus a margin. */

@@ -11,7 +11,9 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
   const tmpfs: Record<string, string> = {};
   for (const mount of spec.tmpfs) {
     const owner = mount.uid === undefined ? '' : `,uid=${mount.uid},gid=${mount.gid ?? mount.uid}`;
-    tmpfs[mount.target] = `rw,nosuid,nodev,size=${mount.sizeBytes},mode=${mount.mode}${owner}`;
+    // exec: Docker would add noexec, but a read-only root already rules out planting binaries
+    // outside /workspace, and builds (go test, pip) run what they compile in /tmp.
+    tmpfs[mount.target] = `rw,exec,nosuid,nodev,size=${mount.sizeBytes},mode=${mount.mode}${owner}`;
   }
   const workspaceMount: Docker.MountSettings =
     spec.workspace.kind === 'volume'

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import type { CommandStatus } from '../../../protocol/tools/commands.ts';
 import { OutputBuffer } from './output-buffer.ts';
 
@@ -75,10 +74,8 @@ export class Command {
         void Promise.race([drained, grace]).then(() => resolve());
       });
     });
-    if (this.#child.pid !== undefined) {
-      // Children are the first the OOM killer picks, so a memory hog dies before the agent.
-      writeFile(`/proc/${this.#child.pid}/oom_score_adj`, '1000').catch(() => undefined);
-    }
+    // The OOM score is raised by the command's first process itself (launch.ts), not from here:
+    // a write from the agent after spawn races with the command's first forks.
     if (options.stdin !== undefined) {
       this.#child.stdin?.end(options.stdin);
     }

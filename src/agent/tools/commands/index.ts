@@ -11,12 +11,12 @@ import { mapFsError, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
 import type { Command, StreamName } from './command.ts';
 import { commandEnv } from './env.ts';
+import { launchArgv, SCRIPT_PATH, SHELL_PATH } from './launch.ts';
 import type { CommandTable } from './table.ts';
 
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const DEFAULT_PREVIEW_BYTES = 8 * 1024;
 const DEFAULT_POLL_YIELD_MS = 5000;
-const SCRIPT_PATH = '/usr/bin/script';
 
 interface OutputOptions {
   max_output_bytes?: number | undefined;
@@ -24,18 +24,25 @@ interface OutputOptions {
   preview_bytes?: number | undefined;
 }
 
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /** The output of one stream since the last poll, at most `maxBytes` of it (the most recent). */
 function takeNewOutput(command: Command, stream: StreamName, maxBytes: number) {
   const buffer = command.output[stream];
-  const from = command.cursor[stream];
-  const slice = buffer.read(from, buffer.totalBytes - from);
-  command.cursor[stream] = slice.nextOffset;
-  const omitted = Math.max(0, slice.data.length - maxBytes);
-  return { text: slice.data.subarray(omitted).toString('utf8'), omitted, evicted: slice.evictedGapBytes };
+  const parts: Buffer[] = [];
+  let offset = command.cursor[stream];
+  let evicted = 0;
+  // A read stops at the end of the frozen head when bytes after it were evicted;
+  // the next read reports that gap and returns the tail, so keep reading to the end.
+  while (offset < buffer.totalBytes) {
+    const slice = buffer.read(offset, buffer.totalBytes - offset);
+    if (slice.nextOffset <= offset) break;
+    parts.push(slice.data);
+    evicted += slice.evictedGapBytes;
+    offset = slice.nextOffset;
+  }
+  command.cursor[stream] = offset;
+  const data = Buffer.concat(parts);
+  const omitted = Math.max(0, data.length - maxBytes);
+  return { text: data.subarray(omitted).toString('utf8'), omitted, evicted };
 }
 
 function statusLine(command: Command, durationMs: number): string {
@@ -111,27 +118,25 @@ export function createCommandTools(table: CommandTable, home: string) {
     });
     if (!info.isDirectory())
       throw new ToolError('NOT_A_DIRECTORY', `workdir is not a directory: ${workdirInput}`);
-    const shellCommand = typeof input.cmd === 'string' ? input.cmd : input.cmd.map(shellQuote).join(' ');
-    let argv = typeof input.cmd === 'string' ? ['/bin/bash', '-c', input.cmd] : input.cmd;
     if (input.tty) {
       await access(SCRIPT_PATH).catch(() => {
         throw new ToolError('TTY_UNSUPPORTED', 'this image has no `script` to allocate a pseudo-terminal');
       });
-      // script(1) runs the command on a fresh pseudo-terminal and relays it; -e passes the exit code through.
-      argv = [SCRIPT_PATH, '--quiet', '--flush', '--return', '--command', shellCommand, '/dev/null'];
     }
     const limits = context.limits;
     const timeoutMs = Math.min(
       input.timeout_ms ?? limits.defaultCommandTimeoutMs,
       limits.maxCommandTimeoutMs,
     );
+    const env: Record<string, string> = {
+      ...commandEnv(input.env, { home, isTty: input.tty }),
+      // script(1) runs the command with $SHELL -c.
+      ...(input.tty ? { SHELL: SHELL_PATH } : {}),
+    };
     const command = table.start({
-      argv,
+      argv: launchArgv(input.cmd, { isTty: input.tty, cwd: workdir.absolute, searchPath: env.PATH }),
       cwd: workdir.absolute,
-      env: {
-        ...commandEnv(input.env, { home, isTty: input.tty }),
-        ...(input.tty ? { SHELL: '/bin/bash' } : {}),
-      },
+      env,
       timeoutMs,
       isTty: input.tty,
       stdin: input.stdin,
