@@ -9,6 +9,7 @@ import { loadOperatorToken } from '../http/tokens.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
+import { WarmPool } from '../sandbox/pool.ts';
 import { Reaper } from '../sandbox/reaper.ts';
 import { reconcile } from '../sandbox/reconcile.ts';
 import { defaultStateDir } from '../sandbox/state-dir.ts';
@@ -47,6 +48,22 @@ export const ServeConfig = z.object({
   createWorkspaces: z.boolean().default(true),
   sweepMs: z.coerce.number().int().min(100).default(10_000),
   defaultTtlSeconds: z.coerce.number().int().min(10).optional(),
+  /** Warm pool sizes, "default=4,ci=2". */
+  pool: z
+    .string()
+    .transform((value, context) => {
+      const sizes: Record<string, number> = {};
+      for (const entry of value.split(',').filter((item) => item.trim().length > 0)) {
+        const match = /^\s*([a-z0-9][a-z0-9_-]{0,62})=(\d{1,3})\s*$/.exec(entry);
+        if (!match) {
+          context.addIssue({ code: 'custom', message: `expected POLICY=SIZE, got "${entry}"` });
+          return z.NEVER;
+        }
+        sizes[match[1] as string] = Number(match[2]);
+      }
+      return sizes;
+    })
+    .default({}),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -69,6 +86,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
       'allowed-hosts': { type: 'string' },
       'allowed-origins': { type: 'string' },
       'no-create-workspaces': { type: 'boolean' },
+      pool: { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -87,6 +105,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     createWorkspaces: !(values['no-create-workspaces'] ?? env.SANDBOXD_NO_CREATE_WORKSPACES === '1'),
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
+    pool: values.pool ?? env.SANDBOXD_POOL,
   };
   const parsed = ServeConfig.safeParse(
     Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
@@ -125,7 +144,17 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
   };
   const defaultPolicy = await policyNamed(config.policy);
   const hostFolder = config.workspace === undefined ? undefined : await hostWorkspace(config.workspace);
-  const adopted = await reconcile(manager, policyNamed);
+  const pool =
+    Object.keys(config.pool).length === 0
+      ? undefined
+      : new WarmPool({
+          manager,
+          sizes: config.pool,
+          loadPolicy: policyNamed,
+          log,
+          progress: (line) => process.stderr.write(`sandboxd: ${line}\n`),
+        });
+  const adopted = await reconcile(manager, policyNamed, (policy, sandbox) => pool?.adopt(policy, sandbox));
   const workspaces = new Workspaces({
     manager,
     policy: () => policyNamed(config.policy),
@@ -134,7 +163,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
     defaultUser: hostFolder?.user,
     allowCreate: config.createWorkspaces,
   });
-  const metrics = new Metrics(manager);
+  const metrics = new Metrics(manager, pool);
   const reaper = new Reaper(manager, { intervalMs: config.sweepMs });
   reaper.start();
   const allowedHosts = config.allowedHosts ?? [
@@ -154,6 +183,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
     allowedHosts,
     allowedOrigins: config.allowedOrigins ?? localhostAllowedOrigins(),
     maxBodyBytes: config.maxBodyBytes,
+    ...(pool === undefined ? {} : { pool }),
     ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
   });
   const server = serveHttp({ fetch: app.fetch, hostname: config.host, port: config.port });
@@ -179,6 +209,8 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
       `\nsandboxd: generated an operator token (saved in ${config.stateDir}/operator-token, mode 0600):\n\n    ${token.generated}\n\n`,
     );
   }
+  // The pool fills in the background; the endpoints answer meanwhile (creating fresh sandboxes).
+  void pool?.warm();
   process.stderr.write(
     `sandboxd: MCP at http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/mcp\n`,
   );
@@ -187,6 +219,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   log.info({ signal }, 'shutting down; sandboxes keep running and are reconciled at the next start');
+  await pool?.stop();
   await reaper.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.detachAll();

@@ -11,6 +11,7 @@ import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
+import type { WarmPool } from '../sandbox/pool.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { authenticate, requireAccess } from './auth.ts';
 import { restError } from './errors.ts';
@@ -34,6 +35,7 @@ export interface HttpAppOptions {
   allowedOrigins: string[];
   maxBodyBytes: number;
   defaultTtlSeconds?: number;
+  pool?: WarmPool;
 }
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
@@ -76,7 +78,12 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   );
   app.route(
     '/v1',
-    v1Routes({ manager, loadPolicy: options.loadPolicy, defaultTtlSeconds: options.defaultTtlSeconds }),
+    v1Routes({
+      manager,
+      pool: options.pool,
+      loadPolicy: options.loadPolicy,
+      defaultTtlSeconds: options.defaultTtlSeconds,
+    }),
   );
 
   // One stateless MCP handler per workspace target, built on first use.
@@ -123,7 +130,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   });
   app.all('/s/:id/mcp', requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
-    if (manager.find(id) === undefined) {
+    if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
       handlers.delete(`s:${id}`);
       return rpcError(c, 404, -32000, `no sandbox ${id}`);
     }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SandboxManager } from '../sandbox/manager.ts';
+import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox, SandboxState } from '../sandbox/sandbox.ts';
 
 const STATES: SandboxState[] = ['creating', 'ready', 'idle', 'stopped', 'failed'];
@@ -14,8 +15,17 @@ export class Metrics {
   readonly reaped: Counter<'reason'>;
   readonly transitions: Counter<'to'>;
 
-  constructor(manager: SandboxManager) {
+  constructor(manager: SandboxManager, pool?: WarmPool) {
     const registers = [this.registry];
+    new Gauge({
+      name: 'sandboxd_pool_ready',
+      help: 'Warm-pool sandboxes ready to be taken, by policy',
+      labelNames: ['policy'],
+      registers,
+      collect() {
+        for (const policy of Object.keys(pool?.sizes ?? {})) this.set({ policy }, pool?.ready(policy) ?? 0);
+      },
+    });
     new Gauge({
       name: 'sandboxd_sandboxes',
       help: 'Sandboxes by state',

@@ -4,6 +4,7 @@ import { agentLimits } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
+import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { WorkspaceName } from '../sandbox/workspaces.ts';
 import { restError } from './errors.ts';
@@ -36,6 +37,7 @@ export const CreateSandboxBody = z
 
 export interface V1Options {
   manager: SandboxManager;
+  pool: WarmPool | undefined;
   loadPolicy: (name: string) => Promise<LoadedPolicy>;
   defaultTtlSeconds: number | undefined;
 }
@@ -99,6 +101,19 @@ export function v1Routes(options: V1Options): Hono {
       });
       const token = newToken();
       const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
+      const expiresAt =
+        ttlSeconds === undefined ? undefined : new Date(Date.now() + ttlSeconds * 1000).toISOString();
+      // A task that brings its own workspace volume cannot use a pool member's empty one.
+      const pooled =
+        body.workspace === undefined
+          ? await options.pool?.take(body.policy, {
+              tokenSha256: sha256Hex(token),
+              owner: 'operator',
+              labels: body.labels ?? {},
+              ...(expiresAt === undefined ? {} : { expiresAt }),
+            })
+          : undefined;
+      if (pooled !== undefined) return c.json({ ...describe(pooled, origin(c.req.url)), token }, 201);
       const sandbox = await manager.create({
         policy: loaded,
         owner: 'operator',
@@ -116,12 +131,19 @@ export function v1Routes(options: V1Options): Hono {
   });
 
   app.get('/sandboxes', (c) =>
-    c.json({ sandboxes: manager.list().map((sandbox) => describe(sandbox, origin(c.req.url))) }),
+    c.json({
+      sandboxes: manager
+        .list()
+        .filter((sandbox) => !sandbox.isPooled)
+        .map((sandbox) => describe(sandbox, origin(c.req.url))),
+    }),
   );
 
   app.get('/sandboxes/:id', (c) => {
     try {
-      return c.json(describe(manager.get(c.req.param('id')), origin(c.req.url)));
+      const sandbox = manager.get(c.req.param('id'));
+      if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
+      return c.json(describe(sandbox, origin(c.req.url)));
     } catch (error) {
       return restError(c, error);
     }
@@ -129,6 +151,8 @@ export function v1Routes(options: V1Options): Hono {
 
   app.delete('/sandboxes/:id', async (c) => {
     try {
+      if (manager.get(c.req.param('id')).isPooled)
+        throw new ToolError('SANDBOX_NOT_FOUND', 'no such sandbox');
       await manager.destroy(c.req.param('id'));
       return c.body(null, 204);
     } catch (error) {

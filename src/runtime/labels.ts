@@ -23,3 +23,5 @@ export const LABEL_WORKSPACE_NAME = 'io.sandboxd.workspace-name';
 export function userLabels(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).filter(([key]) => !key.startsWith('io.sandboxd.')));
 }
+/** On a warm-pool member: the policy it was made for. */
+export const LABEL_POOL = 'io.sandboxd.pool';

@@ -17,6 +17,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
+import { removeAssignment } from './metadata.ts';
 import { Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 
@@ -34,6 +35,8 @@ export interface CreateOptions {
   owner?: string;
   /** SHA-256 of a token that reaches only this sandbox. */
   tokenSha256?: string;
+  /** A warm-pool member: hidden from task listings from the start. */
+  isPooled?: boolean;
   /** Replaces the agent command; only tests use it. */
   command?: string[];
   signal?: AbortSignal;
@@ -163,6 +166,7 @@ export class SandboxManager extends EventEmitter {
       labels: options.labels ?? {},
       tokenSha256: options.tokenSha256,
     });
+    sandbox.isPooled = options.isPooled ?? false;
     this.#watchLink(sandbox);
     this.#sandboxes.set(id, sandbox);
     this.log.info({ sandboxId: id, policy: policy.name, workspace }, 'sandbox creating');
@@ -315,6 +319,7 @@ export class SandboxManager extends EventEmitter {
     await sandbox.link.close();
     if (sandbox.containerId !== undefined) await this.driver.remove(sandbox.containerId);
     await rm(socketDirFor(this.stateDir, sandbox.id), { recursive: true, force: true });
+    await removeAssignment(this.stateDir, sandbox.id);
     if (removeVolume && sandbox.workspace.kind === 'volume')
       await this.driver.removeVolume(sandbox.workspace.name);
   }

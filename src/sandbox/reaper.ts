@@ -65,7 +65,7 @@ export class Reaper {
         manager.emit('reaped', sandbox, 'ttl');
         continue;
       }
-      if (sandbox.activeCalls > 0) continue;
+      if (sandbox.activeCalls > 0 || sandbox.isPooled) continue;
       const quietMs = now - sandbox.lastUsedAt;
       const idleMs = sandbox.loaded.policy.timeouts.idle;
       if (sandbox.state === 'ready' && quietMs >= Math.min(this.#idleMarkMs, idleMs)) {

@@ -8,12 +8,15 @@ import {
   LABEL_OWNER,
   LABEL_OWNS_VOLUME,
   LABEL_POLICY,
+  LABEL_POOL,
+  LABEL_SOCKET_DIR,
   LABEL_TOKEN_SHA256,
   LABEL_WORKSPACE,
   userLabels,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
 import type { SandboxManager } from './manager.ts';
+import { loadAssignment } from './metadata.ts';
 import { Sandbox } from './sandbox.ts';
 import { socketDirFor } from './state-dir.ts';
 
@@ -26,6 +29,7 @@ import { socketDirFor } from './state-dir.ts';
 export async function reconcile(
   manager: SandboxManager,
   loadPolicyNamed: (name: string) => Promise<LoadedPolicy>,
+  onPoolMember?: (policy: string, sandbox: Sandbox) => void,
 ): Promise<Sandbox[]> {
   const containers = await manager.driver.list({ [LABEL_MANAGED]: 'true' });
   const adopted: Sandbox[] = [];
@@ -33,6 +37,9 @@ export async function reconcile(
     const labels = container.labels;
     const id = labels[LABEL_ID];
     if (id === undefined || manager.find(id) !== undefined) continue;
+    // Another control plane (another state directory) on the same engine owns its own sandboxes.
+    const socketDir = socketDirFor(manager.stateDir, id);
+    if (labels[LABEL_SOCKET_DIR] !== socketDir) continue;
     let loaded: LoadedPolicy;
     try {
       loaded = await loadPolicyNamed(labels[LABEL_POLICY] ?? 'default');
@@ -47,14 +54,15 @@ export async function reconcile(
     const workspace: WorkspaceSource = source.startsWith('/')
       ? { kind: 'bind', hostPath: source }
       : { kind: 'volume', name: source };
-    const socketDir = socketDirFor(manager.stateDir, id);
     const link = new AgentLink({
       sandboxId: id,
       socketDir,
       limits: agentLimits(loaded.policy),
       log: manager.log,
     });
-    const expires = labels[LABEL_EXPIRES];
+    // A warm-pool member taken by a task has its assignment in the state directory.
+    const assignment = await loadAssignment(manager.stateDir, id);
+    const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
     const sandbox = new Sandbox({
       id,
       loaded,
@@ -62,9 +70,9 @@ export async function reconcile(
       link,
       ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
       expiresAt: expires === undefined ? undefined : new Date(expires),
-      owner: labels[LABEL_OWNER],
-      labels: userLabels(labels),
-      tokenSha256: labels[LABEL_TOKEN_SHA256],
+      owner: assignment?.owner ?? labels[LABEL_OWNER],
+      labels: assignment?.labels ?? userLabels(labels),
+      tokenSha256: assignment?.tokenSha256 ?? labels[LABEL_TOKEN_SHA256],
     });
     sandbox.containerId = container.id;
     await link.listen();
@@ -77,6 +85,15 @@ export async function reconcile(
       });
     } else {
       sandbox.state = 'stopped';
+    }
+    const pool = labels[LABEL_POOL];
+    if (pool !== undefined && assignment === undefined) {
+      if (container.state !== 'running' || onPoolMember === undefined) {
+        // An unassigned pool member that stopped is worth nothing: the pool makes a fresh one.
+        await manager.destroy(id);
+        continue;
+      }
+      onPoolMember(pool, sandbox);
     }
     manager.log.info({ sandboxId: id, container: container.state }, 'reconciled sandbox');
     adopted.push(sandbox);

@@ -25,19 +25,22 @@ export class Sandbox {
   readonly workspace: WorkspaceSource;
   readonly link: AgentLink;
   readonly createdAt: Date;
-  /** When the sandbox and its volume are removed whatever happens; undefined: never. */
-  readonly expiresAt: Date | undefined;
+  /** When the sandbox and its volume are removed whatever happens; undefined: never.
+   *  These four are set at creation, or when a task takes the sandbox from the warm pool. */
+  expiresAt: Date | undefined;
   /** Which credential created it (a token id), for per-token quotas and access. */
-  readonly owner: string | undefined;
+  owner: string | undefined;
   /** SHA-256 (hex) of the bearer token that reaches only this sandbox, if it has one. */
-  readonly tokenSha256: string | undefined;
+  tokenSha256: string | undefined;
   /** The caller's labels (io.sandboxd.* excluded). */
-  readonly labels: Record<string, string>;
+  labels: Record<string, string>;
   /** Whether destroying the sandbox also removes its workspace volume. */
   readonly ownsVolume: boolean;
   containerId: string | undefined;
   state: SandboxState = 'creating';
   lastUsedAt = Date.now();
+  /** A warm-pool member no task holds yet: not listed, not reaped for idleness. */
+  isPooled = false;
   /** Tool calls in flight; a sandbox with any is never idle. */
   activeCalls = 0;
 

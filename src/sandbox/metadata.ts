@@ -1,0 +1,43 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * What a task attached to a sandbox after it was created (a warm-pool member
+ * taken by /v1): container labels cannot change, so these live in the state
+ * directory, one small file per sandbox, and reconcile reads them back.
+ */
+export const Assignment = z.object({
+  tokenSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  expiresAt: z.iso.datetime().optional(),
+  owner: z.string().max(128).optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+export type Assignment = z.infer<typeof Assignment>;
+
+function fileFor(stateDir: string, id: string): string {
+  return path.join(stateDir, 'assignments', `${id}.json`);
+}
+
+export async function saveAssignment(stateDir: string, id: string, assignment: Assignment): Promise<void> {
+  const file = fileFor(stateDir, id);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(assignment), { mode: 0o600 });
+  await rename(temporary, file);
+}
+
+export async function loadAssignment(stateDir: string, id: string): Promise<Assignment | undefined> {
+  try {
+    return Assignment.parse(JSON.parse(await readFile(fileFor(stateDir, id), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function removeAssignment(stateDir: string, id: string): Promise<void> {
+  await rm(fileFor(stateDir, id), { force: true });
+}
