@@ -1,6 +1,14 @@
-import { Configure, ToolCall, type ToolReply } from '../protocol/agent-api.ts';
+import type { z } from 'zod';
+import {
+  type AgentMethod,
+  agentMethods,
+  Configure,
+  ToolCall,
+  type ToolReply,
+} from '../protocol/agent-api.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { AgentLimits } from '../protocol/limits.ts';
+import { ArchiveStreams } from './archive.ts';
 import type { ToolContext } from './tools/context.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
@@ -14,16 +22,28 @@ function invalid(what: string, issues: { path: PropertyKey[]; message: string }[
   });
 }
 
+/** The params of `method`, validated with its schema from the shared protocol. */
+function parse<M extends AgentMethod>(
+  method: M,
+  params: unknown,
+): z.output<(typeof agentMethods)[M]['params']> {
+  const parsed = agentMethods[method].params.safeParse(params ?? {});
+  if (!parsed.success) throw invalid(method, parsed.error.issues);
+  return parsed.data as z.output<(typeof agentMethods)[M]['params']>;
+}
+
 /** Turns one request from the control plane into a result, or throws a ToolError. */
 export class Dispatcher {
   readonly #registry: ToolRegistry;
   readonly #context: ToolContext;
+  readonly #archives: ArchiveStreams;
   readonly #startedAt = Date.now();
   sandboxId: string | undefined;
 
   constructor(registry: ToolRegistry, context: ToolContext) {
     this.#registry = registry;
     this.#context = context;
+    this.#archives = new ArchiveStreams(() => context.workspaceRoot);
   }
 
   get limits(): AgentLimits {
@@ -46,6 +66,22 @@ export class Dispatcher {
       }
       case 'tool':
         return this.#callTool(params);
+      case 'archive.export.open':
+        return this.#archives.openExport(parse(method, params).path);
+      case 'archive.read': {
+        const { streamId, maxBytes } = parse(method, params);
+        return this.#archives.read(streamId, maxBytes);
+      }
+      case 'archive.import.open':
+        return this.#archives.openImport(parse(method, params).path);
+      case 'archive.write': {
+        const { streamId, data } = parse(method, params);
+        return this.#archives.write(streamId, Buffer.from(data, 'base64'));
+      }
+      case 'archive.import.finish':
+        return this.#archives.finish(parse(method, params).streamId);
+      case 'archive.close':
+        return this.#archives.close(parse(method, params).streamId);
       default:
         throw new ToolError('INVALID_ARGUMENT', `unknown method ${method}`);
     }

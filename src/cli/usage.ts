@@ -9,10 +9,13 @@ export class UsageError extends Error {
 export const USAGE = `Usage: sandboxd <command> [options]
 
 Commands:
-  run --workspace DIR [--policy NAME] [--timeout 10m] [--env NAME[=VALUE]]... -- CMD [ARGS...]
+  run --workspace DIR [--policy NAME] [--timeout 10m] [--env NAME[=VALUE]]... [--copy]
+      [--artifacts PATH]... [--artifacts-dir DIR] -- CMD [ARGS...]
       Run one command in a fresh hardened sandbox over DIR, stream its output,
       exit with its exit code (124 on timeout, 125 if the sandbox failed),
-      and remove everything afterwards.
+      and remove everything afterwards. --copy runs on a copy of DIR in a fresh
+      volume, so the command cannot change the host tree; --artifacts copies
+      PATH (relative to the workspace) out at the end, through the agent.
   serve [--host 127.0.0.1] [--port 8080] [--workspace DIR] [--policy NAME] [--no-auth]
         [--state-dir DIR] [--max-sandboxes N] [--allowed-hosts a,b] [--allowed-origins a,b]
       The control plane: Streamable HTTP MCP at /mcp (default workspace) and

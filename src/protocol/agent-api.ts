@@ -41,6 +41,42 @@ export type ToolReply = z.infer<typeof ToolReply>;
 export const Pong = z.object({ uptimeMs: z.number().nonnegative(), activeCommands: z.number().int() });
 
 /**
+ * Workspace archives (tar) travel as pull-based chunked streams: the control
+ * plane asks for (or hands over) one chunk at a time, so neither side holds more
+ * than a chunk and a slow reader slows the tar process down instead of filling
+ * memory. A stream left idle for ARCHIVE_IDLE_TIMEOUT_MS is aborted and cleaned up.
+ */
+export const MAX_ARCHIVE_CHUNK_BYTES = 1024 * 1024;
+export const ARCHIVE_IDLE_TIMEOUT_MS = 60_000;
+const ArchiveData = z.base64().max(Math.ceil(MAX_ARCHIVE_CHUNK_BYTES / 3) * 4);
+export const ArchiveStreamId = z.string().regex(/^[0-9a-f]{16}$/, 'not an archive stream id');
+/** A workspace-relative directory; checked for escapes inside the agent. */
+const ArchivePath = z.string().min(1).max(4096).default('.');
+
+export const ArchiveExportOpen = z.object({ path: ArchivePath });
+export const ArchiveExportOpened = z.object({
+  streamId: ArchiveStreamId,
+  /** What `path` is: a directory's archive holds its contents (`./…`), a file's holds that one file. */
+  kind: z.enum(['directory', 'file']),
+});
+export const ArchiveRead = z.object({
+  streamId: ArchiveStreamId,
+  maxBytes: z.number().int().positive().max(MAX_ARCHIVE_CHUNK_BYTES),
+});
+export const ArchiveChunk = z.object({ data: ArchiveData, eof: z.boolean() });
+export const ArchiveImportOpen = z.object({ path: ArchivePath });
+export const ArchiveOpened = z.object({ streamId: ArchiveStreamId });
+export const ArchiveWrite = z.object({ streamId: ArchiveStreamId, data: ArchiveData });
+export const ArchiveStreamRef = z.object({ streamId: ArchiveStreamId });
+export const ArchiveImported = z.object({
+  /** Regular files written (symlinks and directories not counted). */
+  files: z.number().int().nonnegative(),
+  /** Their total size. */
+  bytes: z.number().int().nonnegative(),
+});
+export type ArchiveImported = z.infer<typeof ArchiveImported>;
+
+/**
  * Every method the control plane may call on the agent, with the schema of its
  * params (checked by the agent) and of its result (checked by the control plane).
  */
@@ -48,6 +84,12 @@ export const agentMethods = {
   configure: { params: Configure, result: z.object({}) },
   ping: { params: z.object({}), result: Pong },
   tool: { params: ToolCall, result: ToolReply },
+  'archive.export.open': { params: ArchiveExportOpen, result: ArchiveExportOpened },
+  'archive.read': { params: ArchiveRead, result: ArchiveChunk },
+  'archive.import.open': { params: ArchiveImportOpen, result: ArchiveOpened },
+  'archive.write': { params: ArchiveWrite, result: z.object({}) },
+  'archive.import.finish': { params: ArchiveStreamRef, result: ArchiveImported },
+  'archive.close': { params: ArchiveStreamRef, result: z.object({}) },
 } as const;
 
 export type AgentMethod = keyof typeof agentMethods;
