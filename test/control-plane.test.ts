@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import tar from 'tar-stream';
 import { ControlPlane, structured } from './support/control-plane.ts';
 
 let plane: ControlPlane;
@@ -252,5 +253,59 @@ describe('the /v1 provisioning API', () => {
     assert.equal(over.status, 429);
     assert.equal(((await over.json()) as { error: { code: string } }).error.code, 'QUOTA_EXCEEDED');
     for (const id of made) await plane.fetch(`/v1/sandboxes/${id}`, { method: 'DELETE' });
+  });
+});
+
+describe('/v1 workspace archives', () => {
+  it('uploads a tar into a sandbox and downloads the workspace back, through the agent', async () => {
+    const created = (await (await plane.fetch('/v1/sandboxes', { method: 'POST', body: '{}' })).json()) as {
+      id: string;
+    };
+    try {
+      const pack = tar.pack();
+      pack.entry({ name: 'src/hello.txt' }, 'hello archive\n');
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const chunk of pack) chunks.push(chunk as Buffer);
+      const upload = await plane.fetch(`/v1/sandboxes/${created.id}/archive`, {
+        method: 'PUT',
+        body: Buffer.concat(chunks),
+        headers: { 'content-type': 'application/x-tar' },
+      });
+      assert.equal(upload.status, 200, await upload.clone().text());
+      assert.equal(((await upload.json()) as { files: number }).files, 1);
+
+      const download = await plane.fetch(`/v1/sandboxes/${created.id}/archive`);
+      assert.equal(download.status, 200);
+      assert.equal(download.headers.get('content-type'), 'application/x-tar');
+      const extract = tar.extract();
+      const names = new Map<string, string>();
+      const done = new Promise<void>((resolve, reject) => {
+        extract.on('entry', (header, stream, next) => {
+          const parts: Buffer[] = [];
+          stream.on('data', (part: unknown) => parts.push(part as Buffer));
+          stream.on('end', () => {
+            names.set(header.name, Buffer.concat(parts).toString());
+            next();
+          });
+        });
+        extract.on('finish', resolve);
+        extract.on('error', reject);
+      });
+      extract.end(Buffer.from(await download.arrayBuffer()));
+      await done;
+      assert.equal(names.get('./src/hello.txt'), 'hello archive\n');
+
+      const wrongType = await plane.fetch(`/v1/sandboxes/${created.id}/archive`, {
+        method: 'PUT',
+        body: 'x',
+      });
+      assert.equal(wrongType.status, 415);
+      const anonymous = await fetch(`${plane.baseUrl}/v1/sandboxes/${created.id}/archive`);
+      assert.equal(anonymous.status, 401);
+      assert.equal((await plane.fetch('/v1/sandboxes/sb-000000000000/archive')).status, 404);
+    } finally {
+      await plane.fetch(`/v1/sandboxes/${created.id}`, { method: 'DELETE' });
+    }
   });
 });

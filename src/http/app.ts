@@ -9,10 +9,12 @@ import type { WorkspaceTarget } from '../mcp/target.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
+import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
+import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody, rpcError } from './json-body.ts';
@@ -36,6 +38,7 @@ export interface HttpAppOptions {
   maxBodyBytes: number;
   defaultTtlSeconds?: number;
   pool?: WarmPool;
+  maxArchiveBytes?: number;
 }
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
@@ -68,13 +71,16 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return c.body(await metrics.registry.metrics());
   });
 
-  app.use(
-    '/v1/*',
-    requireAccess(false),
-    bodyLimit({
-      maxSize: 64 * 1024,
-      onError: (c) => restError(c, new ToolError('OUTPUT_TOO_LARGE', 'request body too large')),
-    }),
+  app.use('/v1/*', requireAccess(false));
+  const smallBodies = bodyLimit({
+    maxSize: 64 * 1024,
+    onError: (c) => restError(c, new ToolError('OUTPUT_TOO_LARGE', 'request body too large')),
+  });
+  // Archives stream (and carry their own cap); every other /v1 body is small JSON.
+  app.use('/v1/*', (c, next) => (c.req.path.endsWith('/archive') ? next() : smallBodies(c, next)));
+  app.route(
+    '/v1',
+    archiveRoutes({ manager, maxUploadBytes: options.maxArchiveBytes ?? DEFAULT_IMPORT_MAX_BYTES }),
   );
   app.route(
     '/v1',
