@@ -9,7 +9,7 @@ RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get install -y -qq --no-install-recommends \
       bash coreutils findutils grep sed gawk diffutils patch less file tree \
       git ripgrep python3 procps ca-certificates jq make xz-utils bzip2 unzip zip \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 
 # The workload user is sandbox (1000:1000); the base image's node user had that id.
 RUN (userdel --remove node 2>/dev/null || true) \
