@@ -9,6 +9,10 @@ import { USAGE, UsageError } from './usage.ts';
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   switch (verb) {
     case 'run':
       return runCommand(args, createLogger(process.env.SANDBOXD_LOG_LEVEL ?? 'warn'));
