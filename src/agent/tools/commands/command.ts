@@ -17,6 +17,19 @@ export interface CommandOptions {
 
 /** Seconds a process group gets between TERM and KILL when a timeout fires. */
 const TIMEOUT_GRACE_MS = 2000;
+const GROUP_KILL_INTERVAL_MS = 50;
+const GROUP_KILL_ATTEMPTS = 100;
+
+/** Signals a process group; false once the group no longer exists. */
+function sendToGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: no process is left in the group.
+  }
+}
+
 /** How long after the leader exits we wait for descendants to close its pipes. */
 const DRAIN_AFTER_EXIT_MS = 250;
 
@@ -79,8 +92,10 @@ export class Command {
     if (options.stdin !== undefined) {
       this.#child.stdin?.end(options.stdin);
     }
+    // The timeout covers the whole process group, so it stays armed after the leader exits:
+    // what the command left behind (`server &`, a fork bomb whose shell gave up) goes at the deadline.
     this.#timeout = setTimeout(() => {
-      this.#killedBy = 'timeout';
+      if (this.isRunning) this.#killedBy = 'timeout';
       this.signalGroup('SIGTERM');
       setTimeout(() => this.signalGroup('SIGKILL'), TIMEOUT_GRACE_MS).unref();
     }, options.timeoutMs);
@@ -119,16 +134,23 @@ export class Command {
     return true;
   }
 
-  /** Sends a signal to every process of the command's group. */
+  /**
+   * Sends a signal to every process of the command's group. SIGKILL is repeated
+   * until the group is empty: a fork bomb forks new members while the first
+   * kill walks the group, and one that survives refills the pids limit.
+   * (Linux hands out pids in order, so the group's number is not reused while
+   * these few seconds pass.)
+   */
   signalGroup(signal: NodeJS.Signals, requestedBy: 'request' | 'timeout' = 'timeout'): void {
     const pid = this.#child.pid;
     if (pid === undefined) return;
     this.#killedBy ??= requestedBy;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
+    if (!sendToGroup(pid, signal) || signal !== 'SIGKILL') return;
+    let attempts = 0;
+    const again = setInterval(() => {
+      if (!sendToGroup(pid, 'SIGKILL') || ++attempts >= GROUP_KILL_ATTEMPTS) clearInterval(again);
+    }, GROUP_KILL_INTERVAL_MS);
+    again.unref();
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -142,6 +164,5 @@ export class Command {
 
   #settle(): void {
     this.endedAt = Date.now();
-    clearTimeout(this.#timeout);
   }
 }

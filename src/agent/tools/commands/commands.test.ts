@@ -219,6 +219,18 @@ describe('timeouts', () => {
     assert.ok(await eventually(async () => !(await isAlive(backgroundPid))), 'the background sleep is gone');
   });
 
+  it('also take what the command left in its group after it exited', async () => {
+    const { result } = await engine().exec({
+      cmd: 'sleep 30 & echo $!',
+      timeout_ms: 500,
+      yield_time_ms: 10_000,
+    });
+    assert.equal(result.status, 'exited', 'the shell itself ends at once');
+    const backgroundPid = Number(result.stdout.trim());
+    assert.ok(await isAlive(backgroundPid), 'the background sleep outlives its shell');
+    assert.ok(await eventually(async () => !(await isAlive(backgroundPid))), 'the deadline takes it');
+  });
+
   it('are capped by the policy maximum', async () => {
     const { result } = await engine({ maxCommandTimeoutMs: 300 }).exec({
       cmd: 'sleep 30',
