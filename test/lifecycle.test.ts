@@ -167,3 +167,36 @@ describe('idle reaping and the TTL', () => {
     assert.deepEqual(await driver.listVolumes({ 'io.sandboxd.id': sandbox.id }), []);
   });
 });
+
+describe('named workspaces', () => {
+  it('are created on first use, keep their files while their sandbox is stopped, and can be forbidden', async () => {
+    const plane = await startPlane({ timeouts: { idle: '1s' } }, { SANDBOXD_SWEEP_MS: '250' });
+    let client = await plane.client('/w/team-a/mcp');
+    await client.callTool({ name: 'write_file', arguments: { path: 'notes.txt', content: 'team a\n' } });
+    const info = structured(await client.callTool({ name: 'server_info', arguments: {} }));
+    assert.equal((info.workspace as { name: string; source: string }).name, 'team-a');
+    assert.equal((info.workspace as { source: string }).source, 'sandboxd-ws-team-a');
+    await client.close();
+    await waitFor(
+      async () => (await stateOf(plane, 'ws-team-a')) === 'stopped',
+      10_000,
+      'the idle workspace to stop',
+    );
+    client = await plane.client('/w/team-a/mcp');
+    try {
+      const read = structured(await client.callTool({ name: 'read_file', arguments: { path: 'notes.txt' } }));
+      assert.equal(read.content, 'team a\n');
+    } finally {
+      await client.close();
+    }
+    const bad = await plane.fetch('/w/Not_A_Name/mcp', { method: 'POST', body: '{}' });
+    assert.equal(bad.status, 400);
+
+    const strict = await startPlane({}, { SANDBOXD_NO_CREATE_WORKSPACES: '1' });
+    const refused = await strict.fetch('/w/nobody/mcp', {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    assert.equal(refused.status, 404);
+  });
+});
