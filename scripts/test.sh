@@ -12,4 +12,16 @@ export PATH
 echo "node $(node --version), npm $(npm --version)"
 bash image/build-base.sh
 npm ci --no-audit --no-fund
+
+# Every test cleans up after itself; prove it for the whole run.
+managed() { docker ps -aq --filter label=io.sandboxd.managed=true | sort; }
+before="$(managed)"
 npm test
+after="$(managed)"
+left="$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')"
+if [ -n "$left" ]; then
+  echo "tests left sandboxd containers behind:" >&2
+  docker ps -a --filter label=io.sandboxd.managed=true --format '{{.ID}} {{.Names}} {{.Status}}' >&2
+  exit 1
+fi
+echo "no sandboxd container left behind"
