@@ -155,7 +155,7 @@ async function ourWorkers(): Promise<string[]> {
   const containers = await new DockerDriver().list({ 'io.sandboxd.managed': 'true' });
   return containers
     .filter((container) => container.labels['io.sandboxd.socket-dir']?.startsWith(`${stateDir}/`))
-    .map((container) => container.name);
+    .map((container) => container.labels['io.sandboxd.id'] ?? container.name);
 }
 
 async function projectResources(): Promise<Record<string, string[]>> {
@@ -236,7 +236,7 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
     const result = await exec('echo compose > hello.txt && cat hello.txt && id -u');
     assert.equal(result.exit_code, 0, JSON.stringify(result));
     assert.equal(result.stdout, 'compose\n1000\n');
-    assert.deepEqual(await ourWorkers(), ['sandboxd-ws-default']);
+    assert.deepEqual(await ourWorkers(), ['ws-default']);
 
     const controlPlane = await serviceContainer('control-plane');
     const bindings = JSON.parse(

@@ -21,11 +21,16 @@ async function waitForPool(target: ControlPlane, size: number): Promise<void> {
 
 describe('the warm pool', () => {
   it('hands a task a running sandbox, refills, and survives a control-plane restart', async () => {
-    plane = await ControlPlane.create();
+    const target = await ControlPlane.create();
+    plane = target;
     await plane.start({ SANDBOXD_POOL: 'default=2' });
     await waitForPool(plane, 2);
     const driver = new DockerDriver();
-    const poolContainers = async () => driver.list({ 'io.sandboxd.pool': 'default' });
+    // Only this control plane's pool: other control planes on the engine may keep pools too.
+    const poolContainers = async () =>
+      (await driver.list({ 'io.sandboxd.pool': 'default' })).filter((container) =>
+        container.labels['io.sandboxd.socket-dir']?.startsWith(`${target.stateDir}/`),
+      );
     const before = new Set((await poolContainers()).map((container) => container.labels['io.sandboxd.id']));
     assert.equal(before.size, 2);
 

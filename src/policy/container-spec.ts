@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import type { AgentLimits } from '../protocol/limits.ts';
 import type { ContainerSpec, WorkspaceSource } from '../runtime/driver.ts';
 import {
@@ -28,7 +30,8 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
   const { policy } = loaded;
   const user = input.user ?? SANDBOX_USER;
   const spec: ContainerSpec = {
-    name: `sandboxd-${input.id}`,
+    // The state directory's hash keeps names apart when several control planes share an engine.
+    name: `sandboxd-${input.id}-${createHash('sha256').update(path.dirname(input.socketDir)).digest('hex').slice(0, 6)}`,
     image: policy.image,
     hostname: 'sandbox',
     labels: {
