@@ -13,15 +13,21 @@ echo "node $(node --version), npm $(npm --version)"
 bash image/build-base.sh
 npm ci --no-audit --no-fund
 
-# Every test cleans up after itself; prove it for the whole run.
-managed() { docker ps -aq --filter label=io.sandboxd.managed=true | sort; }
-before="$(managed)"
+# Every test cleans up after itself; prove it for the whole run. Tests keep their
+# state under ${TMPDIR:-/tmp}/sandboxd-*, so only containers whose socket directory
+# lies there are theirs (another control plane on this engine is not our business).
+tmp="${TMPDIR:-/tmp}"
+ours() {
+  docker ps -a --filter label=io.sandboxd.managed=true --format '{{.ID}} {{.Names}} {{.Label "io.sandboxd.socket-dir"}}' |
+    awk -v prefix="$tmp/sandboxd-" 'index($3, prefix) == 1' | sort
+}
+before="$(ours)"
 npm test
-after="$(managed)"
+after="$(ours)"
 left="$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')"
 if [ -n "$left" ]; then
   echo "tests left sandboxd containers behind:" >&2
-  docker ps -a --filter label=io.sandboxd.managed=true --format '{{.ID}} {{.Names}} {{.Status}}' >&2
+  echo "$left" >&2
   exit 1
 fi
-echo "no sandboxd container left behind"
+echo "no sandboxd container left behind by the tests"
