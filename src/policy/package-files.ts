@@ -29,6 +29,10 @@ export function policyDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.SANDBOXD_POLICY_DIR ?? path.join(packageRoot(), 'policies');
 }
 
+let cachedVersion: string | undefined;
+
+/** sandboxd's version, read once (every MCP request reports it). */
 export function packageVersion(): string {
-  return JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+  cachedVersion ??= JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version as string;
+  return cachedVersion;
 }

@@ -1,0 +1,43 @@
+/**
+ * A sandbox driven in-process, as bench/cold-start.ts does: the benchmark's own
+ * SandboxManager and the agent link, no HTTP and no MCP. Calls through it are
+ * the raw agent round trip (framing, the Unix socket, the agent's tool), the
+ * floor under every MCP call.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadPolicy } from '../../src/policy/load.ts';
+import { DockerDriver } from '../../src/runtime/docker/driver.ts';
+import { LABEL_ID } from '../../src/runtime/labels.ts';
+import { SandboxManager } from '../../src/sandbox/manager.ts';
+import type { Sandbox } from '../../src/sandbox/sandbox.ts';
+import { BENCH_LABEL } from './baseline-container.ts';
+import type { BenchContext } from './suite.ts';
+
+export async function directSandbox(context: BenchContext): Promise<Sandbox> {
+  const driver = new DockerDriver();
+  const runId = randomUUID();
+  const id = `bench-${runId.slice(0, 12)}`;
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-bench-direct-'));
+  const manager = new SandboxManager({
+    driver,
+    stateDir,
+    log: pino({ level: process.env.SANDBOXD_BENCH_LOG ?? 'silent' }, pino.destination(2)),
+  });
+  context.cleanup.add('remove the in-process sandbox', async () => {
+    await manager.destroyAll().catch(() => undefined);
+    for (const container of await driver.list({ [BENCH_LABEL]: runId })) await driver.remove(container.id);
+    for (const volume of await driver.listVolumes({ [LABEL_ID]: id })) await driver.removeVolume(volume);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  await manager.init();
+  return manager.create({
+    policy: await loadPolicy('default'),
+    id,
+    labels: { [BENCH_LABEL]: runId },
+    signal: context.signal,
+  });
+}
