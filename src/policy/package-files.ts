@@ -33,6 +33,7 @@ let cachedVersion: string | undefined;
 
 /** sandboxd's version, read once (every MCP request reports it). */
 export function packageVersion(): string {
-  cachedVersion ??= JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version as string;
+  cachedVersion ??= JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8'))
+    .version as string;
   return cachedVersion;
 }
