@@ -1,4 +1,4 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../protocol/errors.ts';
 
@@ -89,6 +89,30 @@ export async function resolveInWorkspace(root: string, input: string): Promise<R
     }
   }
   return { absolute: current, relative: path.relative(root, current) || '.', exists: true };
+}
+
+/**
+ * Where an open file descriptor really landed must be inside `root`. Resolving
+ * a path and opening it are two steps: a directory swapped for a symlink in
+ * between is followed by open(), and O_NOFOLLOW only guards the last component.
+ * The kernel's own record of the open file (/proc/self/fd) closes that gap.
+ */
+export async function checkOpenedInside(root: string, fd: number, displayPath: string): Promise<void> {
+  let actual: string;
+  try {
+    actual = await readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    return; // No /proc (not Linux): the path checks alone apply.
+  }
+  if (!isInside(root, actual)) {
+    throw new ToolError(
+      'SYMLINK_ESCAPE',
+      `path was redirected out of the workspace while it was opened: ${displayPath}`,
+      {
+        details: { path: displayPath },
+      },
+    );
+  }
 }
 
 /** Like resolveInWorkspace, but the path must exist. */

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { type ErrorCode, ToolError } from '../protocol/errors.ts';
+import { type ErrorCategory, type ErrorCode, ToolError } from '../protocol/errors.ts';
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   INVALID_ARGUMENT: 400,
@@ -16,10 +16,23 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   TIMEOUT: 504,
 };
 
+/**
+ * Codes without a status of their own get one from their category: a refused
+ * path (SYMLINK_ESCAPE, PATH_OUTSIDE_WORKSPACE, …) from an archive request is the
+ * caller's fault, not a 500 with its message hidden.
+ */
+const CATEGORY_STATUS: Partial<Record<ErrorCategory, ContentfulStatusCode>> = {
+  validation: 400,
+  security: 400,
+  permission: 403,
+  not_found: 404,
+  conflict: 409,
+};
+
 /** A REST error: `{error: {code, message}}` with the status that code means. */
 export function restError(c: Context, error: unknown) {
   const toolError = ToolError.from(error);
-  const status = STATUS[toolError.code] ?? 500;
+  const status = STATUS[toolError.code] ?? CATEGORY_STATUS[toolError.category] ?? 500;
   const message = status === 500 ? 'internal error' : toolError.message;
   return c.json({ error: { code: toolError.code, message, retryable: toolError.retryable } }, status);
 }

@@ -6,7 +6,7 @@ import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
-import { WorkspaceName } from '../sandbox/workspaces.ts';
+import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
 import { restError } from './errors.ts';
 import { newToken, sha256Hex } from './tokens.ts';
 
@@ -21,7 +21,7 @@ export const CreateSandboxBody = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a policy name')
       .default('default'),
-    workspace: z.string().regex(WorkspaceName, 'a workspace name is 1-40 of [a-z0-9-]').optional(),
+    workspace: z.string().regex(WorkspaceName, WORKSPACE_NAME_RULE).optional(),
     ttlSeconds: z
       .number()
       .int()

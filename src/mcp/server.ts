@@ -12,6 +12,16 @@ import type { WorkspaceTarget } from './target.ts';
 const MAX_TOOL_INPUT_ELEMENTS = 20_000;
 
 /**
+ * Tool calls one sandbox may have in flight at once, across all its clients.
+ * Every waiting call holds a request, a socket and an MCP server instance in the
+ * control plane (about 100 KB): without a bound, one token holder parking
+ * thousands of long polls (write_stdin with yield_time_ms) grew the shared
+ * control plane by hundreds of MB and slowed every other sandbox. Legitimate
+ * clients stay far below: a sandbox runs at most commands.maxActive commands.
+ */
+export const MAX_CALLS_IN_FLIGHT = 64;
+
+/**
  * The SDK validates arguments itself and answers a failure with plain text. The
  * contract wants a typed INVALID_ARGUMENT envelope, so the SDK gets a schema that
  * advertises the real JSON Schema but lets every value through, and the handler
@@ -54,6 +64,14 @@ const catalog: RegisteredSpec[] = [
     schema: advertiseOnly(spec),
     run: async (target: WorkspaceTarget, input: Record<string, unknown>) => {
       const sandbox = await target.sandbox();
+      // Checked and counted in the same tick: callTool increments activeCalls before it awaits.
+      if (sandbox.activeCalls >= MAX_CALLS_IN_FLIGHT) {
+        throw new ToolError(
+          'QUOTA_EXCEEDED',
+          `${MAX_CALLS_IN_FLIGHT} tool calls are already in flight for this sandbox; wait for one to finish`,
+          { details: { limit: 'callsInFlight', value: MAX_CALLS_IN_FLIGHT } },
+        );
+      }
       return successEnvelope(await sandbox.callTool(spec.name, input, replyTimeoutMs(spec.name, input)));
     },
   })),

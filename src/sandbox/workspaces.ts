@@ -5,7 +5,15 @@ import { LABEL_WORKSPACE_NAME } from '../runtime/labels.ts';
 import { SandboxHandle } from './handle.ts';
 import type { SandboxManager } from './manager.ts';
 
-export const WorkspaceName = /^[a-z0-9][a-z0-9-]{0,39}$/;
+/**
+ * A workspace name: its volume is sandboxd-ws-<name>. `sb-` is reserved, because
+ * every sandbox provisioned without a workspace gets the volume sandboxd-ws-<id>
+ * with an id sb-<hex>: a workspace named after such an id would mount that
+ * sandbox's volume into a second sandbox.
+ */
+export const WorkspaceName = /^(?!sb-)[a-z0-9][a-z0-9-]{0,39}$/;
+export const WORKSPACE_NAME_RULE =
+  'a workspace name is 1-40 of [a-z0-9-], starting with a letter or digit, not sb-';
 
 export interface WorkspacesOptions {
   manager: SandboxManager;
@@ -33,10 +41,7 @@ export class Workspaces {
 
   get(name: string): SandboxHandle {
     if (!WorkspaceName.test(name)) {
-      throw new ToolError(
-        'INVALID_ARGUMENT',
-        'a workspace name is 1-40 of [a-z0-9-], starting with a letter or digit',
-      );
+      throw new ToolError('INVALID_ARGUMENT', WORKSPACE_NAME_RULE);
     }
     let handle = this.#handles.get(name);
     if (handle !== undefined) return handle;

@@ -1,5 +1,6 @@
 import { access, stat } from 'node:fs/promises';
 import { ToolError } from '../../../protocol/errors.ts';
+import { MAX_SUMMARY_BYTES } from '../../../protocol/tool-spec.ts';
 import {
   type CommandResult,
   ExecCommandTool,
@@ -9,6 +10,7 @@ import {
 } from '../../../protocol/tools/commands.ts';
 import { mapFsError, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
+import { utf8CharStart } from '../files/text.ts';
 import type { Command, StreamName } from './command.ts';
 import { commandEnv } from './env.ts';
 import { launchArgv, SCRIPT_PATH, SHELL_PATH } from './launch.ts';
@@ -60,10 +62,22 @@ function statusLine(command: Command, durationMs: number): string {
   }
 }
 
+/**
+ * Most bytes one stream's preview may take: both previews, the status line and
+ * the notes must fit in MAX_SUMMARY_BYTES, or the control plane refuses the
+ * whole reply (verbosity 'full' with a large max_output_bytes used to do that).
+ * The complete new output is in the structured result either way.
+ */
+const MAX_PREVIEW_BYTES = Math.floor((MAX_SUMMARY_BYTES - 4096) / 2);
+
 function preview(label: string, text: string, limit: number): string {
   if (text.length === 0 || limit === 0) return '';
-  const shown = text.length > limit ? `…${text.slice(text.length - limit)}` : text;
-  return `\n--- ${label} ---\n${shown}`;
+  let shown = text.length > limit ? text.slice(text.length - limit) : text;
+  const bytes = Buffer.from(shown);
+  if (bytes.length > MAX_PREVIEW_BYTES) {
+    shown = bytes.subarray(utf8CharStart(bytes, bytes.length - MAX_PREVIEW_BYTES)).toString('utf8');
+  }
+  return `\n--- ${label} ---\n${shown.length < text.length ? '…' : ''}${shown}`;
 }
 
 /** Collects a command's state and new output into the contract's result and a short text. */
@@ -170,6 +184,12 @@ export function createCommandTools(table: CommandTable, home: string) {
     let killStatus: 'terminated' | 'killed' | 'exited' | 'terminating';
     if (!command.isRunning) {
       killStatus = 'exited';
+      // The leader is gone, but what it left in its process group (`server &`, a
+      // fork bomb) still answers to the group, and nothing else could stop it: a
+      // bomb that holds every pid leaves no room to spawn even `kill`. The pid
+      // cannot be reused while that group lives; if it is gone and a newer
+      // command now leads a group with the same number, leave that one alone.
+      if (!table.isLedByAnotherRunningCommand(command)) command.signalGroup(signalNames[name], 'request');
     } else {
       command.signalGroup(signalNames[name], 'request');
       await command.waitUpTo(input.wait_ms);

@@ -51,6 +51,15 @@ export class CommandTable {
     );
   }
 
+  /** Whether a running command other than `command` leads a process group with `command`'s pid (reused). */
+  isLedByAnotherRunningCommand(command: Command): boolean {
+    if (command.pid === undefined) return false;
+    for (const other of this.#commands.values()) {
+      if (other !== command && other.isRunning && other.pid === command.pid) return true;
+    }
+    return false;
+  }
+
   /** Kills every running command; used when the agent shuts down. */
   killAll(): void {
     for (const command of this.#commands.values()) if (command.isRunning) command.signalGroup('SIGKILL');

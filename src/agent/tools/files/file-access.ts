@@ -1,7 +1,13 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { ToolError } from '../../../protocol/errors.ts';
-import { checkRelativePath, mapFsError, type ResolvedPath, resolveExisting } from '../../paths.ts';
+import {
+  checkOpenedInside,
+  checkRelativePath,
+  mapFsError,
+  type ResolvedPath,
+  resolveExisting,
+} from '../../paths.ts';
 
 export type FileEncoding = 'utf8' | 'base64';
 
@@ -38,6 +44,7 @@ export async function openRegularFile(workspaceRoot: string, input: string): Pro
     throw mapFsError(error, displayPath);
   }
   try {
+    await checkOpenedInside(workspaceRoot, handle.fd, displayPath);
     const stats = await handle.stat();
     if (stats.isDirectory()) {
       throw new ToolError('IS_DIRECTORY', `is a directory: ${displayPath} (use list_dir)`, {
