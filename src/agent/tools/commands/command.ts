@@ -52,6 +52,7 @@ export class Command {
   failure: string | undefined;
   readonly #child: ChildProcess;
   readonly #finished: Promise<void>;
+  readonly started: Promise<void>;
   #timeout: NodeJS.Timeout | undefined;
   #killedBy: 'timeout' | 'request' | undefined;
 
@@ -72,6 +73,11 @@ export class Command {
     this.#child.stderr?.on('data', (chunk: Buffer) => this.output.stderr.append(chunk));
     this.#child.stdin?.on('error', () => {
       // EPIPE when the command does not read its input: not the command's failure.
+    });
+    // Settles once the process exists or could not be created (EAGAIN when the pids limit is full).
+    this.started = new Promise((resolve) => {
+      this.#child.once('spawn', () => resolve());
+      this.#child.once('error', () => resolve());
     });
     this.#finished = new Promise((resolve) => {
       this.#child.once('error', (error) => {

@@ -135,6 +135,11 @@ describe('exec_command', () => {
     assert.match(result.error ?? '', /ENOENT/);
   });
 
+  it('reports a failed launch as failed even when it does not wait at all', async () => {
+    const { result } = await engine().exec({ cmd: ['/nonexistent/program'], yield_time_ms: 0 });
+    assert.equal(result.status, 'failed');
+  });
+
   it('returns running, a command_id and the exact poll call when yield_time_ms is 0', async () => {
     const { result, summary } = await engine().exec({ cmd: 'sleep 0.3; echo done', yield_time_ms: 0 });
     assert.equal(result.status, 'running');

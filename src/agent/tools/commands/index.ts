@@ -155,6 +155,8 @@ export function createCommandTools(table: CommandTable, home: string) {
       isTty: input.tty,
       stdin: input.stdin,
     });
+    // Even with yield_time_ms 0, a command that could not start is reported failed, not running.
+    await command.started;
     await command.waitUpTo(input.yield_time_ms);
     return describeCommand(command, input);
   };
