@@ -105,6 +105,11 @@ export class WarmPool {
           isPooled: true,
         });
         if (this.#isStopped) return;
+        // One command through the agent before it counts as ready: the first call a task makes
+        // then finds the agent's code paths warm.
+        await sandbox
+          .callTool('exec_command', { cmd: 'true', verbosity: 'minimal' }, 30_000)
+          .catch(() => undefined);
         this.adopt(policy, sandbox);
         progress?.(`warm pool ${policy}: ${this.ready(policy)}/${size} ready`);
       } catch (error) {

@@ -35,6 +35,7 @@ describe('containerConfig', () => {
     assert.equal(host.Init, true);
     assert.deepEqual(host.SecurityOpt, ['no-new-privileges:true', `seccomp=${spec.seccompProfile}`]);
     assert.equal(host.Memory, host.MemorySwap);
+    assert.equal(host.CpuShares, 512);
     assert.deepEqual(host.Devices, []);
     assert.match(host.Tmpfs?.['/tmp'] ?? '', /^rw,exec,nosuid,nodev,size=1024,mode=1777$/);
   });

@@ -55,6 +55,9 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
       // Equal to Memory: no swap on top of the memory limit.
       MemorySwap: spec.memoryBytes,
       NanoCpus: spec.nanoCpus,
+      // Half the default weight: under contention the control plane (and the engine) outweigh any
+      // one sandbox, so a busy sandbox slows its neighbours' tool calls less.
+      CpuShares: 512,
       Ulimits: [
         { Name: 'nofile', Soft: spec.nofile, Hard: spec.nofile },
         { Name: 'core', Soft: 0, Hard: 0 },
