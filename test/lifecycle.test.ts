@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DockerDriver } from '../src/runtime/docker/driver.ts';
 import { ControlPlane, structured } from './support/control-plane.ts';
@@ -198,5 +200,23 @@ describe('named workspaces', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
     });
     assert.equal(refused.status, 404);
+  });
+});
+
+describe('the operator token', () => {
+  it('is generated at first start, saved 0600, shown once, and kept across restarts', async () => {
+    const plane = await ControlPlane.create();
+    planes.push(plane);
+    await plane.start({ SANDBOXD_TOKEN: '' });
+    const file = path.join(plane.stateDir, 'operator-token');
+    const token = (await readFile(file, 'utf8')).trim();
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.ok(token.length >= 32);
+    assert.ok(plane.stderr.includes(token), 'the new token is shown to the person at the terminal');
+    assert.equal((await plane.fetch('/v1/sandboxes', { headers: plane.headers(token) })).status, 200);
+    await plane.stop();
+    await plane.start({ SANDBOXD_TOKEN: '' });
+    assert.ok(!plane.stderr.includes(token), 'shown once, not at every start');
+    assert.equal((await plane.fetch('/v1/sandboxes', { headers: plane.headers(token) })).status, 200);
   });
 });
