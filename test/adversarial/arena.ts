@@ -7,6 +7,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ErrorCode } from '../../src/protocol/errors.ts';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
 import { ControlPlane, structured } from '../support/control-plane.ts';
+import type { ExecResult } from '../support/sandboxes.ts';
 
 /**
  * The ring the adversarial suite fights in: a real `sandboxd serve` (the built
@@ -31,18 +32,7 @@ export type Structured = Record<string, unknown> & {
   error?: { code: string; message: string; category: string; retryable: boolean };
 };
 
-/** What exec_command answers, as far as the suite reads it. */
-export interface ExecResult {
-  ok: boolean;
-  status: string;
-  exit_code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  command_id: string;
-  total_bytes?: { stdout: number; stderr: number };
-  error?: { code: string; message: string };
-}
+export type { ExecResult };
 
 /** Every error code the contract and sandboxd may answer with. */
 export const KNOWN_CODES = new Set<string>(ErrorCode.options);

@@ -13,6 +13,19 @@ import type { Sandbox } from '../../src/sandbox/sandbox.ts';
 
 export const TEST_LABEL = 'io.sandboxd.test-run';
 
+/** What exec_command answers, as far as the tests read it. */
+export interface ExecResult {
+  ok?: boolean;
+  status: string;
+  exit_code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  command_id: string;
+  total_bytes?: { stdout: number; stderr: number };
+  error?: { code: string; message: string };
+}
+
 /**
  * A sandbox manager over the real Docker engine and the real worker image, with
  * a private state directory and a label unique to this test file, so `assertNothingLeft`
@@ -53,14 +66,7 @@ export class TestSandboxes {
   /** Runs a shell command in the sandbox and returns its result (waits up to 60 s). */
   async exec(sandbox: Sandbox, cmd: string, extra: Record<string, unknown> = {}) {
     const reply = await sandbox.callTool('exec_command', { cmd, yield_time_ms: 60_000, ...extra }, 120_000);
-    return reply.result as {
-      status: string;
-      exit_code: number | null;
-      signal: string | null;
-      stdout: string;
-      stderr: string;
-      command_id: string;
-    };
+    return reply.result as unknown as ExecResult;
   }
 
   async teardown(): Promise<void> {
