@@ -8,8 +8,7 @@ import { Duration } from '../policy/units.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { importArchive, openExport } from '../sandbox/archive.ts';
-import type { SandboxManager } from '../sandbox/manager.ts';
-import { SandboxManager as Manager } from '../sandbox/manager.ts';
+import { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir } from '../sandbox/state-dir.ts';
 import { checkMemberName, packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
@@ -225,7 +224,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
   const { path: workspace, user } = await hostWorkspace(options.workspace);
   const artifactsDir = await artifactsDestination(options, workspace);
   const policy = await loadPolicy(options.policy);
-  const manager: SandboxManager = new Manager({
+  const manager = new SandboxManager({
     driver: new DockerDriver(),
     stateDir: defaultStateDir(),
     log,
