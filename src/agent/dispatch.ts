@@ -6,21 +6,11 @@ import {
   ToolCall,
   type ToolReply,
 } from '../protocol/agent-api.ts';
-import { ToolError } from '../protocol/errors.ts';
+import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { AgentLimits } from '../protocol/limits.ts';
 import { ArchiveStreams } from './archive.ts';
 import type { ToolContext } from './tools/context.ts';
 import type { ToolRegistry } from './tools/registry.ts';
-
-function invalid(what: string, issues: { path: PropertyKey[]; message: string }[]): ToolError {
-  const first = issues[0];
-  const where = first && first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
-  return new ToolError('INVALID_ARGUMENT', `${what}: ${where}${first?.message ?? 'invalid'}`, {
-    details: {
-      issues: issues.slice(0, 10).map((issue) => ({ path: issue.path.map(String), message: issue.message })),
-    },
-  });
-}
 
 /** The params of `method`, validated with its schema from the shared protocol. */
 function parse<M extends AgentMethod>(
@@ -28,7 +18,7 @@ function parse<M extends AgentMethod>(
   params: unknown,
 ): z.output<(typeof agentMethods)[M]['params']> {
   const parsed = agentMethods[method].params.safeParse(params ?? {});
-  if (!parsed.success) throw invalid(method, parsed.error.issues);
+  if (!parsed.success) throw invalidArgument(method, parsed.error.issues);
   return parsed.data as z.output<(typeof agentMethods)[M]['params']>;
 }
 
@@ -59,7 +49,7 @@ export class Dispatcher {
         };
       case 'configure': {
         const parsed = Configure.safeParse(params);
-        if (!parsed.success) throw invalid('configure', parsed.error.issues);
+        if (!parsed.success) throw invalidArgument('configure', parsed.error.issues);
         this.sandboxId = parsed.data.sandboxId;
         this.#context.limits = parsed.data.limits;
         return {};
@@ -89,11 +79,11 @@ export class Dispatcher {
 
   async #callTool(params: unknown): Promise<ToolReply> {
     const call = ToolCall.safeParse(params);
-    if (!call.success) throw invalid('tool call', call.error.issues);
+    if (!call.success) throw invalidArgument('tool call', call.error.issues);
     const tool = this.#registry.tools.get(call.data.name);
     if (tool === undefined) throw new ToolError('INVALID_ARGUMENT', `unknown tool ${call.data.name}`);
     const input = tool.spec.input.safeParse(call.data.input ?? {});
-    if (!input.success) throw invalid(call.data.name, input.error.issues);
+    if (!input.success) throw invalidArgument(call.data.name, input.error.issues);
     const outcome = await tool.handler(this.#context, input.data);
     return { summary: outcome.summary, result: outcome.result as Record<string, unknown> };
   }

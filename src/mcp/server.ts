@@ -1,7 +1,7 @@
 import { type CallToolResult, McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { packageVersion } from '../policy/package-files.ts';
-import { ToolError } from '../protocol/errors.ts';
+import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs, replyTimeoutMs } from './catalog.ts';
 import { errorEnvelope, successEnvelope } from './envelope.ts';
@@ -40,16 +40,6 @@ function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
       jsonSchema: { input: () => jsonSchema, output: () => jsonSchema },
     },
   } as StandardSchemaWithJSON;
-}
-
-function invalidArgument(name: string, error: z.ZodError): ToolError {
-  const issue = error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '';
-  return new ToolError('INVALID_ARGUMENT', `${name}: ${where}${issue?.message ?? 'invalid arguments'}`, {
-    details: {
-      issues: error.issues.slice(0, 10).map((i) => ({ path: i.path.map(String), message: i.message })),
-    },
-  });
 }
 
 interface RegisteredSpec {
@@ -119,7 +109,7 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
         let code: string | undefined;
         try {
           const parsed = spec.input.safeParse(args ?? {});
-          if (!parsed.success) throw invalidArgument(spec.name, parsed.error);
+          if (!parsed.success) throw invalidArgument(spec.name, parsed.error.issues);
           result = await run(target, parsed.data as Record<string, unknown>);
         } catch (error) {
           const toolError = ToolError.from(error);

@@ -104,6 +104,20 @@ export interface ToolErrorOptions {
   cause?: unknown;
 }
 
+/** A schema failure as INVALID_ARGUMENT: the first issue in the message, up to ten in the details. */
+export function invalidArgument(
+  what: string,
+  issues: readonly { path: PropertyKey[]; message: string }[],
+): ToolError {
+  const first = issues[0];
+  const where = first && first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
+  return new ToolError('INVALID_ARGUMENT', `${what}: ${where}${first?.message ?? 'invalid arguments'}`, {
+    details: {
+      issues: issues.slice(0, 10).map((issue) => ({ path: issue.path.map(String), message: issue.message })),
+    },
+  });
+}
+
 /** The one error class of sandboxd: a contract code, a category and whether a retry can help. */
 export class ToolError extends Error {
   readonly code: ErrorCode;
