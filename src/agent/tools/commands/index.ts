@@ -10,7 +10,7 @@ import {
 } from '../../../protocol/tools/commands.ts';
 import { mapFsError, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
-import { utf8CharStart } from '../files/text.ts';
+import { utf8CharStart } from '../utf8.ts';
 import type { Command, StreamName } from './command.ts';
 import { commandEnv } from './env.ts';
 import { launchArgv, SCRIPT_PATH, SHELL_PATH } from './launch.ts';

@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { cutUtf8 } from './text.ts';
+import { cutUtf8 } from '../utf8.ts';
 
 const NEWLINE = 0x0a;
 const CHUNK_BYTES = 64 * 1024;

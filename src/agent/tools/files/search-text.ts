@@ -8,8 +8,9 @@ import type {
 } from '../../../protocol/tools/files.ts';
 import { checkRelativePath, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
+import { cutUtf8, utf8CharStart } from '../utf8.ts';
 import { baseArgs, globArgs, globsOf, ripgrepFailure, runRipgrep, workspacePath } from './ripgrep.ts';
-import { boundText, composeSummary, cutUtf8, utf8CharStart } from './text.ts';
+import { boundText, composeSummary } from './text.ts';
 
 type Line = z.infer<typeof ContextLine>;
 

@@ -1,17 +1,9 @@
 import { MAX_SUMMARY_BYTES } from '../../../protocol/tool-spec.ts';
+import { cutUtf8 } from '../utf8.ts';
 
 /** Git's own test for binary content: a NUL byte in the first 8000 bytes. */
 export function looksBinary(bytes: Buffer): boolean {
   return bytes.subarray(0, 8000).includes(0);
-}
-
-/** Largest length ≤ maxBytes that does not split a UTF-8 sequence. */
-function utf8Boundary(bytes: Buffer, maxBytes: number): number {
-  if (bytes.length <= maxBytes) return bytes.length;
-  let end = maxBytes;
-  // Step back over continuation bytes (10xxxxxx) to the start of the cut character.
-  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-  return end;
 }
 
 export interface CutText {
@@ -28,7 +20,7 @@ export function cutAtLine(bytes: Buffer, maxBytes: number): CutText {
   if (bytes.length <= maxBytes)
     return { text: bytes.toString('utf8'), bytes: bytes.length, truncated: false };
   const lastNewline = bytes.subarray(0, maxBytes).lastIndexOf(0x0a);
-  const end = lastNewline >= maxBytes / 2 ? lastNewline + 1 : utf8Boundary(bytes, maxBytes);
+  const end = lastNewline >= maxBytes / 2 ? lastNewline + 1 : cutUtf8(bytes, maxBytes).length;
   return { text: bytes.subarray(0, end).toString('utf8'), bytes: end, truncated: true };
 }
 
