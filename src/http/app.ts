@@ -1,5 +1,4 @@
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/hono';
-import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
@@ -18,6 +17,7 @@ import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody, rpcError } from './json-body.ts';
+import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
 import { v1Routes } from './v1.ts';
 
@@ -92,8 +92,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     }),
   );
 
-  // One stateless MCP handler per workspace target, built on first use.
-  const handlers = new Map<string, McpHttpHandler>();
+  // One stateless MCP endpoint per workspace target, built on first use.
+  const handlers = new Map<string, McpEndpoint>();
   const withMetrics = (handle: SandboxHandle): WorkspaceTarget => ({
     sandbox: () => handle.sandbox(),
     currentSandbox: () => handle.currentSandbox(),
@@ -110,18 +110,25 @@ export function createHttpApp(options: HttpAppOptions): Hono {
         const toolError = ToolError.from(error);
         return rpcError(c, toolError.code === 'SANDBOX_NOT_FOUND' ? 404 : 400, -32000, toolError.message);
       }
-      handler = createMcpHandler(
-        async () => createMcpServer(target, { instructions: await instructionsFor(target) }),
+      handler = new McpEndpoint(
+        async ({ withInstructions }) =>
+          createMcpServer(target, withInstructions ? { instructions: await instructionsFor(target) } : {}),
         {
-          legacy: 'stateless',
           maxRequestBodySize: options.maxBodyBytes,
           onerror: (error) => log.debug({ error: error.message }, 'mcp request error'),
         },
       );
       handlers.set(key, handler);
     }
-    return handler.fetch(c.req.raw, { parsedBody: c.get('parsedBody' as never) });
+    return handler.fetch(c.req.raw, c.get('parsedBody' as never));
   };
+
+  // A provisioned sandbox's endpoint (and the idle servers it keeps) goes with the sandbox.
+  manager.on('transition', (sandbox: { id: string }, _from: string, state: string) => {
+    if (state !== 'removed') return;
+    void handlers.get(`s:${sandbox.id}`)?.close();
+    handlers.delete(`s:${sandbox.id}`);
+  });
 
   const body = mcpJsonBody(options.maxBodyBytes);
   app.all(
@@ -137,6 +144,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.all('/s/:id/mcp', requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
     if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
+      void handlers.get(`s:${id}`)?.close();
       handlers.delete(`s:${id}`);
       return rpcError(c, 404, -32000, `no sandbox ${id}`);
     }
