@@ -1,4 +1,4 @@
-import { lstat, readlink, realpath } from 'node:fs/promises';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ToolError } from '../protocol/errors.ts';
 
@@ -48,7 +48,9 @@ function isInside(root: string, candidate: string): boolean {
  * Resolves a workspace-relative path to a real path inside `root` (itself a real
  * path). Follows every symlink of the part that exists; a link whose target lies
  * outside the workspace is SYMLINK_ESCAPE. The part that does not exist yet is
- * appended as spelled, so a write can create it.
+ * appended as spelled, so a write can create it. The lookups are synchronous:
+ * through the promise API each was a round trip to libuv's thread pool, costing
+ * more than the lookup itself.
  */
 export async function resolveInWorkspace(root: string, input: string): Promise<ResolvedPath> {
   const relative = checkRelativePath(input);
@@ -58,7 +60,7 @@ export async function resolveInWorkspace(root: string, input: string): Promise<R
     const next = path.join(current, segments[index] as string);
     let isLink: boolean;
     try {
-      isLink = (await lstat(next)).isSymbolicLink();
+      isLink = lstatSync(next).isSymbolicLink();
     } catch (error) {
       if (isNotFound(error)) {
         const absolute = path.join(next, ...segments.slice(index + 1));
@@ -69,7 +71,7 @@ export async function resolveInWorkspace(root: string, input: string): Promise<R
     if (isLink) {
       let target: string;
       try {
-        target = await realpath(next);
+        target = realpathSync.native(next);
       } catch (error) {
         if (isNotFound(error)) {
           throw new ToolError('SYMLINK_ESCAPE', `symlink does not resolve inside the workspace: ${input}`, {
@@ -100,7 +102,7 @@ export async function resolveInWorkspace(root: string, input: string): Promise<R
 export async function checkOpenedInside(root: string, fd: number, displayPath: string): Promise<void> {
   let actual: string;
   try {
-    actual = await readlink(`/proc/self/fd/${fd}`);
+    actual = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     return; // No /proc (not Linux): the path checks alone apply.
   }

@@ -1,5 +1,5 @@
-import type { FileHandle } from 'node:fs/promises';
 import { cutUtf8 } from '../utf8.ts';
+import type { FileReader } from './file-access.ts';
 
 const NEWLINE = 0x0a;
 const CHUNK_BYTES = 64 * 1024;
@@ -37,7 +37,7 @@ type Phase = 'skip' | 'collect' | 'count';
  * than the range (and one chunk) in memory. Line boundaries are found on raw
  * bytes: a 0x0A byte is never part of a multi-byte UTF-8 character.
  */
-export async function readLineRange(handle: FileHandle, request: LineRangeRequest): Promise<LineRange> {
+export async function readLineRange(handle: FileReader, request: LineRangeRequest): Promise<LineRange> {
   const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   const parts: Buffer[] = [];
   let collected = 0;
