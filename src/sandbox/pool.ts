@@ -17,7 +17,18 @@ export interface PoolOptions {
   log: Logger;
   /** Progress for a person at a terminal (stderr), or nothing. */
   progress?: (line: string) => void;
+  /** How long after a take the refill starts (default REFILL_DELAY_MS). */
+  refillDelayMs?: number;
 }
+
+/**
+ * A refill waits this long after a take. Creating and starting a container keeps
+ * the engine busy on every core for a few hundred milliseconds, exactly when
+ * the task that just took a member connects and makes its first calls: on two
+ * cores that doubled the first exec. A burst of takes still finds the other
+ * members, and the refill then catches up.
+ */
+export const REFILL_DELAY_MS = 500;
 
 /**
  * Per policy, a few sandboxes already running with their agent connected and
@@ -29,6 +40,7 @@ export class WarmPool {
   readonly #options: PoolOptions;
   readonly #members = new Map<string, Sandbox[]>();
   readonly #filling = new Map<string, Promise<void>>();
+  readonly #refillTimers = new Set<NodeJS.Timeout>();
   #isStopped = false;
 
   constructor(options: PoolOptions) {
@@ -79,7 +91,11 @@ export class WarmPool {
     sandbox.labels = assignment.labels;
     sandbox.lastUsedAt = Date.now();
     await saveAssignment(this.#options.manager.stateDir, sandbox.id, assignment);
-    void this.refill(policy);
+    const timer = setTimeout(() => {
+      this.#refillTimers.delete(timer);
+      void this.refill(policy);
+    }, this.#options.refillDelayMs ?? REFILL_DELAY_MS);
+    this.#refillTimers.add(timer);
     return sandbox;
   }
 
@@ -124,6 +140,8 @@ export class WarmPool {
 
   async stop(): Promise<void> {
     this.#isStopped = true;
+    for (const timer of this.#refillTimers) clearTimeout(timer);
+    this.#refillTimers.clear();
     await Promise.allSettled(this.#filling.values());
   }
 }
