@@ -103,12 +103,13 @@ describe('McpEndpoint: 2025-era requests', () => {
     }
   });
 
-  test('a notification is accepted with 202 and its instance is not kept', async () => {
-    const { fetchLike, built } = endpointUnderTest();
+  test('a notification is accepted with 202 on an idle instance, which stays idle for the next call', async () => {
+    const { fetchLike, built, served } = endpointUnderTest();
     const response = await post(fetchLike, { jsonrpc: '2.0', method: 'notifications/initialized' });
     assert.equal(response.status, 202);
     await (await post(fetchLike, callEcho(1, 'x'))).json();
-    assert.equal(built.length, 2);
+    assert.equal(built.length, 1);
+    assert.equal(served[0], built[0]?.server);
   });
 
   test('an unknown tool is a JSON-RPC answer, and the instance stays usable', async () => {

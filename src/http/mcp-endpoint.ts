@@ -39,7 +39,8 @@ function jsonRpcError(status: number, code: number, message: string): Response {
  * done (building one registers every tool, ~0.2 ms a request). An instance is
  * reused only after a clean exchange that was not a handshake: `initialize`
  * stores the client's capabilities on the instance, so it gets a fresh one
- * that is dropped afterwards.
+ * that is dropped afterwards. Notifications (`initialized`, `cancelled`) leave
+ * nothing behind on a stateless instance.
  */
 export class McpEndpoint {
   readonly #factory: ServerFactory;
@@ -99,10 +100,8 @@ export class McpEndpoint {
     request.signal.addEventListener('abort', abandon, { once: true });
     try {
       await server.connect(transport);
-      const response = await transport.handleRequest(request, parsedBody === undefined ? {} : { parsedBody });
-      // A notification is answered 202 before its handler has run: that instance is not idle yet.
-      if (response.status !== 200) isReusable = false;
-      return response;
+      // A notification's 202 comes back before its handler has run; the close below waits it out.
+      return await transport.handleRequest(request, parsedBody === undefined ? {} : { parsedBody });
     } catch (error) {
       isReusable = false;
       this.#options.onerror(error as Error);

@@ -29,20 +29,24 @@ const cache = new WeakMap<Sandbox, { text: string; at: number }>();
 const CACHE_MS = 30_000;
 
 async function readInstructions(sandbox: Sandbox): Promise<string> {
-  for (const file of PROJECT_FILES) {
-    try {
-      const reply = await sandbox.callTool(
-        'read_file',
-        { path: file, max_bytes: MAX_PROJECT_INSTRUCTION_BYTES },
-        5000,
-      );
-      const content = (reply.result as { content?: unknown }).content;
-      if (typeof content === 'string' && content.trim().length > 0) {
-        return `${BASE}\n\nProject instructions from ${file}:\n${content}`;
+  // Both at once: an MCP handshake waits for this, and a fresh workspace has neither.
+  const contents = await Promise.all(
+    PROJECT_FILES.map(async (file) => {
+      try {
+        const reply = await sandbox.callTool(
+          'read_file',
+          { path: file, max_bytes: MAX_PROJECT_INSTRUCTION_BYTES },
+          5000,
+        );
+        const content = (reply.result as { content?: unknown }).content;
+        return typeof content === 'string' && content.trim().length > 0 ? content : undefined;
+      } catch {
+        return undefined; // Missing or unreadable: the next file, if any, speaks.
       }
-    } catch {
-      // Missing or unreadable: try the next file.
-    }
-  }
-  return BASE;
+    }),
+  );
+  const index = contents.findIndex((content) => content !== undefined);
+  return index === -1
+    ? BASE
+    : `${BASE}\n\nProject instructions from ${PROJECT_FILES[index]}:\n${contents[index]}`;
 }
