@@ -75,9 +75,12 @@ export class BenchPlane {
     }
   }
 
-  /** A connected MCP client for `sandbox` (closed at teardown if not before). */
-  async client(sandbox: CreatedSandbox): Promise<Client> {
-    const client = await this.control.client(sandbox.path, sandbox.token);
+  /**
+   * A connected MCP client for `sandbox` (closed at teardown if not before):
+   * protocol 2025-11-25 (the client SDK's default handshake) unless `era` is 'modern' (2026-07-28).
+   */
+  async client(sandbox: CreatedSandbox, era: 'legacy' | 'modern' = 'legacy'): Promise<Client> {
+    const client = await this.control.client(sandbox.path, sandbox.token, era);
     this.#clients.add(client);
     return client;
   }

@@ -88,8 +88,15 @@ export class ControlPlane {
     return fetch(`${this.baseUrl}${pathname}`, { ...init, headers: { ...this.headers(), ...init.headers } });
   }
 
-  async client(pathname = '/mcp', token = this.token): Promise<Client> {
-    const client = new Client({ name: 'sandboxd-test', version: '1.0.0' });
+  /**
+   * A connected MCP client. `era` 'legacy' (the SDK's default) opens with the
+   * 2025-11-25 handshake; 'modern' negotiates 2026-07-28 (server/discover).
+   */
+  async client(pathname = '/mcp', token = this.token, era: 'legacy' | 'modern' = 'legacy'): Promise<Client> {
+    const client = new Client(
+      { name: 'sandboxd-test', version: '1.0.0' },
+      { versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' } },
+    );
     const transport = new StreamableHTTPClientTransport(new URL(`${this.baseUrl}${pathname}`), {
       requestInit: { headers: { authorization: `Bearer ${token}` } },
     });
