@@ -20,7 +20,8 @@ function fakeSandbox(id: string): Sandbox {
   } as unknown as Sandbox;
 }
 
-test('a take refills the pool only after the refill delay, so the taker’s first calls run alone', async (t) => {
+/** A pool of one over a fake manager that counts creations; the state dir goes when the test ends. */
+async function poolUnderTest(t: { after: (fn: () => Promise<void>) => void }, refillDelayMs: number) {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-pool-'));
   t.after(() => rm(stateDir, { recursive: true, force: true }));
   const createdAt: number[] = [];
@@ -36,8 +37,13 @@ test('a take refills the pool only after the refill delay, so the taker’s firs
     sizes: { default: 1 },
     loadPolicy: async () => ({}) as LoadedPolicy,
     log: pino({ level: 'silent' }),
-    refillDelayMs: 150,
+    refillDelayMs,
   });
+  return { pool, createdAt };
+}
+
+test('a take refills the pool only after the refill delay, so the taker’s first calls run alone', async (t) => {
+  const { pool, createdAt } = await poolUnderTest(t, 150);
   await pool.warm();
   assert.equal(createdAt.length, 1);
   assert.equal(pool.ready('default'), 1);
@@ -60,23 +66,10 @@ test('a take refills the pool only after the refill delay, so the taker’s firs
 });
 
 test('stopping the pool cancels a refill that has not started', async (t) => {
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-pool-'));
-  t.after(() => rm(stateDir, { recursive: true, force: true }));
-  let creates = 0;
-  const manager = {
-    stateDir,
-    create: async () => fakeSandbox(`sb-${++creates}`),
-  } as unknown as SandboxManager;
-  const pool = new WarmPool({
-    manager,
-    sizes: { default: 1 },
-    loadPolicy: async () => ({}) as LoadedPolicy,
-    log: pino({ level: 'silent' }),
-    refillDelayMs: 50,
-  });
+  const { pool, createdAt } = await poolUnderTest(t, 50);
   await pool.warm();
   await pool.take('default', { tokenSha256: 'b'.repeat(64), labels: {} });
   await pool.stop();
   await new Promise((resolve) => setTimeout(resolve, 120));
-  assert.equal(creates, 1);
+  assert.equal(createdAt.length, 1);
 });
