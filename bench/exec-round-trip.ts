@@ -1,13 +1,15 @@
 /**
- * Exec round trip: MCP HTTP `exec_command` of `true` through one connected
- * client, against `docker exec CTR true` (the CLI, spawned) on a plain
- * `docker run -d IMAGE sleep infinity` container and a host-native
- * `child_process.spawn('true')`. A fourth arm makes the same call over the
- * agent link of an in-process sandbox (no HTTP, no MCP), to split the control
- * plane's share from the agent's. The arms are interleaved round by round with
- * a rotating order.
+ * Exec round trip: MCP HTTP `exec_command` of `["true"]` (an argv: the program
+ * itself, as `docker exec` runs it) through one connected client, against
+ * `docker exec CTR true` (the CLI, spawned) on a plain `docker run -d IMAGE
+ * sleep infinity` container and a host-native `child_process.spawn('true')`.
+ * More arms: the string `"true"` (which runs through `bash -c`), and the argv
+ * call over the agent link of an in-process sandbox (no HTTP, no MCP), to split
+ * the control plane's share from the agent's. The arms are interleaved round
+ * by round with a rotating order.
  *
- *   node bench/exec-round-trip.ts [--quick] [--set mcp=200] [--set docker=50] [--set spawn=200] [--set link=100]
+ *   node bench/exec-round-trip.ts [--quick] [--set mcp=200] [--set shell=100] [--set docker=50]
+ *                                 [--set spawn=200] [--set link=100]
  */
 import { ExecCommandTool } from '../src/protocol/tools/commands.ts';
 import { plainContainer, timeSpawn } from './lib/baseline-container.ts';
@@ -19,15 +21,15 @@ import { type Bench, type BenchResult, isMain, p50p95, ratioCell, runStandalone 
 const GOAL_FASTER = 10;
 const IMAGE = 'sandboxd-worker:latest';
 
-type Counts = { mcp: number; docker: number; spawn: number; link: number; warmup: number };
+type Counts = { mcp: number; shell: number; docker: number; spawn: number; link: number; warmup: number };
 
 export const execRoundTrip: Bench<Counts> = {
   name: 'exec-round-trip',
   title: 'exec round trip',
   counts: (quick) =>
     quick
-      ? { mcp: 40, docker: 10, spawn: 40, link: 20, warmup: 5 }
-      : { mcp: 200, docker: 50, spawn: 200, link: 100, warmup: 10 },
+      ? { mcp: 40, shell: 20, docker: 10, spawn: 40, link: 20, warmup: 5 }
+      : { mcp: 200, shell: 100, docker: 50, spawn: 200, link: 100, warmup: 10 },
   async run(context, counts): Promise<BenchResult> {
     const { signal, progress } = context;
     const [plane, container, direct] = await Promise.all([
@@ -38,21 +40,24 @@ export const execRoundTrip: Bench<Counts> = {
     const sandbox = await plane.create({});
     const client = await plane.client(sandbox);
     const mcpMs: number[] = [];
+    const shellMs: number[] = [];
     const dockerMs: number[] = [];
     const spawnMs: number[] = [];
     const linkMs: number[] = [];
     const agentReportedMs: number[] = [];
-    const execTrue = async () => {
+    const exec = async (cmd: string | string[], reported: number[] | undefined) => {
       const startedAt = performance.now();
-      const result = await callTool(client, 'exec_command', { cmd: 'true' });
+      const result = await callTool(client, 'exec_command', { cmd });
       const ms = performance.now() - startedAt;
       if (result.exit_code !== 0) {
-        throw new Error(`exec_command true: ${JSON.stringify(result).slice(0, 200)}`);
+        throw new Error(`exec_command ${JSON.stringify(cmd)}: ${JSON.stringify(result).slice(0, 200)}`);
       }
-      agentReportedMs.push(Number(result.duration_ms));
+      reported?.push(Number(result.duration_ms));
       return ms;
     };
-    const agentInput = ExecCommandTool.input.parse({ cmd: 'true' });
+    const execTrue = () => exec(['true'], agentReportedMs);
+    const execShellTrue = () => exec('true', undefined);
+    const agentInput = ExecCommandTool.input.parse({ cmd: ['true'] });
     const linkTrue = async () => {
       const startedAt = performance.now();
       const reply = await direct.callTool('exec_command', agentInput);
@@ -68,6 +73,7 @@ export const execRoundTrip: Bench<Counts> = {
     progress('warming up');
     for (let index = 0; index < counts.warmup; index++) {
       await execTrue();
+      await execShellTrue();
       await linkTrue();
       await hostSpawn();
     }
@@ -84,6 +90,7 @@ export const execRoundTrip: Bench<Counts> = {
     };
     const arms = [
       (round: number) => repeat(counts.mcp, round, mcpMs, execTrue),
+      (round: number) => repeat(counts.shell, round, shellMs, execShellTrue),
       (round: number) => repeat(counts.docker, round, dockerMs, dockerExec),
       (round: number) => repeat(counts.spawn, round, spawnMs, hostSpawn),
       (round: number) => repeat(counts.link, round, linkMs, linkTrue),
@@ -105,6 +112,7 @@ export const execRoundTrip: Bench<Counts> = {
     const serverMeanMs = ((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000;
 
     const mcp = summarize(mcpMs);
+    const shell = summarize(shellMs);
     const docker = summarize(dockerMs);
     const host = summarize(spawnMs);
     const link = summarize(linkMs);
@@ -114,9 +122,10 @@ export const execRoundTrip: Bench<Counts> = {
         {
           what: 'exec round trip',
           how:
-            `MCP HTTP \`exec_command\` of \`true\`, one connected client, p50 / p95 of ${mcp.n}; ` +
-            `vs \`docker exec CTR true\` (CLI, n=${docker.n}) on a plain \`sleep infinity\` container, interleaved`,
-          result: p50p95(mcp),
+            `MCP HTTP \`exec_command\` of \`["true"]\` (argv, no shell, as docker exec runs it), one connected ` +
+            `client, p50 / p95 of ${mcp.n}; vs \`docker exec CTR true\` (CLI, n=${docker.n}) on a plain ` +
+            '`sleep infinity` container, interleaved',
+          result: `${p50p95(mcp)}; the string \`"true"\` (through \`bash -c\`) ${p50p95(shell)}`,
           baseline: `docker exec ${p50p95(docker)}; host spawn('true') ${p50p95(host)}`,
           ratio: ratioCell(mcp.p50, docker.p50),
           goal: `≥ ${GOAL_FASTER}× faster than docker exec (p50)`,
@@ -131,7 +140,8 @@ export const execRoundTrip: Bench<Counts> = {
           `\`docker run -d ${IMAGE} sleep infinity\` (default network, no sandboxd hardening).`,
         '',
         latencyTable([
-          ['sandboxd: MCP HTTP `exec_command` `true` (client → answer)', mcpMs],
+          ['sandboxd: MCP HTTP `exec_command` `["true"]` (client → answer)', mcpMs],
+          ['sandboxd: MCP HTTP `exec_command` `"true"`, through `bash -c` (client → answer)', shellMs],
           ['the same over the agent link of an in-process sandbox (no HTTP, no MCP)', linkMs],
           ["the agent's own `duration_ms` for the MCP arm's calls (spawn → exit)", agentReportedMs],
           ['`docker exec CTR true` (CLI spawn → exit)', dockerMs],
@@ -139,7 +149,7 @@ export const execRoundTrip: Bench<Counts> = {
         ]),
         '',
         `Of the MCP call's p50 of ${formatMs(mcp.p50)} ms, the agent link takes ${formatMs(link.p50)} ms and the ` +
-          `command itself (the agent's spawn of \`/bin/sh\` → \`bash -c true\` until exit) ${formatMs(reported.p50)} ` +
+          `command itself (the launcher's spawn of \`true\` until its exit) ${formatMs(reported.p50)} ` +
           `ms; a host-native spawn of \`true\` alone takes ${formatMs(host.p50)} ms on this machine. The control ` +
           `plane's own view (\`sandboxd_tool_call_seconds\`): mean ${formatMs(serverMeanMs)} ms per call, against ` +
           `a client-side mean of ${formatMs(mcp.mean)} ms.`,

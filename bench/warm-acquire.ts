@@ -1,7 +1,7 @@
 /**
  * Warm acquire: `POST /v1/sandboxes` on a control plane whose pool is full →
  * an MCP client on the returned mcpUrl with its token → the first
- * `exec_command true` answered. The client speaks MCP 2026-07-28, whose
+ * `exec_command ["true"]` (argv: no shell) answered. The client speaks MCP 2026-07-28, whose
  * connect is one request (server/discover); every other sample also takes a
  * client with the 2025-11-25 handshake (initialize, initialized and the GET
  * the SDK tries for a stream), reported beside it. Baseline, in the same run
@@ -34,10 +34,10 @@ async function acquire(plane: BenchPlane, era: Era): Promise<{ sample: Sample; s
   const created = performance.now();
   const client = await plane.client(sandbox, era);
   const connected = performance.now();
-  const result = await callTool(client, 'exec_command', { cmd: 'true' });
+  const result = await callTool(client, 'exec_command', { cmd: ['true'] });
   const answered = performance.now();
   if (result.exit_code !== 0) throw new Error(`exec_command true: ${JSON.stringify(result).slice(0, 200)}`);
-  await callTool(client, 'exec_command', { cmd: 'true' });
+  await callTool(client, 'exec_command', { cmd: ['true'] });
   const secondCallMs = performance.now() - answered;
   await plane.closeClient(client);
   return {
@@ -133,7 +133,7 @@ export const warmAcquire: Bench<{ samples: number; baseline: number; pool: numbe
           what: 'warm acquire',
           how:
             `\`POST /v1/sandboxes\` from a full pool of ${counts.pool} → MCP connect (2026-07-28) → first ` +
-            `\`exec_command true\` answered, p50 / p95 of ${warmSamples.length}, pool refilled between ` +
+            `\`exec_command ["true"]\` answered, p50 / p95 of ${warmSamples.length}, pool refilled between ` +
             `samples${missNote}`,
           result:
             `create→first call ${p50p95(warmTotal)} (create only ${p50p95(warmCreate)}); with the ` +
@@ -151,15 +151,18 @@ export const warmAcquire: Bench<{ samples: number; baseline: number; pool: numbe
           `with a client speaking MCP 2026-07-28 (connect = one \`server/discover\` request) and ` +
           `${legacySamples.length} with the 2025-11-25 handshake (initialize, initialized and the GET the SDK ` +
           `tries for a notification stream), ${coldSamples.length} cold ones on a second control plane without ` +
-          'a pool, interleaved. Each sample creates the sandbox, connects a fresh MCP client and runs `true`; ' +
+          'a pool, interleaved. Each sample creates the sandbox, connects a fresh MCP client and runs `true` (an argv, no shell); ' +
           `its deletion and the pool refill are not timed.${missNote}`,
         '',
         latencyTable([
           ['warm: `POST /v1/sandboxes` (create only)', pick(warmSamples, 'createMs')],
           ['warm: MCP client connect (server/discover)', pick(warmSamples, 'connectMs')],
-          ['warm: first `exec_command true`', pick(warmSamples, 'firstCallMs')],
+          ['warm: first `exec_command ["true"]`', pick(warmSamples, 'firstCallMs')],
           ['warm: = create → first call answered', pick(warmSamples, 'totalMs')],
-          ['warm: a second `exec_command true` right after (not counted)', pick(warmSamples, 'secondCallMs')],
+          [
+            'warm: a second `exec_command ["true"]` right after (not counted)',
+            pick(warmSamples, 'secondCallMs'),
+          ],
           ['warm, 2025-11-25 handshake: MCP client connect', pick(legacySamples, 'connectMs')],
           ['warm, 2025-11-25 handshake: = create → first call answered', pick(legacySamples, 'totalMs')],
           ['cold (no pool): `POST /v1/sandboxes`', pick(coldSamples, 'createMs')],
