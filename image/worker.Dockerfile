@@ -1,6 +1,22 @@
 # The worker image: one container per workspace, the sandbox agent inside.
 # Builds FROM the official node:24-bookworm-slim; where no registry is reachable,
 # image/build-base.sh builds an equivalent base locally first.
+
+# --- launcher: the small C program the agent starts commands through (image/launcher/launcher.c).
+# Built in its own stage so the compiler never reaches the worker image.
+FROM node:24-bookworm-slim AS launcher
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
+COPY image/launcher/launcher.c /src/launcher.c
+RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+      -fstack-clash-protection -fcf-protection -fPIE -pie -Wl,-z,relro,-z,now,-z,noexecstack \
+      -o /src/launcher /src/launcher.c \
+ && strip /src/launcher \
+ && install -m 0755 /src/launcher /launcher
+
+# --- the worker
 FROM node:24-bookworm-slim
 
 # What a coding agent expects to find: a shell, git, ripgrep, python, build basics.
@@ -25,6 +41,8 @@ RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} + \
  && test -z "$(find / -xdev -perm /6000 -type f)"
 
 COPY dist/agent.mjs /opt/sandboxd/agent.mjs
+# Root-owned and 0755 (install -m in the launcher stage; COPY keeps the mode and gives root the file).
+COPY --from=launcher /launcher /opt/sandboxd/launcher
 
 # V8's code cache for the agent, made at build time since the root filesystem is
 # read-only at run time: each sandbox's agent then skips compiling its bundle.

@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash .ci/start-docker.sh
+# The launcher's unit tests compile image/launcher/launcher.c with the host's C compiler.
+if ! command -v cc >/dev/null 2>&1; then
+  echo "installing gcc for the launcher's unit tests"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+fi
 PATH="$(bash scripts/node24.sh):$PATH"
 export PATH
 echo "node $(node --version), npm $(npm --version)"

@@ -28,11 +28,14 @@ export class Dispatcher {
   readonly #context: ToolContext;
   readonly #archives: ArchiveStreams;
   readonly #startedAt = Date.now();
+  readonly #onConfigured: (() => void) | undefined;
   sandboxId: string | undefined;
 
-  constructor(registry: ToolRegistry, context: ToolContext) {
+  /** `onConfigured` runs after each `configure` is handled (the agent is ready then). */
+  constructor(registry: ToolRegistry, context: ToolContext, options: { onConfigured?: () => void } = {}) {
     this.#registry = registry;
     this.#context = context;
+    this.#onConfigured = options.onConfigured;
     this.#archives = new ArchiveStreams(() => context.workspaceRoot);
   }
 
@@ -52,6 +55,7 @@ export class Dispatcher {
         if (!parsed.success) throw invalidArgument('configure', parsed.error.issues);
         this.sandboxId = parsed.data.sandboxId;
         this.#context.limits = parsed.data.limits;
+        this.#onConfigured?.();
         return {};
       }
       case 'tool':

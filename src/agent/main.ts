@@ -5,6 +5,7 @@ import { defaultAgentLimits } from '../protocol/limits.ts';
 import { Dispatcher } from './dispatch.ts';
 import { Link } from './link.ts';
 import { createAgentLog, type LogLevel } from './log.ts';
+import { Launcher } from './tools/commands/launcher.ts';
 import type { ToolContext } from './tools/context.ts';
 import { createToolRegistry } from './tools/registry.ts';
 
@@ -18,8 +19,13 @@ async function main(): Promise<void> {
   const workspaceRoot = await realpath(process.env.SANDBOXD_WORKSPACE ?? '/workspace');
   const home = process.env.HOME ?? '/home/sandbox';
   const context: ToolContext = { workspaceRoot, limits: defaultAgentLimits };
-  const registry = createToolRegistry(() => context, home);
-  const dispatcher = new Dispatcher(registry, context);
+  const launcher = new Launcher({ log });
+  const registry = createToolRegistry(() => context, home, launcher);
+  // The launcher starts once the control plane has its ready agent: its spawn (a fork of
+  // this process) would otherwise delay the reply to configure, and with it the cold start.
+  const dispatcher = new Dispatcher(registry, context, {
+    onConfigured: () => setImmediate(() => launcher.start()),
+  });
   const link = new Link({
     socketPath,
     dispatcher,
@@ -36,6 +42,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     log('info', 'stopping', { signal });
     registry.commands.killAll();
+    launcher.close();
     link.close();
     setTimeout(() => process.exit(0), 100).unref();
   };

@@ -1,6 +1,7 @@
 import type { ToolSpec } from '../../protocol/tool-spec.ts';
 import { ApplyPatchTool } from '../../protocol/tools/patch.ts';
 import { createCommandTools } from './commands/index.ts';
+import type { Launcher } from './commands/launcher.ts';
 import { CommandTable } from './commands/table.ts';
 import type { ToolContext, ToolHandler } from './context.ts';
 import { fileTools } from './files/index.ts';
@@ -18,9 +19,13 @@ export interface ToolRegistry {
   commands: CommandTable;
 }
 
-/** Every tool the agent serves, by contract name. */
-export function createToolRegistry(context: () => ToolContext, home: string): ToolRegistry {
-  const commands = new CommandTable(() => context().limits);
+/** Every tool the agent serves, by contract name; commands start through `launcher` when given. */
+export function createToolRegistry(
+  context: () => ToolContext,
+  home: string,
+  launcher?: Launcher,
+): ToolRegistry {
+  const commands = new CommandTable(() => context().limits, launcher);
   const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [
     createCommandTools(commands, home),
     fileTools,

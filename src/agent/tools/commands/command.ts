@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { CommandStatus } from '../../../protocol/tools/commands.ts';
+import { type CommandProcess, startProcess } from './launch.ts';
+import type { Launcher } from './launcher.ts';
 import { OutputBuffer } from './output-buffer.ts';
 
 export type StreamName = 'stdout' | 'stderr';
@@ -13,6 +14,8 @@ export interface CommandOptions {
   outputBudgetBytes: number;
   isTty: boolean;
   stdin?: string | undefined;
+  /** Starts the process when it can; without it (or when it cannot) Node's spawn does. */
+  launcher?: Launcher | undefined;
 }
 
 /** Seconds a process group gets between TERM and KILL when a timeout fires. */
@@ -50,11 +53,12 @@ export class Command {
   signal: string | null = null;
   endedAt: number | null = null;
   failure: string | undefined;
-  readonly #child: ChildProcess;
+  readonly #child: CommandProcess;
   readonly #finished: Promise<void>;
   readonly started: Promise<void>;
   #timeout: NodeJS.Timeout | undefined;
   #killedBy: 'timeout' | 'request' | undefined;
+  #isStarting = true;
 
   constructor(options: CommandOptions) {
     this.isTty = options.isTty;
@@ -62,13 +66,8 @@ export class Command {
       stdout: new OutputBuffer(options.outputBudgetBytes),
       stderr: new OutputBuffer(options.outputBudgetBytes),
     };
-    // detached: the command leads a new session and process group, pgid = pid.
-    this.#child = spawn(options.argv[0] as string, options.argv.slice(1), {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // Either way the command leads a new session and process group, pgid = pid.
+    this.#child = startProcess(options, options.launcher);
     this.#child.stdout?.on('data', (chunk: Buffer) => this.output.stdout.append(chunk));
     this.#child.stderr?.on('data', (chunk: Buffer) => this.output.stderr.append(chunk));
     this.#child.stdin?.on('error', () => {
@@ -76,8 +75,12 @@ export class Command {
     });
     // Settles once the process exists or could not be created (EAGAIN when the pids limit is full).
     this.started = new Promise((resolve) => {
-      this.#child.once('spawn', () => resolve());
-      this.#child.once('error', () => resolve());
+      const settle = () => {
+        this.#isStarting = false;
+        resolve();
+      };
+      this.#child.once('spawn', settle);
+      this.#child.once('error', settle);
     });
     this.#finished = new Promise((resolve) => {
       this.#child.once('error', (error) => {
@@ -88,13 +91,13 @@ export class Command {
       });
       this.#child.once('exit', (code, signal) => {
         this.#onExit(code, signal);
-        const drained = new Promise((done) => this.#child.once('close', done));
+        const drained = new Promise<void>((done) => this.#child.once('close', () => done()));
         const grace = new Promise((done) => setTimeout(done, DRAIN_AFTER_EXIT_MS).unref());
         void Promise.race([drained, grace]).then(() => resolve());
       });
     });
-    // The OOM score is raised by the command's first process itself (launch.ts), not from here:
-    // a write from the agent after spawn races with the command's first forks.
+    // The OOM score is raised by the command's first process itself (launcher.c, or launch.ts's
+    // wrapper), not from here: a write from the agent after spawn races with the command's first forks.
     if (options.stdin !== undefined) {
       this.#child.stdin?.end(options.stdin);
     }
@@ -149,7 +152,11 @@ export class Command {
    */
   signalGroup(signal: NodeJS.Signals, requestedBy: 'request' | 'timeout' = 'timeout'): void {
     const pid = this.#child.pid;
-    if (pid === undefined) return;
+    if (pid === undefined) {
+      // The launcher reports the pid a moment after the command is created: a signal that early waits for it.
+      if (this.#isStarting) void this.started.then(() => this.signalGroup(signal, requestedBy));
+      return;
+    }
     this.#killedBy ??= requestedBy;
     if (!sendToGroup(pid, signal) || signal !== 'SIGKILL') return;
     let attempts = 0;

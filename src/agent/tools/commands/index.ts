@@ -1,4 +1,4 @@
-import { access, stat } from 'node:fs/promises';
+import { existsSync, type Stats, statSync } from 'node:fs';
 import { ToolError } from '../../../protocol/errors.ts';
 import { MAX_SUMMARY_BYTES } from '../../../protocol/tool-spec.ts';
 import {
@@ -13,7 +13,7 @@ import type { ToolHandler } from '../context.ts';
 import { utf8CharStart } from '../utf8.ts';
 import type { Command, StreamName } from './command.ts';
 import { commandEnv } from './env.ts';
-import { launchArgv, SCRIPT_PATH, SHELL_PATH } from './launch.ts';
+import { commandArgv, SCRIPT_PATH, SHELL_PATH } from './launch.ts';
 import type { CommandTable } from './table.ts';
 
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
@@ -127,15 +127,17 @@ export function createCommandTools(table: CommandTable, home: string) {
   const execCommand: ToolHandler<typeof ExecCommandTool> = async (context, input) => {
     const workdirInput = input.workdir ?? input.cwd ?? '.';
     const workdir = await resolveExisting(context.workspaceRoot, workdirInput);
-    const info = await stat(workdir.absolute).catch((error) => {
+    // Synchronous, as in paths.ts: a round trip to libuv's thread pool costs more than the lookup.
+    let info: Stats;
+    try {
+      info = statSync(workdir.absolute);
+    } catch (error) {
       throw mapFsError(error, workdirInput);
-    });
+    }
     if (!info.isDirectory())
       throw new ToolError('NOT_A_DIRECTORY', `workdir is not a directory: ${workdirInput}`);
-    if (input.tty) {
-      await access(SCRIPT_PATH).catch(() => {
-        throw new ToolError('TTY_UNSUPPORTED', 'this image has no `script` to allocate a pseudo-terminal');
-      });
+    if (input.tty && !existsSync(SCRIPT_PATH)) {
+      throw new ToolError('TTY_UNSUPPORTED', 'this image has no `script` to allocate a pseudo-terminal');
     }
     const limits = context.limits;
     const timeoutMs = Math.min(
@@ -147,8 +149,9 @@ export function createCommandTools(table: CommandTable, home: string) {
       // script(1) runs the command with $SHELL -c.
       ...(input.tty ? { SHELL: SHELL_PATH } : {}),
     };
+    await table.launcherSettled();
     const command = table.start({
-      argv: launchArgv(input.cmd, { isTty: input.tty, cwd: workdir.absolute, searchPath: env.PATH }),
+      argv: commandArgv(input.cmd, { isTty: input.tty }),
       cwd: workdir.absolute,
       env,
       timeoutMs,

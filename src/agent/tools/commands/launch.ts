@@ -1,8 +1,22 @@
+import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { Launcher, LaunchRequest } from './launcher.ts';
 
 export const SHELL_PATH = '/bin/bash';
 export const SCRIPT_PATH = '/usr/bin/script';
+
+/** What a command needs of its process: Node's ChildProcess, or a LaunchedProcess from the launcher. */
+export interface CommandProcess {
+  readonly pid?: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  once(event: 'spawn' | 'close', listener: () => void): unknown;
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
 
 /**
  * A tiny sh that raises its own OOM score and then execs the command in place,
@@ -10,6 +24,7 @@ export const SCRIPT_PATH = '/usr/bin/script';
  * the agent. Written from the agent after spawn, the score raced with the
  * command's first forks (about a third of quick `a; b` commands ran `a` at 0).
  * exec keeps the command's own argv, so `ps` and `pkill -f` see it unchanged.
+ * Only Node's spawn needs it: the launcher sets the score in the child itself.
  */
 const OOM_WRAPPER = [
   '/bin/sh',
@@ -37,22 +52,31 @@ function isLaunchable(program: string, cwd: string, searchPath: string | undefin
   });
 }
 
-/**
- * What to spawn for a command: a string through bash, an argv as given, or
- * either on a pseudo-terminal through script(1); under the OOM wrapper.
- */
-export function launchArgv(
-  cmd: string | string[],
-  options: { isTty: boolean; cwd: string; searchPath: string | undefined },
-): string[] {
-  let argv: string[];
+/** What to run for a command: a string through bash, an argv as given, or either on a pseudo-terminal through script(1). */
+export function commandArgv(cmd: string | string[], options: { isTty: boolean }): string[] {
   if (options.isTty) {
     const shellCommand = typeof cmd === 'string' ? cmd : cmd.map(shellQuote).join(' ');
     // script(1) runs $SHELL -c on a fresh pseudo-terminal and relays it; --return passes the exit code through.
-    argv = [SCRIPT_PATH, '--quiet', '--flush', '--return', '--command', shellCommand, '/dev/null'];
-  } else {
-    argv = typeof cmd === 'string' ? [SHELL_PATH, '-c', cmd] : cmd;
+    return [SCRIPT_PATH, '--quiet', '--flush', '--return', '--command', shellCommand, '/dev/null'];
   }
+  return typeof cmd === 'string' ? [SHELL_PATH, '-c', cmd] : cmd;
+}
+
+/** Node's spawn, under the OOM wrapper: the way without a launcher, and the fallback when it is gone. */
+function spawnWithNode(request: LaunchRequest): CommandProcess {
+  const { argv, cwd, env } = request;
   // A program that cannot be launched is spawned as it is, so spawn's own error reports it as `failed`.
-  return isLaunchable(argv[0] as string, options.cwd, options.searchPath) ? [...OOM_WRAPPER, ...argv] : argv;
+  const launched = isLaunchable(argv[0] as string, cwd, env.PATH) ? [...OOM_WRAPPER, ...argv] : argv;
+  // detached: the command leads a new session and process group, pgid = pid.
+  return spawn(launched[0] as string, launched.slice(1), {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Starts a command's process: through the launcher when it can take it, otherwise with Node's spawn. */
+export function startProcess(request: LaunchRequest, launcher: Launcher | undefined): CommandProcess {
+  return launcher?.spawn(request) ?? spawnWithNode(request);
 }

@@ -1,6 +1,7 @@
 import { ToolError } from '../../../protocol/errors.ts';
 import type { AgentLimits } from '../../../protocol/limits.ts';
 import { Command, type CommandOptions } from './command.ts';
+import type { Launcher } from './launcher.ts';
 
 /** How many evicted ids we remember, to say "evicted" rather than "never existed". */
 const EVICTED_MEMORY = 1024;
@@ -13,9 +14,11 @@ export class CommandTable {
   readonly #commands = new Map<string, Command>();
   readonly #evicted = new Map<string, string>();
   readonly #limits: () => AgentLimits;
+  readonly #launcher: Launcher | undefined;
 
-  constructor(limits: () => AgentLimits) {
+  constructor(limits: () => AgentLimits, launcher?: Launcher) {
     this.#limits = limits;
+    this.#launcher = launcher;
   }
 
   get activeCount(): number {
@@ -24,7 +27,12 @@ export class CommandTable {
     return count;
   }
 
-  start(options: Omit<CommandOptions, 'outputBudgetBytes'>): Command {
+  /** Resolves when a command started now would not wait on a launcher that is still starting. */
+  async launcherSettled(): Promise<void> {
+    await this.#launcher?.settled();
+  }
+
+  start(options: Omit<CommandOptions, 'outputBudgetBytes' | 'launcher'>): Command {
     const limits = this.#limits();
     this.#expire(limits);
     if (this.activeCount >= limits.maxActiveCommands) {
@@ -35,7 +43,11 @@ export class CommandTable {
       );
     }
     this.#makeRoom(limits);
-    const command = new Command({ ...options, outputBudgetBytes: limits.maxOutputBytesPerStream });
+    const command = new Command({
+      ...options,
+      outputBudgetBytes: limits.maxOutputBytesPerStream,
+      launcher: this.#launcher,
+    });
     this.#commands.set(command.id, command);
     return command;
   }
