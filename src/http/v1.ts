@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { prefetchInstructions } from '../mcp/instructions.ts';
 import { agentLimits } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
@@ -113,7 +114,10 @@ export function v1Routes(options: V1Options): Hono {
               ...(expiresAt === undefined ? {} : { expiresAt }),
             })
           : undefined;
-      if (pooled !== undefined) return c.json({ ...describe(pooled, origin(c.req.url)), token }, 201);
+      if (pooled !== undefined) {
+        prefetchInstructions(pooled);
+        return c.json({ ...describe(pooled, origin(c.req.url)), token }, 201);
+      }
       const sandbox = await manager.create({
         policy: loaded,
         owner: 'operator',
@@ -124,6 +128,7 @@ export function v1Routes(options: V1Options): Hono {
         ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
         ...(body.labels === undefined ? {} : { labels: body.labels }),
       });
+      prefetchInstructions(sandbox);
       return c.json({ ...describe(sandbox, origin(c.req.url)), token }, 201);
     } catch (error) {
       return restError(c, error);

@@ -17,15 +17,27 @@ const MAX_PROJECT_INSTRUCTION_BYTES = 16 * 1024;
 export async function instructionsFor(target: WorkspaceTarget): Promise<string> {
   const sandbox = target.currentSandbox();
   if (sandbox === undefined) return BASE;
+  return cachedInstructions(sandbox);
+}
+
+/**
+ * Starts reading a new sandbox's instructions now, so the client's handshake,
+ * which follows a provisioning request within milliseconds, finds them read.
+ */
+export function prefetchInstructions(sandbox: Sandbox): void {
+  void cachedInstructions(sandbox);
+}
+
+function cachedInstructions(sandbox: Sandbox): Promise<string> {
   const cached = cache.get(sandbox);
   if (cached !== undefined && Date.now() - cached.at < CACHE_MS) return cached.text;
-  const text = await readInstructions(sandbox);
+  const text = readInstructions(sandbox);
   cache.set(sandbox, { text, at: Date.now() });
   return text;
 }
 
-/** Per sandbox, so a stateless HTTP request does not read the files again each time. */
-const cache = new WeakMap<Sandbox, { text: string; at: number }>();
+/** Per sandbox (a read in flight is shared), so a stateless HTTP request does not read the files each time. */
+const cache = new WeakMap<Sandbox, { text: Promise<string>; at: number }>();
 const CACHE_MS = 30_000;
 
 async function readInstructions(sandbox: Sandbox): Promise<string> {
