@@ -30,6 +30,12 @@ export interface PoolOptions {
  */
 export const REFILL_DELAY_MS = 500;
 
+const WARM_UP_CALLS: [string, Record<string, unknown>][] = [
+  ['read_file', { path: 'AGENTS.md' }],
+  ['exec_command', { cmd: 'true', verbosity: 'minimal' }],
+  ['exec_command', { cmd: ['true'], verbosity: 'minimal' }],
+];
+
 /**
  * Per policy, a few sandboxes already running with their agent connected and
  * an empty workspace volume, so a task gets one in milliseconds. Members count
@@ -121,11 +127,12 @@ export class WarmPool {
           isPooled: true,
         });
         if (this.#isStopped) return;
-        // One command through the agent before it counts as ready: the first call a task makes
-        // then finds the agent's code paths warm.
-        await sandbox
-          .callTool('exec_command', { cmd: 'true', verbosity: 'minimal' }, 30_000)
-          .catch(() => undefined);
+        // The paths a task's first requests take, once through the agent before the member counts
+        // as ready, so they find its code compiled: an MCP handshake reads the workspace's
+        // instruction files, and the first call is often a command.
+        for (const [tool, input] of WARM_UP_CALLS) {
+          await sandbox.callTool(tool, input, 30_000).catch(() => undefined);
+        }
         this.adopt(policy, sandbox);
         progress?.(`warm pool ${policy}: ${this.ready(policy)}/${size} ready`);
       } catch (error) {
