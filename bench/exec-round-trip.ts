@@ -29,7 +29,7 @@ export const execRoundTrip: Bench<Counts> = {
   counts: (quick) =>
     quick
       ? { mcp: 40, shell: 20, docker: 10, spawn: 40, link: 20, warmup: 5 }
-      : { mcp: 200, shell: 100, docker: 50, spawn: 200, link: 100, warmup: 10 },
+      : { mcp: 200, shell: 100, docker: 50, spawn: 200, link: 100, warmup: 100 },
   async run(context, counts): Promise<BenchResult> {
     const { signal, progress } = context;
     const [plane, container, direct] = await Promise.all([
