@@ -172,7 +172,8 @@ export const readFileBench: Bench<Counts> = {
           `POST); an HTTP round trip to the control plane ≈ ${formatMs(healthz.p50)} ms (\`/healthz\`); the ` +
           `agent round trip ≈ ${formatMs(agent.p50)} ms (the read itself ≈ ${formatMs(host.p50)} ms on the ` +
           `host); what is left, ≈ ${formatMs(raw.p50 - healthz.p50 - agent.p50)} ms, is the control plane's MCP ` +
-          'layer (auth, body parsing, a fresh McpServer per request, the SSE response). The control plane’s ' +
+          "layer (host, origin and token checks, body parsing, the SDK's classification and dispatch, one JSON " +
+          'answer). The control plane’s ' +
           `own handler time (\`sandboxd_tool_call_seconds\`: tool handler start → result, agent round trip ` +
           `included) averaged ${formatMs(serverMeanMs)} ms over the ${mcpCalls} HTTP calls.`,
       ].join('\n'),
