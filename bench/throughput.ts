@@ -4,8 +4,8 @@
  * in total. Twice: with the MCP client SDK, and with thin JSON-RPC clients
  * (node:http, one kept-alive connection each, the same POSTs an SDK sends) —
  * the load generator shares the machine's cores with what it measures, and
- * the SDK spends more CPU per call than the control plane does; the thin
- * clients show what the server side sustains. Baseline, same run: one SDK
+ * the SDK spends about as much CPU per call as the control plane does; the
+ * thin clients show what the server side sustains. Baseline, same run: one SDK
  * client alone, sequential. Also where the machine's CPU went during each
  * window (control plane, agents, this benchmark's clients, everything else).
  *
