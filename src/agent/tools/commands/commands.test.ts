@@ -12,14 +12,31 @@ import type { ToolSpec } from '../../../protocol/tool-spec.ts';
 import type { CommandResult } from '../../../protocol/tools/commands.ts';
 import type { ToolContext } from '../context.ts';
 import { createCommandTools } from './index.ts';
+import { Launcher } from './launcher.ts';
 import { CommandTable } from './table.ts';
 
 let workspaceRoot: string;
 const tables: CommandTable[] = [];
 
+/**
+ * This file runs twice: as it is, commands start through Node's spawn (the
+ * agent's fallback); commands-launched.test.ts runs it again with
+ * SANDBOXD_TEST_LAUNCHER naming a launcher built from image/launcher, the way
+ * the agent starts commands in the image.
+ */
+const launcherBinary = process.env.SANDBOXD_TEST_LAUNCHER;
+let launcher: Launcher | undefined;
+
 before(async () => {
   workspaceRoot = await realpath(await mkdtemp(path.join(os.tmpdir(), 'sandboxd-commands-')));
+  if (launcherBinary !== undefined) {
+    launcher = new Launcher({ log: () => undefined, binaryPath: launcherBinary });
+    launcher.start();
+    await launcher.settled();
+    assert.ok(launcher.isReady, 'the launcher under test said ready');
+  }
 });
+after(() => launcher?.close());
 afterEach(async () => {
   // Every command a test leaves running is killed, so nothing outlives the test file.
   for (const table of tables.splice(0)) table.killAll();
@@ -29,7 +46,7 @@ after(() => rm(workspaceRoot, { recursive: true, force: true }));
 /** The four command tools over a fresh table, called the way the dispatcher calls them. */
 function engine(overrides: Partial<AgentLimits> = {}) {
   const limits: AgentLimits = { ...defaultAgentLimits, ...overrides };
-  const table = new CommandTable(() => limits);
+  const table = new CommandTable(() => limits, launcher);
   tables.push(table);
   const tools = createCommandTools(table, os.tmpdir());
   const context: ToolContext = { workspaceRoot, limits };
@@ -94,6 +111,13 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Prom
 }
 
 describe('exec_command', () => {
+  it(`starts commands ${launcherBinary === undefined ? "with Node's spawn" : 'through the launcher'}`, async () => {
+    const { result } = await engine().exec({ cmd: ['sh', '-c', 'echo $PPID'] });
+    // Under Node's spawn the sh wrapper execs in place, so the parent is this process.
+    const expected = launcher === undefined ? process.pid : launcher.pid;
+    assert.equal(Number(result.stdout), expected);
+  });
+
   it('runs a short command to completion in one call', async () => {
     const { result, summary } = await engine().exec({ cmd: 'echo hi' });
     assert.equal(result.status, 'exited');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -12,23 +12,9 @@ import type { Command } from './command.ts';
 import { Launcher } from './launcher.ts';
 import { StdioServer } from './stdio-server.ts';
 import { CommandTable } from './table.ts';
+import { buildLauncher } from './test-launcher.ts';
 
-const SOURCE = path.resolve(import.meta.dirname, '../../../../image/launcher/launcher.c');
 const quiet = () => undefined;
-
-/** Builds launcher.c as the image does; undefined on a host without a C compiler. */
-function buildLauncher(directory: string): string | undefined {
-  const binary = path.join(directory, 'launcher');
-  try {
-    execFileSync('cc', ['-std=gnu17', '-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, SOURCE], {
-      stdio: 'pipe',
-    });
-    return binary;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
 // Built before the tests are declared: whether they can run decides their skip.
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-launcher-'));
