@@ -123,11 +123,13 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return handler.fetch(c.req.raw, c.get('parsedBody' as never));
   };
 
-  // A provisioned sandbox's endpoint (and the idle servers it keeps) goes with the sandbox.
+  /** A provisioned sandbox's endpoint, and the idle servers it keeps, go with the sandbox. */
+  const dropEndpoint = (id: string) => {
+    void handlers.get(`s:${id}`)?.close();
+    handlers.delete(`s:${id}`);
+  };
   manager.on('transition', (sandbox: { id: string }, _from: string, state: string) => {
-    if (state !== 'removed') return;
-    void handlers.get(`s:${sandbox.id}`)?.close();
-    handlers.delete(`s:${sandbox.id}`);
+    if (state === 'removed') dropEndpoint(sandbox.id);
   });
 
   const body = mcpJsonBody(options.maxBodyBytes);
@@ -144,8 +146,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.all('/s/:id/mcp', requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
     if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
-      void handlers.get(`s:${id}`)?.close();
-      handlers.delete(`s:${id}`);
+      dropEndpoint(id);
       return rpcError(c, 404, -32000, `no sandbox ${id}`);
     }
     return serve(`s:${id}`, () => {

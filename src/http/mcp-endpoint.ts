@@ -19,9 +19,9 @@ const MAX_IDLE_SERVERS = 8;
 /** The methods whose answer carries the server's instructions: the handshakes. */
 const HANDSHAKES = new Set(['initialize', 'server/discover']);
 
-function methodOf(body: unknown): string | undefined {
+function isHandshake(body: unknown): boolean {
   const method = (body as { method?: unknown } | undefined)?.method;
-  return typeof method === 'string' ? method : undefined;
+  return typeof method === 'string' && HANDSHAKES.has(method);
 }
 
 function jsonRpcError(status: number, code: number, message: string): Response {
@@ -52,11 +52,11 @@ export class McpEndpoint {
     this.#factory = factory;
     this.#options = options;
     this.#modern = createMcpHandler(
-      // The SDK calls this once per modern request; only server/discover shows instructions.
+      // The SDK calls this once per modern request; only the handshake shows instructions.
       (context) => {
         const message =
           context.requestInfo === undefined ? undefined : modernMessages.get(context.requestInfo);
-        return factory({ withInstructions: methodOf(message) === 'server/discover' });
+        return factory({ withInstructions: isHandshake(message) });
       },
       { legacy: 'reject', maxRequestBodySize: options.maxRequestBodySize, onerror: options.onerror },
     );
@@ -77,12 +77,11 @@ export class McpEndpoint {
   async #serveLegacy(request: Request, parsedBody: unknown): Promise<Response> {
     // Stateless: no session to open a stream on (GET) or to end (DELETE).
     if (request.method !== 'POST') return jsonRpcError(405, -32000, 'Method not allowed.');
-    const isHandshake = HANDSHAKES.has(methodOf(parsedBody) ?? '');
+    const withInstructions = isHandshake(parsedBody);
     let server: McpServer;
     try {
       server =
-        (isHandshake ? undefined : this.#idle.pop()) ??
-        (await this.#factory({ withInstructions: isHandshake }));
+        (withInstructions ? undefined : this.#idle.pop()) ?? (await this.#factory({ withInstructions }));
     } catch (error) {
       this.#options.onerror(error as Error);
       return jsonRpcError(500, -32603, 'Internal error');
@@ -92,7 +91,7 @@ export class McpEndpoint {
       enableJsonResponse: true,
       maxRequestBodySize: this.#options.maxRequestBodySize,
     });
-    let isReusable = !isHandshake;
+    let isReusable = !withInstructions;
     const abandon = () => {
       isReusable = false;
       void transport.close().catch(() => {});

@@ -114,20 +114,18 @@ export function v1Routes(options: V1Options): Hono {
               ...(expiresAt === undefined ? {} : { expiresAt }),
             })
           : undefined;
-      if (pooled !== undefined) {
-        prefetchInstructions(pooled);
-        return c.json({ ...describe(pooled, origin(c.req.url)), token }, 201);
-      }
-      const sandbox = await manager.create({
-        policy: loaded,
-        owner: 'operator',
-        tokenSha256: sha256Hex(token),
-        ...(body.workspace === undefined
-          ? {}
-          : { workspace: { kind: 'volume', name: `sandboxd-ws-${body.workspace}` } }),
-        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
-        ...(body.labels === undefined ? {} : { labels: body.labels }),
-      });
+      const sandbox =
+        pooled ??
+        (await manager.create({
+          policy: loaded,
+          owner: 'operator',
+          tokenSha256: sha256Hex(token),
+          ...(body.workspace === undefined
+            ? {}
+            : { workspace: { kind: 'volume', name: `sandboxd-ws-${body.workspace}` } }),
+          ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+          ...(body.labels === undefined ? {} : { labels: body.labels }),
+        }));
       prefetchInstructions(sandbox);
       return c.json({ ...describe(sandbox, origin(c.req.url)), token }, 201);
     } catch (error) {
