@@ -58,7 +58,6 @@ export class Command {
   readonly started: Promise<void>;
   #timeout: NodeJS.Timeout | undefined;
   #killedBy: 'timeout' | 'request' | undefined;
-  #isStarting = true;
 
   constructor(options: CommandOptions) {
     this.isTty = options.isTty;
@@ -75,12 +74,8 @@ export class Command {
     });
     // Settles once the process exists or could not be created (EAGAIN when the pids limit is full).
     this.started = new Promise((resolve) => {
-      const settle = () => {
-        this.#isStarting = false;
-        resolve();
-      };
-      this.#child.once('spawn', settle);
-      this.#child.once('error', settle);
+      this.#child.once('spawn', () => resolve());
+      this.#child.once('error', () => resolve());
     });
     this.#finished = new Promise((resolve) => {
       this.#child.once('error', (error) => {
@@ -153,8 +148,9 @@ export class Command {
   signalGroup(signal: NodeJS.Signals, requestedBy: 'request' | 'timeout' = 'timeout'): void {
     const pid = this.#child.pid;
     if (pid === undefined) {
-      // The launcher reports the pid a moment after the command is created: a signal that early waits for it.
-      if (this.#isStarting) void this.started.then(() => this.signalGroup(signal, requestedBy));
+      // The launcher reports the pid a moment after the command is created: a signal that early waits
+      // for it. A command that could not start has failed by the time `started` settles.
+      if (this.isRunning) void this.started.then(() => this.signalGroup(signal, requestedBy));
       return;
     }
     this.#killedBy ??= requestedBy;
