@@ -15,7 +15,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { Client } from '@modelcontextprotocol/client';
 import { agentProcesses } from './lib/agents.ts';
-import { BenchPlane, type CreatedSandbox, callTool } from './lib/plane.ts';
+import { BenchPlane, type CreatedSandbox, callTool, toolCallPost } from './lib/plane.ts';
 import { cpuSeconds, machineBusySeconds } from './lib/procfs.ts';
 import { formatMs, latencyTable, markdownTable, summarize } from './lib/stats.ts';
 import { type Bench, type BenchResult, isMain, mapLimit, ratioCell, runStandalone } from './lib/suite.ts';
@@ -66,26 +66,14 @@ function sdkCaller(client: Client): Caller {
 }
 
 /**
- * A thin client: `tools/call` POSTs over one kept-alive node:http connection,
- * with the headers an SDK client sends (protocol 2025-11-25); the answer is
- * parsed and checked like the SDK's.
+ * A thin client: `tools/call` POSTs (toolCallPost) over one kept-alive
+ * node:http connection; the answer is parsed and checked like the SDK's.
  */
 function thinCaller(sandbox: CreatedSandbox): Caller {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL(sandbox.mcpUrl);
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'tools/call',
-    params: { name: 'read_file', arguments: { path: 'file.txt' } },
-  });
-  const headers = {
-    authorization: `Bearer ${sandbox.token}`,
-    'content-type': 'application/json',
-    accept: 'application/json, text/event-stream',
-    'mcp-protocol-version': '2025-11-25',
-    'content-length': String(Buffer.byteLength(body)),
-  };
+  const { body, headers: postHeaders } = toolCallPost(sandbox, 'read_file', { path: 'file.txt' });
+  const headers = { ...postHeaders, 'content-length': String(Buffer.byteLength(body)) };
   return () =>
     new Promise((resolve, reject) => {
       const request = http.request(url, { method: 'POST', agent, headers }, (response) => {

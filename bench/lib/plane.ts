@@ -182,25 +182,33 @@ export async function callTool(
 }
 
 /**
- * One `tools/call` as a bare JSON-RPC POST (no client SDK, no initialize: the
- * control plane's MCP endpoints are stateless), for splitting the SDK's share
- * of a call from the control plane's.
+ * A `tools/call` as a bare JSON-RPC POST: the body and the headers an SDK
+ * client speaking 2025-11-25 sends (no initialize: the control plane's MCP
+ * endpoints are stateless).
  */
+export function toolCallPost(
+  sandbox: CreatedSandbox,
+  name: string,
+  args: Record<string, unknown>,
+): { body: string; headers: Record<string, string> } {
+  return {
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+    headers: {
+      authorization: `Bearer ${sandbox.token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    },
+  };
+}
+
+/** One `tools/call` sent with fetch (no client SDK), for splitting the SDK's share of a call from the control plane's. */
 export async function rawToolCall(
   sandbox: CreatedSandbox,
   name: string,
   args: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
-  const response = await fetch(sandbox.mcpUrl, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${sandbox.token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-06-18',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
-  });
+  const response = await fetch(sandbox.mcpUrl, { method: 'POST', ...toolCallPost(sandbox, name, args) });
   const text = await response.text();
   // A JSON body, or one server-sent event whose data line is the JSON-RPC answer.
   const json = text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '');
