@@ -7,11 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash .ci/start-docker.sh
-# The launcher's unit tests compile image/launcher/launcher.c with the host's C compiler.
-if ! command -v cc >/dev/null 2>&1; then
-  echo "installing gcc for the launcher's unit tests"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+# Every host program a test runs (scripts/host-programs.txt), installed from
+# Debian's packages where missing; `npm test` starts with a preflight that names
+# any still missing.
+missing_packages="$(awk '!/^#/ && NF == 2 { print }' scripts/host-programs.txt |
+  while read -r program package; do command -v "$program" >/dev/null 2>&1 || echo "$package" | tr ',' '\n'; done | sort -u | tr '\n' ' ')"
+if [ -n "${missing_packages// /}" ]; then
+  echo "installing host programs the tests use: $missing_packages"
+  export DEBIAN_FRONTEND=noninteractive
+  # shellcheck disable=SC2086 # one word per package
+  apt-get install -y -qq $missing_packages >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq $missing_packages >/dev/null; }
 fi
 PATH="$(bash scripts/node24.sh):$PATH"
 export PATH
