@@ -69,7 +69,7 @@ prepare_state_dir() {
     for entry in "$STATE_DIR"/* "$STATE_DIR"/.[!.]* "$STATE_DIR"/..?*; do
       [ -e "$entry" ] || [ -L "$entry" ] || continue
       case "${entry##*/}" in
-        operator-token | sockets) ;;
+        operator-token | sockets | assignments | owners | control-plane.sock) ;;
         *) die "$STATE_DIR is not owned by sandboxd ($APP_UID) and holds ${entry##*/}: refusing to take it over; use an empty directory" ;;
       esac
     done

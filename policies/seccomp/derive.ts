@@ -109,6 +109,8 @@ export interface DeriveReport {
   capExclusionsStripped: string[];
   /** Names removed from rules that are not capability-conditioned. */
   removedNames: string[];
+  /** Calls now allowed only when they set no setuid/setgid bit (openat2: refused with ENOSYS). */
+  modeGuarded: string[];
 }
 
 function isErrnoAction(action: string): boolean {
@@ -140,6 +142,59 @@ function clone<T>(value: T): T {
  * Everything else (arch maps, arch-conditioned rules, argument filters,
  * default action) is carried over unchanged, in the same order.
  */
+/**
+ * Calls that set a file's mode, and the index of their mode argument. Over a host
+ * folder the workload may run as the folder's owner — uid 0 for a root-owned
+ * folder — and a setuid-root file it left there would run as root for whoever on
+ * the host executes it. Owners may set those bits without any capability, so the
+ * filter refuses them: these calls are allowed only when (mode & 06000) == 0.
+ */
+export const MODE_GUARDED: readonly { name: string; modeArg: number }[] = [
+  { name: 'chmod', modeArg: 1 },
+  { name: 'fchmod', modeArg: 1 },
+  { name: 'fchmodat', modeArg: 2 },
+  { name: 'creat', modeArg: 1 },
+  { name: 'open', modeArg: 2 },
+  { name: 'openat', modeArg: 3 },
+  { name: 'mknod', modeArg: 1 },
+  { name: 'mknodat', modeArg: 2 },
+];
+/** S_ISUID | S_ISGID */
+export const SETID_BITS = 0o6000;
+/** openat2 carries its mode inside a struct no filter can read: ENOSYS, and libc falls back to openat. */
+export const OPENAT2_RULE: SeccompRule = {
+  names: ['openat2'],
+  action: 'SCMP_ACT_ERRNO',
+  errnoRet: 38,
+  comment: 'sandboxd: its mode is out of reach of the setuid/setgid guard; libc falls back to openat',
+};
+
+/** Moves the mode-setting calls out of unconditional ALLOW rules into rules that refuse set-id bits. */
+function guardModeBits(syscalls: SeccompRule[]): string[] {
+  const guarded = new Set([...MODE_GUARDED.map(({ name }) => name), 'openat2']);
+  const moved: string[] = [];
+  for (let index = syscalls.length - 1; index >= 0; index--) {
+    const rule = syscalls[index] as SeccompRule;
+    if (rule.action !== 'SCMP_ACT_ALLOW' || (rule.args?.length ?? 0) > 0) continue;
+    const kept = rule.names.filter((name) => !guarded.has(name));
+    if (kept.length === rule.names.length) continue;
+    moved.push(...rule.names.filter((name) => guarded.has(name)));
+    rule.names = kept;
+    if (kept.length === 0) syscalls.splice(index, 1);
+  }
+  for (const { name, modeArg } of MODE_GUARDED) {
+    if (!moved.includes(name)) continue;
+    syscalls.push({
+      names: [name],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: modeArg, value: SETID_BITS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+      comment: 'sandboxd: allowed unless the mode sets the setuid or setgid bit',
+    });
+  }
+  if (moved.includes('openat2')) syscalls.push(clone(OPENAT2_RULE));
+  return moved.sort();
+}
+
 export function deriveProfile(upstream: SeccompProfile): { profile: SeccompProfile; report: DeriveReport } {
   if (!isErrnoAction(upstream.defaultAction)) {
     throw new Error(`expected defaultAction SCMP_ACT_ERRNO, got ${upstream.defaultAction}`);
@@ -148,7 +203,12 @@ export function deriveProfile(upstream: SeccompProfile): { profile: SeccompProfi
     throw new Error('profile has no syscalls array');
   }
 
-  const report: DeriveReport = { droppedCapRules: [], capExclusionsStripped: [], removedNames: [] };
+  const report: DeriveReport = {
+    droppedCapRules: [],
+    capExclusionsStripped: [],
+    removedNames: [],
+    modeGuarded: [],
+  };
   const syscalls: SeccompRule[] = [];
 
   for (const original of upstream.syscalls) {
@@ -188,6 +248,7 @@ export function deriveProfile(upstream: SeccompProfile): { profile: SeccompProfi
     }
   }
 
+  report.modeGuarded = guardModeBits(syscalls);
   const profile: SeccompProfile = { ...clone(upstream), syscalls };
   assertDerivedInvariants(profile);
   return { profile, report };
@@ -257,6 +318,7 @@ function main(): void {
     'capability exclusions stripped (rule now unconditional):',
     ...report.capExclusionsStripped.map((r) => `  - ${r}`),
     `removed from unconditional rules: ${report.removedNames.join(', ') || '(none)'}`,
+    `allowed only without setuid/setgid mode bits: ${report.modeGuarded.join(', ') || '(none)'}`,
     `rules: ${upstream.syscalls.length} -> ${profile.syscalls.length}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

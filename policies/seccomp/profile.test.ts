@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   deriveProfile,
+  MODE_GUARDED,
   REMOVED_NAMES,
   REMOVED_SYSCALLS,
+  SETID_BITS,
   type SeccompProfile,
   type SeccompRule,
   serializeProfile,
@@ -68,7 +70,6 @@ describe('sandboxd seccomp profile', () => {
     const everyday = [
       'read',
       'write',
-      'openat',
       'close',
       'execve',
       'execveat',
@@ -188,13 +189,33 @@ describe('sandboxd seccomp profile', () => {
   test('the committed file is exactly what derive.ts produces (a fixed point)', () => {
     const { profile: again, report } = deriveProfile(profile);
     assert.equal(serializeProfile(again), profileText);
-    assert.deepEqual(report, { droppedCapRules: [], capExclusionsStripped: [], removedNames: [] });
+    assert.deepEqual(report, {
+      droppedCapRules: [],
+      capExclusionsStripped: [],
+      removedNames: [],
+      modeGuarded: [],
+    });
   });
 
   test('README documents every removed syscall', () => {
     for (const name of REMOVED_NAMES) {
       assert.ok(readme.includes(`\`${name}\``), `README.md does not mention \`${name}\``);
     }
+  });
+
+  test('allows the mode-setting calls only without setuid or setgid bits, and refuses openat2 with ENOSYS', () => {
+    for (const { name, modeArg } of MODE_GUARDED) {
+      const rules = rulesFor(name);
+      assert.equal(rules.length, 1, `${name} has exactly one rule`);
+      assert.deepEqual(rules[0]?.args, [
+        { index: modeArg, value: SETID_BITS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' },
+      ]);
+      assert.equal(rules[0]?.action, 'SCMP_ACT_ALLOW');
+    }
+    assert.deepEqual(
+      rulesFor('openat2').map((rule) => [rule.action, rule.errnoRet]),
+      [['SCMP_ACT_ERRNO', ENOSYS]],
+    );
   });
 });
 

@@ -5,7 +5,7 @@ import { createLogger } from './logger.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { stdioCommand } from './stdio.ts';
-import { USAGE, UsageError } from './usage.ts';
+import { CannotStart, USAGE, UsageError } from './usage.ts';
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
@@ -48,6 +48,9 @@ main(process.argv.slice(2)).then(
       (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
     ) {
       process.stderr.write(`sandboxd: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (error instanceof CannotStart) {
+      process.stderr.write(`sandboxd: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof PolicyError) {
       process.stderr.write(`sandboxd: bad policy: ${error.message}\n`);

@@ -3,14 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { loadPolicy } from '../policy/load.ts';
+import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { Duration } from '../policy/units.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { importArchive, openExport } from '../sandbox/archive.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
+import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
-import { defaultStateDir } from '../sandbox/state-dir.ts';
+import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { checkMemberName, packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
 import { UsageError } from './usage.ts';
 import { hostWorkspace } from './workspace-dir.ts';
@@ -224,12 +225,37 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
   const { path: workspace, user } = await hostWorkspace(options.workspace);
   const artifactsDir = await artifactsDestination(options, workspace);
   const policy = await loadPolicy(options.policy);
-  const manager = new SandboxManager({
-    driver: new DockerDriver(),
-    stateDir: defaultStateDir(),
-    log,
-  });
-  await manager.init();
+  const stateDir = defaultStateDir();
+  await prepareStateDir(stateDir);
+  const owner = await claimProcessSocket(stateDir, 'run');
+  try {
+    const manager = new SandboxManager({
+      driver: new DockerDriver(),
+      stateDir,
+      log,
+      controlSocket: owner.path,
+    });
+    return await runHolding(manager, options, { workspace, user, artifactsDir, policy });
+  } finally {
+    await owner.close();
+  }
+}
+
+async function runHolding(
+  manager: SandboxManager,
+  options: RunOptions,
+  {
+    workspace,
+    user,
+    artifactsDir,
+    policy,
+  }: {
+    workspace: string;
+    user: { uid: number; gid: number };
+    artifactsDir: string | undefined;
+    policy: LoadedPolicy;
+  },
+): Promise<number> {
   const abort = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   let creating: Promise<unknown> = Promise.resolve();

@@ -9,12 +9,13 @@ import { loadOperatorToken } from '../http/tokens.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
+import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from '../sandbox/owner-socket.ts';
 import { WarmPool } from '../sandbox/pool.ts';
 import { Reaper } from '../sandbox/reaper.ts';
 import { reconcile } from '../sandbox/reconcile.ts';
-import { defaultStateDir } from '../sandbox/state-dir.ts';
+import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
-import { UsageError } from './usage.ts';
+import { CannotStart, UsageError } from './usage.ts';
 import { hostWorkspace } from './workspace-dir.ts';
 
 const list = z.string().transform((value) =>
@@ -66,6 +67,30 @@ export const ServeConfig = z.object({
     .default({}),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
+
+const LOCK_CHECK_MS = 5000;
+
+/**
+ * One control plane per state directory: a second one would adopt the first one's
+ * sandboxes and take over their agent sockets, and calls would reach the other's
+ * folder. The second refuses to start and says what to do instead.
+ */
+async function claimStateDir(stateDir: string, info: () => OwnerInfo): Promise<OwnerSocket> {
+  try {
+    return await OwnerSocket.claim(controlPlaneSocket(stateDir), info, true);
+  } catch (error) {
+    if (!(error instanceof OwnerSocketBusy)) throw error;
+    const holder = error.info;
+    const who =
+      holder === undefined
+        ? 'another sandboxd serve'
+        : `another sandboxd serve (pid ${holder.pid}${holder.url === undefined ? '' : `, ${holder.url}`})`;
+    throw new CannotStart(
+      `${who} already uses the state directory ${stateDir}.\n` +
+        'Stop it first, or give this one a state directory of its own: --state-dir DIR (or SANDBOXD_STATE_DIR=DIR).',
+    );
+  }
+}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -120,17 +145,43 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   return parsed.data;
 }
 
-/** `sandboxd serve`: the control plane over HTTP, until SIGINT/SIGTERM. Sandboxes outlive it. */
+/**
+ * `sandboxd serve`: the control plane over HTTP, until SIGINT/SIGTERM. Sandboxes
+ * over named volumes outlive it; the one over a --workspace folder goes with it.
+ */
 export async function serveCommand(args: string[], log: Logger): Promise<number> {
   const config = parseServeConfig(args);
+  await prepareStateDir(config.stateDir);
+  const startedAt = new Date().toISOString();
+  const serving: { url?: string } = {};
+  const lock = await claimStateDir(config.stateDir, () => ({
+    kind: 'serve',
+    pid: process.pid,
+    startedAt,
+    ...serving,
+  }));
+  try {
+    return await serveHolding(config, lock, serving, log);
+  } finally {
+    await lock.close();
+  }
+}
+
+async function serveHolding(
+  config: ServeConfig,
+  lock: OwnerSocket,
+  serving: { url?: string },
+  log: Logger,
+): Promise<number> {
   const driver = new DockerDriver();
   const manager = new SandboxManager({
     driver,
     stateDir: config.stateDir,
     log,
     quotas: { maxSandboxes: config.maxSandboxes, maxPerOwner: config.maxPerToken },
+    controlSocket: lock.path,
+    defaultLifetime: 'persistent',
   });
-  await manager.init();
   const token = await loadOperatorToken(config.stateDir);
   const policies = new Map<string, Promise<LoadedPolicy>>();
   const policyNamed = (name: string) => {
@@ -154,7 +205,6 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
           log,
           progress: (line) => process.stderr.write(`sandboxd: ${line}\n`),
         });
-  const adopted = await reconcile(manager, policyNamed, (policy, sandbox) => pool?.adopt(policy, sandbox));
   const workspaces = new Workspaces({
     manager,
     policy: () => policyNamed(config.policy),
@@ -162,6 +212,11 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
     defaultHostPath: hostFolder?.path,
     defaultUser: hostFolder?.user,
     allowCreate: config.createWorkspaces,
+  });
+  const adopted = await reconcile(manager, {
+    loadPolicyNamed: policyNamed,
+    onPoolMember: (policy, sandbox) => pool?.adopt(policy, sandbox),
+    mismatch: (container) => workspaces.mismatch(container),
   });
   const metrics = new Metrics(manager, pool);
   const reaper = new Reaper(manager, { intervalMs: config.sweepMs });
@@ -193,6 +248,8 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const hostInUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  serving.url = `http://${hostInUrl}:${port}`;
   log.info(
     {
       ...config,
@@ -211,17 +268,24 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
   }
   // The pool fills in the background; the endpoints answer meanwhile (creating fresh sandboxes).
   void pool?.warm();
-  process.stderr.write(
-    `sandboxd: MCP at http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/mcp\n`,
-  );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  process.stderr.write(`sandboxd: MCP at ${serving.url}/mcp\n`);
+  const reason = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    // Should another process ever take the state directory's socket, two control planes
+    // would drive the same sandboxes: the one that lost it stops.
+    const watch = setInterval(async () => {
+      if (!(await lock.isHeld())) resolve('lost the state directory lock');
+    }, LOCK_CHECK_MS);
+    watch.unref();
   });
-  log.info({ signal }, 'shutting down; sandboxes keep running and are reconciled at the next start');
+  log.info(
+    { reason },
+    'shutting down; sandboxes over a host folder are removed, the others keep running and are reconciled at the next start',
+  );
   await pool?.stop();
   await reaper.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await manager.detachAll();
-  return 0;
+  await manager.shutdown();
+  return reason.startsWith('SIG') ? 0 : 1;
 }

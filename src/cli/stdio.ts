@@ -4,13 +4,14 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from 'pino';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
-import { loadPolicy } from '../policy/load.ts';
+import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
-import { defaultStateDir } from '../sandbox/state-dir.ts';
+import { claimProcessSocket } from '../sandbox/owner-socket.ts';
+import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { UsageError } from './usage.ts';
-import { hostWorkspace } from './workspace-dir.ts';
+import { type HostWorkspace, hostWorkspace } from './workspace-dir.ts';
 
 /**
  * `sandboxd stdio`: an MCP server on stdin/stdout for a local client. Every tool
@@ -31,8 +32,34 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
   if (values.workspace === undefined) throw new UsageError('stdio needs --workspace DIR');
   const workspace = await hostWorkspace(values.workspace);
   const policy = await loadPolicy(values.policy);
-  const manager = new SandboxManager({ driver: new DockerDriver(), stateDir: defaultStateDir(), log });
-  await manager.init();
+  const stateDir = defaultStateDir();
+  await prepareStateDir(stateDir);
+  const owner = await claimProcessSocket(stateDir, 'stdio');
+  try {
+    return await serveStdioHolding(
+      values,
+      workspace,
+      policy,
+      new SandboxManager({
+        driver: new DockerDriver(),
+        stateDir,
+        log,
+        controlSocket: owner.path,
+      }),
+      log,
+    );
+  } finally {
+    await owner.close();
+  }
+}
+
+async function serveStdioHolding(
+  values: { eager: boolean },
+  workspace: HostWorkspace,
+  policy: LoadedPolicy,
+  manager: SandboxManager,
+  log: Logger,
+): Promise<number> {
   const handle = new SandboxHandle(
     manager,
     `stdio-${randomBytes(4).toString('hex')}`,

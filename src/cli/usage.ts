@@ -6,6 +6,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A command that cannot start for a reason the person can fix; the CLI prints the message and exits 2. */
+export class CannotStart extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CannotStart';
+  }
+}
+
 export const USAGE = `Usage: sandboxd <command> [options]
 
 Commands:

@@ -98,6 +98,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     sandbox: () => handle.sandbox(),
     currentSandbox: () => handle.currentSandbox(),
     facts: () => handle.facts(),
+    takeNotice: () => handle.takeNotice(),
     onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
   });
   const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context) => {

@@ -62,7 +62,13 @@ const catalog: RegisteredSpec[] = [
           { details: { limit: 'callsInFlight', value: MAX_CALLS_IN_FLIGHT } },
         );
       }
-      return successEnvelope(await sandbox.callTool(spec.name, input, replyTimeoutMs(spec.name, input)));
+      const result = successEnvelope(
+        await sandbox.callTool(spec.name, input, replyTimeoutMs(spec.name, input)),
+      );
+      const notice = target.takeNotice?.();
+      return notice === undefined
+        ? result
+        : { ...result, content: [{ type: 'text' as const, text: notice }, ...result.content] };
     },
   })),
   {

@@ -20,5 +20,7 @@ export interface WorkspaceTarget {
   /** The sandbox if it is running now, without starting it. */
   currentSandbox(): Sandbox | undefined;
   facts(): WorkspaceFacts;
+  /** Something the next tool result should tell the model once (its sandbox was replaced). */
+  takeNotice?(): string | undefined;
   onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;
 }

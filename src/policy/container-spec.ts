@@ -7,6 +7,7 @@ import {
   LABEL_ID,
   LABEL_POLICY,
   LABEL_SOCKET_DIR,
+  LABEL_USER,
   LABEL_WORKSPACE,
   managedLabels,
 } from '../runtime/labels.ts';
@@ -42,6 +43,7 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
       [LABEL_WORKSPACE]: input.workspace.kind === 'volume' ? input.workspace.name : input.workspace.hostPath,
       [LABEL_SOCKET_DIR]: input.socketDir,
       [LABEL_CREATED]: new Date().toISOString(),
+      [LABEL_USER]: `${user.uid}:${user.gid}`,
     },
     user,
     env: { HOME: SANDBOX_HOME, TMPDIR: '/tmp', SANDBOXD_SANDBOX_ID: input.id },

@@ -53,6 +53,10 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   exitCode: number | null;
   isOomKilled: boolean;
+  /** The image the container was created from, by id (a rebuilt tag has a new one). */
+  imageId: string;
+  /** When the engine created it, in ms since the epoch. */
+  createdMs: number;
 }
 
 export interface RuntimeFacts {
@@ -67,6 +71,8 @@ export interface RuntimeDriver {
   readonly name: string;
   facts(): Promise<RuntimeFacts>;
   hasImage(ref: string): Promise<boolean>;
+  /** The id the reference names now, or undefined when there is no such image. */
+  imageId(ref: string): Promise<string | undefined>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
   listVolumes(labels: Record<string, string>): Promise<string[]>;

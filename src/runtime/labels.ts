@@ -5,6 +5,14 @@ export const LABEL_POLICY = 'io.sandboxd.policy';
 export const LABEL_WORKSPACE = 'io.sandboxd.workspace';
 export const LABEL_SOCKET_DIR = 'io.sandboxd.socket-dir';
 export const LABEL_CREATED = 'io.sandboxd.created';
+/** The state directory of the control plane that made it. */
+export const LABEL_STATE_DIR = 'io.sandboxd.state-dir';
+/** The owner socket of the process that made it (see sandbox/owner-socket.ts): is it alive? */
+export const LABEL_CONTROL_SOCKET = 'io.sandboxd.control-socket';
+/** 'process': goes with the process that made it; 'persistent': outlives it, reconciled at the next start. */
+export const LABEL_LIFETIME = 'io.sandboxd.lifetime';
+/** For a host folder: device:inode of the folder mounted, to notice one deleted and re-created. */
+export const LABEL_WORKSPACE_INODE = 'io.sandboxd.workspace-inode';
 
 export const managedLabels = { [LABEL_MANAGED]: 'true' } as const;
 

@@ -1,3 +1,4 @@
+import { folderGone, folderIdentity } from './host-folder.ts';
 import type { CreateOptions, SandboxManager } from './manager.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -19,6 +20,7 @@ export class SandboxHandle {
   readonly #createOptions: () => Promise<CreateOptions>;
   readonly #facts: HandleFacts;
   #creating: Promise<Sandbox> | undefined;
+  #notice: string | undefined;
 
   constructor(
     manager: SandboxManager,
@@ -33,15 +35,59 @@ export class SandboxHandle {
   }
 
   async sandbox(): Promise<Sandbox> {
-    if (this.#manager.find(this.id) !== undefined && this.#creating === undefined) {
-      return this.#manager.acquire(this.id);
+    const existing = this.#manager.find(this.id);
+    if (existing !== undefined && this.#creating === undefined) {
+      if (!(await this.#isFolderReplaced(existing))) return this.#manager.acquire(this.id);
+      this.#creating = this.#replace(existing);
     }
-    this.#creating ??= this.#createOptions()
+    this.#creating ??= this.#create();
+    return this.#creating;
+  }
+
+  /** Tells, once, that the sandbox was replaced since the last call: for the caller to pass on. */
+  takeNotice(): string | undefined {
+    const notice = this.#notice;
+    this.#notice = undefined;
+    return notice;
+  }
+
+  #create(): Promise<Sandbox> {
+    return this.#createOptions()
       .then((options) => this.#manager.create({ ...options, id: this.id }))
       .finally(() => {
         this.#creating = undefined;
       });
-    return this.#creating;
+  }
+
+  /**
+   * A host folder deleted and re-created at the same path (`rm -rf repo && git
+   * clone … repo`) leaves the container on the old, deleted directory, where every
+   * call fails. A folder that is simply gone is an error that says so.
+   */
+  async #isFolderReplaced(sandbox: Sandbox): Promise<boolean> {
+    if (sandbox.workspace.kind !== 'bind' || sandbox.workspaceIdentity === undefined) return false;
+    const identity = await folderIdentity(sandbox.workspace.hostPath);
+    if (identity === undefined) throw folderGone(sandbox.workspace.hostPath);
+    return identity !== sandbox.workspaceIdentity;
+  }
+
+  async #replace(sandbox: Sandbox): Promise<Sandbox> {
+    const folder = sandbox.workspace.kind === 'bind' ? sandbox.workspace.hostPath : '';
+    this.#manager.log.warn(
+      { sandboxId: this.id, workspace: folder },
+      'workspace folder re-created; replacing its sandbox',
+    );
+    try {
+      await this.#manager.destroy(sandbox.id);
+    } catch (error) {
+      this.#creating = undefined;
+      throw error;
+    }
+    const replaced = await this.#create();
+    this.#notice =
+      `sandboxd: the folder ${folder} was deleted and created again since the last call, ` +
+      'so its sandbox was restarted over the new folder; commands that were running in the old one have ended.';
+    return replaced;
   }
 
   currentSandbox(): Sandbox | undefined {

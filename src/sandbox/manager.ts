@@ -7,18 +7,22 @@ import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
+  LABEL_CONTROL_SOCKET,
   LABEL_EXPIRES,
   LABEL_ID,
+  LABEL_LIFETIME,
   LABEL_OWNER,
   LABEL_OWNS_VOLUME,
+  LABEL_STATE_DIR,
   LABEL_TOKEN_SHA256,
-  LABEL_USER,
+  LABEL_WORKSPACE_INODE,
   managedLabels,
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
+import { folderGone, folderIdentity } from './host-folder.ts';
 import { removeAssignment } from './metadata.ts';
-import { Sandbox, type SandboxState } from './sandbox.ts';
+import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 
 export interface CreateOptions {
@@ -37,6 +41,8 @@ export interface CreateOptions {
   tokenSha256?: string;
   /** A warm-pool member: hidden from task listings from the start. */
   isPooled?: boolean;
+  /** Whether the sandbox goes with this process; by default the manager's. */
+  lifetime?: Lifetime;
   /** Replaces the agent command; only tests use it. */
   command?: string[];
   signal?: AbortSignal;
@@ -52,6 +58,10 @@ export interface ManagerOptions {
   stateDir: string;
   log: Logger;
   quotas?: Partial<Quotas>;
+  /** The owner socket this process listens on (sandbox/owner-socket.ts), labelled on every container. */
+  controlSocket?: string;
+  /** 'persistent' for `serve`, whose sandboxes outlive it; 'process' (the default) for `stdio` and `run`. */
+  defaultLifetime?: Lifetime;
 }
 
 const WATCH_INTERVAL_MS = 100;
@@ -66,6 +76,8 @@ export class SandboxManager extends EventEmitter {
   readonly stateDir: string;
   readonly quotas: Quotas;
   readonly log: Logger;
+  readonly controlSocket: string | undefined;
+  readonly defaultLifetime: Lifetime;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -74,6 +86,8 @@ export class SandboxManager extends EventEmitter {
     this.driver = options.driver;
     this.stateDir = options.stateDir;
     this.log = options.log;
+    this.controlSocket = options.controlSocket;
+    this.defaultLifetime = options.defaultLifetime ?? 'process';
     this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
   }
 
@@ -155,6 +169,7 @@ export class SandboxManager extends EventEmitter {
     const socketDir = socketDirFor(this.stateDir, id);
     const link = new AgentLink({ sandboxId: id, socketDir, limits: agentLimits(policy), log: this.log });
     const expiresAt = options.ttlMs === undefined ? undefined : new Date(Date.now() + options.ttlMs);
+    const lifetime = options.lifetime ?? this.defaultLifetime;
     const sandbox = new Sandbox({
       id,
       loaded: options.policy,
@@ -165,6 +180,7 @@ export class SandboxManager extends EventEmitter {
       owner: options.owner,
       labels: options.labels ?? {},
       tokenSha256: options.tokenSha256,
+      lifetime,
     });
     sandbox.isPooled = options.isPooled ?? false;
     this.#watchLink(sandbox);
@@ -187,10 +203,21 @@ export class SandboxManager extends EventEmitter {
         // Idempotent: a named workspace's volume may already hold its files.
         await this.driver.createVolume(workspace.name, { ...managedLabels, [LABEL_ID]: id });
       }
-      const ourLabels: Record<string, string> = { [LABEL_OWNS_VOLUME]: String(ownsVolume) };
+      const ourLabels: Record<string, string> = {
+        [LABEL_OWNS_VOLUME]: String(ownsVolume),
+        [LABEL_STATE_DIR]: this.stateDir,
+        [LABEL_LIFETIME]: lifetime,
+      };
+      if (this.controlSocket !== undefined) ourLabels[LABEL_CONTROL_SOCKET] = this.controlSocket;
+      if (workspace.kind === 'bind') {
+        // Noticed later when the folder is deleted and re-created at the same path (a fresh clone).
+        const identity = await folderIdentity(workspace.hostPath);
+        if (identity === undefined) throw folderGone(workspace.hostPath);
+        sandbox.workspaceIdentity = identity;
+        ourLabels[LABEL_WORKSPACE_INODE] = identity;
+      }
       if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
       if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
-      if (options.user !== undefined) ourLabels[LABEL_USER] = `${options.user.uid}:${options.user.gid}`;
       if (options.tokenSha256 !== undefined) ourLabels[LABEL_TOKEN_SHA256] = options.tokenSha256;
       const spec = containerSpec(options.policy, {
         id,
@@ -320,13 +347,35 @@ export class SandboxManager extends EventEmitter {
     if (sandbox.containerId !== undefined) await this.driver.remove(sandbox.containerId);
     await rm(socketDirFor(this.stateDir, sandbox.id), { recursive: true, force: true });
     await removeAssignment(this.stateDir, sandbox.id);
-    if (removeVolume && sandbox.workspace.kind === 'volume')
-      await this.driver.removeVolume(sandbox.workspace.name);
+    if (removeVolume && sandbox.workspace.kind === 'volume') {
+      // The sandbox is gone either way; a volume the engine keeps (409: another
+      // container uses it) is named here and found later by `sandboxd prune --volumes`.
+      await this.driver.removeVolume(sandbox.workspace.name).catch((error: unknown) =>
+        this.log.warn(
+          {
+            sandboxId: sandbox.id,
+            volume: sandbox.workspace.kind === 'volume' ? sandbox.workspace.name : '',
+            error: String(error),
+          },
+          'the workspace volume could not be removed',
+        ),
+      );
+    }
   }
 
   /** Destroys every sandbox this manager holds. */
   async destroyAll(): Promise<void> {
     await Promise.allSettled(this.list().map((sandbox) => this.destroy(sandbox.id)));
+  }
+
+  /**
+   * The control plane is shutting down: sandboxes that go with this process are
+   * removed, the others are let go of, still running, for the next start to reconcile.
+   */
+  async shutdown(): Promise<void> {
+    const goesWithUs = this.list().filter((sandbox) => sandbox.lifetime === 'process');
+    await Promise.allSettled(goesWithUs.map((sandbox) => this.destroy(sandbox.id)));
+    await this.detachAll();
   }
 
   /** Lets go of every sandbox without touching its container: the control plane is shutting down. */

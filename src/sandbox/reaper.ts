@@ -1,5 +1,6 @@
 import { LABEL_MANAGED } from '../runtime/labels.ts';
 import type { SandboxManager } from './manager.ts';
+import type { Sandbox } from './sandbox.ts';
 
 export interface ReaperOptions {
   intervalMs?: number;
@@ -56,28 +57,41 @@ export class Reaper {
     const now = this.#now();
     await this.#syncWithEngine();
     for (const sandbox of manager.list()) {
-      if (
-        sandbox.expiresAt !== undefined &&
-        sandbox.expiresAt.getTime() <= now &&
-        sandbox.state !== 'creating'
-      ) {
-        await manager.destroy(sandbox.id, { removeVolume: true });
-        manager.emit('reaped', sandbox, 'ttl');
-        continue;
-      }
-      if (sandbox.activeCalls > 0 || sandbox.isPooled) continue;
-      const quietMs = now - sandbox.lastUsedAt;
-      const idleMs = sandbox.loaded.policy.timeouts.idle;
-      if (sandbox.state === 'ready' && quietMs >= Math.min(this.#idleMarkMs, idleMs)) {
-        manager.transition(sandbox, 'idle');
-      }
-      if (sandbox.state === 'idle' && quietMs >= idleMs) {
-        const status = await sandbox.link.call('ping', {}, { timeoutMs: 5000 }).catch(() => undefined);
-        // A command still running keeps the sandbox up: commands belong to the workspace.
-        if (status !== undefined && status.activeCommands > 0) continue;
-        await manager.stop(sandbox.id, 'idle');
-        manager.emit('reaped', sandbox, 'idle');
-      }
+      // One sandbox the engine refuses to remove (a 409 on its volume) must not stop the sweep.
+      await this.#sweepOne(sandbox, now).catch((error: unknown) =>
+        manager.log.error(
+          { sandboxId: sandbox.id, error: String(error) },
+          'reaper: sweeping a sandbox failed',
+        ),
+      );
+    }
+  }
+
+  async #sweepOne(sandbox: Sandbox, now: number): Promise<void> {
+    const manager = this.#manager;
+    if (
+      sandbox.expiresAt !== undefined &&
+      sandbox.expiresAt.getTime() <= now &&
+      sandbox.state !== 'creating'
+    ) {
+      // Like every removal, expiry removes the volume only if the sandbox owns it:
+      // a named workspace's volume outlives the sandbox that had it for an hour.
+      await manager.destroy(sandbox.id);
+      manager.emit('reaped', sandbox, 'ttl');
+      return;
+    }
+    if (sandbox.activeCalls > 0 || sandbox.isPooled) return;
+    const quietMs = now - sandbox.lastUsedAt;
+    const idleMs = sandbox.loaded.policy.timeouts.idle;
+    if (sandbox.state === 'ready' && quietMs >= Math.min(this.#idleMarkMs, idleMs)) {
+      manager.transition(sandbox, 'idle');
+    }
+    if (sandbox.state === 'idle' && quietMs >= idleMs) {
+      const status = await sandbox.link.call('ping', {}, { timeoutMs: 5000 }).catch(() => undefined);
+      // A command still running keeps the sandbox up: commands belong to the workspace.
+      if (status !== undefined && status.activeCommands > 0) return;
+      await manager.stop(sandbox.id, 'idle');
+      manager.emit('reaped', sandbox, 'idle');
     }
   }
 

@@ -1,36 +1,60 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { agentLimits } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
-import type { WorkspaceSource } from '../runtime/driver.ts';
+import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
 import {
+  LABEL_CONTROL_SOCKET,
   LABEL_EXPIRES,
   LABEL_ID,
+  LABEL_LIFETIME,
   LABEL_MANAGED,
   LABEL_OWNER,
   LABEL_OWNS_VOLUME,
   LABEL_POLICY,
   LABEL_POOL,
   LABEL_SOCKET_DIR,
+  LABEL_STATE_DIR,
   LABEL_TOKEN_SHA256,
   LABEL_WORKSPACE,
+  LABEL_WORKSPACE_INODE,
   userLabels,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
 import type { SandboxManager } from './manager.ts';
-import { loadAssignment } from './metadata.ts';
+import { loadAssignment, removeAssignment } from './metadata.ts';
+import { probeOwner } from './owner-socket.ts';
 import { Sandbox } from './sandbox.ts';
 import { socketDirFor } from './state-dir.ts';
 
+export interface ReconcileOptions {
+  loadPolicyNamed: (name: string) => Promise<LoadedPolicy>;
+  onPoolMember?: (policy: string, sandbox: Sandbox) => void;
+  /**
+   * Why a container no longer matches what this control plane is configured to
+   * serve (another folder, policy, image or user), or undefined when it matches.
+   * A mismatching container is removed, never served; its volume stays.
+   */
+  mismatch?: (container: ContainerInfo) => Promise<string | undefined>;
+}
+
+/** The state directory a container belongs to; containers of v0.1 say it only through their socket dir. */
+function stateDirOf(labels: Record<string, string>): string | undefined {
+  const stated = labels[LABEL_STATE_DIR];
+  if (stated !== undefined) return stated;
+  const socketDir = labels[LABEL_SOCKET_DIR];
+  return socketDir === undefined ? undefined : path.dirname(path.dirname(socketDir));
+}
+
 /**
- * After a control-plane restart: adopt every container we created, re-create
- * its socket so the agent (which kept running, with its commands) redials.
- * Running containers come back ready once the agent is connected; stopped ones
- * stay stopped until a call starts them. Returns the adopted sandboxes.
+ * After a control-plane restart: adopt every container this state directory's
+ * control plane created, re-create its socket so the agent (which kept running,
+ * with its commands) redials. Running containers come back ready once the agent
+ * is connected; stopped ones stay stopped until a call starts them. Containers
+ * that no longer match the configuration, and those of a `stdio` or `run`
+ * process that died, are removed. Returns the adopted sandboxes.
  */
-export async function reconcile(
-  manager: SandboxManager,
-  loadPolicyNamed: (name: string) => Promise<LoadedPolicy>,
-  onPoolMember?: (policy: string, sandbox: Sandbox) => void,
-): Promise<Sandbox[]> {
+export async function reconcile(manager: SandboxManager, options: ReconcileOptions): Promise<Sandbox[]> {
   const containers = await manager.driver.list({ [LABEL_MANAGED]: 'true' });
   const adopted: Sandbox[] = [];
   for (const container of containers) {
@@ -39,64 +63,96 @@ export async function reconcile(
     if (id === undefined || manager.find(id) !== undefined) continue;
     // Another control plane (another state directory) on the same engine owns its own sandboxes.
     const socketDir = socketDirFor(manager.stateDir, id);
-    if (labels[LABEL_SOCKET_DIR] !== socketDir) continue;
-    let loaded: LoadedPolicy;
-    try {
-      loaded = await loadPolicyNamed(labels[LABEL_POLICY] ?? 'default');
-    } catch (error) {
-      manager.log.warn(
-        { sandboxId: id, error: String(error) },
-        'reconcile: policy unavailable, using default',
-      );
-      loaded = await loadPolicyNamed('default');
-    }
-    const source = labels[LABEL_WORKSPACE] ?? '';
-    const workspace: WorkspaceSource = source.startsWith('/')
-      ? { kind: 'bind', hostPath: source }
-      : { kind: 'volume', name: source };
-    const link = new AgentLink({
-      sandboxId: id,
-      socketDir,
-      limits: agentLimits(loaded.policy),
-      log: manager.log,
-    });
-    // A warm-pool member taken by a task has its assignment in the state directory.
-    const assignment = await loadAssignment(manager.stateDir, id);
-    const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
-    const sandbox = new Sandbox({
-      id,
-      loaded,
-      workspace,
-      link,
-      ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
-      expiresAt: expires === undefined ? undefined : new Date(expires),
-      owner: assignment?.owner ?? labels[LABEL_OWNER],
-      labels: assignment?.labels ?? userLabels(labels),
-      tokenSha256: assignment?.tokenSha256 ?? labels[LABEL_TOKEN_SHA256],
-    });
-    sandbox.containerId = container.id;
-    await link.listen();
-    manager.adopt(sandbox);
-    if (container.state === 'running') {
-      // 'creating' until the agent redials; acquire() waits for it.
-      sandbox.state = 'creating';
-      link.once('ready', () => {
-        if (sandbox.state === 'creating') manager.transition(sandbox, 'ready', { reason: 'reconciled' });
-      });
-    } else {
-      sandbox.state = 'stopped';
-    }
-    const pool = labels[LABEL_POOL];
-    if (pool !== undefined && assignment === undefined) {
-      if (container.state !== 'running' || onPoolMember === undefined) {
-        // An unassigned pool member that stopped is worth nothing: the pool makes a fresh one.
-        await manager.destroy(id);
-        continue;
+    if (stateDirOf(labels) !== manager.stateDir || labels[LABEL_SOCKET_DIR] !== socketDir) continue;
+    const owner = labels[LABEL_CONTROL_SOCKET];
+    if (owner !== undefined && owner !== manager.controlSocket) {
+      // A `stdio` or `run` process's sandbox: its process serves it while it lives.
+      if ((await probeOwner(owner)).state === 'gone') {
+        await discard(manager, container, id, 'the process that made it is gone');
       }
-      onPoolMember(pool, sandbox);
+      continue;
     }
-    manager.log.info({ sandboxId: id, container: container.state }, 'reconciled sandbox');
-    adopted.push(sandbox);
+    const reason = await options.mismatch?.(container);
+    if (reason !== undefined) {
+      await discard(manager, container, id, reason);
+      continue;
+    }
+    const sandbox = await adopt(manager, container, id, options);
+    if (sandbox !== undefined) adopted.push(sandbox);
   }
   return adopted;
+}
+
+/** Removes a container we will not serve, with its socket directory; its workspace stays. */
+async function discard(manager: SandboxManager, container: ContainerInfo, id: string, reason: string) {
+  manager.log.warn({ sandboxId: id, reason }, 'reconcile: removing a sandbox that will not be served');
+  await manager.driver.remove(container.id);
+  await rm(socketDirFor(manager.stateDir, id), { recursive: true, force: true });
+  await removeAssignment(manager.stateDir, id);
+}
+
+async function adopt(
+  manager: SandboxManager,
+  container: ContainerInfo,
+  id: string,
+  options: ReconcileOptions,
+): Promise<Sandbox | undefined> {
+  const labels = container.labels;
+  const socketDir = socketDirFor(manager.stateDir, id);
+  let loaded: LoadedPolicy;
+  try {
+    loaded = await options.loadPolicyNamed(labels[LABEL_POLICY] ?? 'default');
+  } catch (error) {
+    manager.log.warn({ sandboxId: id, error: String(error) }, 'reconcile: policy unavailable, using default');
+    loaded = await options.loadPolicyNamed('default');
+  }
+  const source = labels[LABEL_WORKSPACE] ?? '';
+  const workspace: WorkspaceSource = source.startsWith('/')
+    ? { kind: 'bind', hostPath: source }
+    : { kind: 'volume', name: source };
+  const link = new AgentLink({
+    sandboxId: id,
+    socketDir,
+    limits: agentLimits(loaded.policy),
+    log: manager.log,
+  });
+  // A warm-pool member taken by a task has its assignment in the state directory.
+  const assignment = await loadAssignment(manager.stateDir, id);
+  const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
+  const sandbox = new Sandbox({
+    id,
+    loaded,
+    workspace,
+    link,
+    ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
+    expiresAt: expires === undefined ? undefined : new Date(expires),
+    owner: assignment?.owner ?? labels[LABEL_OWNER],
+    labels: assignment?.labels ?? userLabels(labels),
+    tokenSha256: assignment?.tokenSha256 ?? labels[LABEL_TOKEN_SHA256],
+    lifetime: labels[LABEL_LIFETIME] === 'process' ? 'process' : 'persistent',
+  });
+  sandbox.containerId = container.id;
+  sandbox.workspaceIdentity = labels[LABEL_WORKSPACE_INODE];
+  await link.listen();
+  manager.adopt(sandbox);
+  if (container.state === 'running') {
+    // 'creating' until the agent redials; acquire() waits for it.
+    sandbox.state = 'creating';
+    link.once('ready', () => {
+      if (sandbox.state === 'creating') manager.transition(sandbox, 'ready', { reason: 'reconciled' });
+    });
+  } else {
+    sandbox.state = 'stopped';
+  }
+  const pool = labels[LABEL_POOL];
+  if (pool !== undefined && assignment === undefined) {
+    if (container.state !== 'running' || options.onPoolMember === undefined) {
+      // An unassigned pool member that stopped is worth nothing: the pool makes a fresh one.
+      await manager.destroy(id);
+      return undefined;
+    }
+    options.onPoolMember(pool, sandbox);
+  }
+  manager.log.info({ sandboxId: id, container: container.state }, 'reconciled sandbox');
+  return sandbox;
 }

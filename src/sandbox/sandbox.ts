@@ -3,6 +3,9 @@ import type { ToolReply } from '../protocol/agent-api.ts';
 import type { WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
 
+/** 'process': removed when the process that made it stops; 'persistent': outlives it. */
+export type Lifetime = 'process' | 'persistent';
+
 export type SandboxState = 'creating' | 'ready' | 'idle' | 'stopped' | 'removed' | 'failed';
 
 export interface SandboxInit {
@@ -16,6 +19,7 @@ export interface SandboxInit {
   owner?: string | undefined;
   labels?: Record<string, string>;
   tokenSha256?: string | undefined;
+  lifetime: Lifetime;
 }
 
 /** One sandbox: a worker container, its workspace, and the link to its agent. */
@@ -36,6 +40,9 @@ export class Sandbox {
   labels: Record<string, string>;
   /** Whether destroying the sandbox also removes its workspace volume. */
   readonly ownsVolume: boolean;
+  readonly lifetime: Lifetime;
+  /** For a host folder: the device:inode mounted, to notice the folder deleted and re-created. */
+  workspaceIdentity: string | undefined;
   containerId: string | undefined;
   state: SandboxState = 'creating';
   lastUsedAt = Date.now();
@@ -55,6 +62,7 @@ export class Sandbox {
     this.owner = init.owner;
     this.labels = init.labels ?? {};
     this.tokenSha256 = init.tokenSha256;
+    this.lifetime = init.lifetime;
   }
 
   get isLive(): boolean {

@@ -14,11 +14,16 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'sandboxd');
 }
 
+/**
+ * Private to its owner (0700), parents of the socket directories included: a
+ * container reaches its own socket through its bind mount, which the engine sets
+ * up as root, so no other host user needs to pass through here — and none can
+ * connect to an agent socket and pose as the agent or the control plane.
+ */
 export async function prepareStateDir(stateDir: string): Promise<void> {
-  await mkdir(path.join(stateDir, 'sockets'), { recursive: true, mode: 0o711 });
-  // Other host users need not list sandboxes; the engine (root) still reaches the socket dirs.
-  await chmod(stateDir, 0o711);
-  await chmod(path.join(stateDir, 'sockets'), 0o711);
+  await mkdir(path.join(stateDir, 'sockets'), { recursive: true, mode: 0o700 });
+  await chmod(stateDir, 0o700);
+  await chmod(path.join(stateDir, 'sockets'), 0o700);
 }
 
 export function socketDirFor(stateDir: string, sandboxId: string): string {

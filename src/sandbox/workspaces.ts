@@ -1,8 +1,17 @@
+import { SANDBOX_USER } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
-import type { WorkspaceSource } from '../runtime/driver.ts';
-import { LABEL_WORKSPACE_NAME } from '../runtime/labels.ts';
+import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
+import {
+  LABEL_POLICY,
+  LABEL_USER,
+  LABEL_WORKSPACE,
+  LABEL_WORKSPACE_INODE,
+  LABEL_WORKSPACE_NAME,
+  workspaceVolumeName,
+} from '../runtime/labels.ts';
 import { SandboxHandle } from './handle.ts';
+import { folderIdentity } from './host-folder.ts';
 import type { SandboxManager } from './manager.ts';
 
 /**
@@ -46,17 +55,13 @@ export class Workspaces {
     let handle = this.#handles.get(name);
     if (handle !== undefined) return handle;
     const id = `ws-${name}`;
-    const isDefault = name === 'default';
-    if (!isDefault && !this.#options.allowCreate && this.#options.manager.find(id) === undefined) {
+    if (name !== 'default' && !this.#options.allowCreate && this.#options.manager.find(id) === undefined) {
       throw new ToolError(
         'SANDBOX_NOT_FOUND',
         `no workspace ${name}, and creating workspaces on first use is disabled`,
       );
     }
-    const hostPath = isDefault ? this.#options.defaultHostPath : undefined;
-    const workspace: WorkspaceSource =
-      hostPath === undefined ? { kind: 'volume', name: `sandboxd-ws-${name}` } : { kind: 'bind', hostPath };
-    const user = hostPath === undefined ? undefined : this.#options.defaultUser;
+    const { workspace, user } = this.#expected(name);
     handle = new SandboxHandle(
       this.#options.manager,
       id,
@@ -66,6 +71,8 @@ export class Workspaces {
         ownsVolume: false,
         labels: { [LABEL_WORKSPACE_NAME]: name },
         ...(user === undefined ? {} : { user }),
+        // The default workspace over a host folder goes with the control plane, as `stdio`'s does.
+        lifetime: workspace.kind === 'bind' ? 'process' : 'persistent',
       }),
       {
         name,
@@ -76,5 +83,47 @@ export class Workspaces {
     );
     this.#handles.set(name, handle);
     return handle;
+  }
+
+  /** Where a workspace lives and whom its workload runs as, as configured now. */
+  #expected(name: string): { workspace: WorkspaceSource; user: { uid: number; gid: number } | undefined } {
+    const hostPath = name === 'default' ? this.#options.defaultHostPath : undefined;
+    return hostPath === undefined
+      ? { workspace: { kind: 'volume', name: workspaceVolumeName(name) }, user: undefined }
+      : { workspace: { kind: 'bind', hostPath }, user: this.#options.defaultUser };
+  }
+
+  /**
+   * Why a workspace's container found at start no longer matches the configuration
+   * (reconcile removes it, and the next call starts a new one), or undefined. A
+   * /v1 sandbox keeps what its creator asked for and is not checked here.
+   */
+  async mismatch(container: ContainerInfo): Promise<string | undefined> {
+    const { labels } = container;
+    const name = labels[LABEL_WORKSPACE_NAME];
+    if (name === undefined) return undefined;
+    const { workspace, user } = this.#expected(name);
+    const source = workspace.kind === 'volume' ? workspace.name : workspace.hostPath;
+    if (labels[LABEL_WORKSPACE] !== source) {
+      return `it works on ${labels[LABEL_WORKSPACE]}, and this control plane serves ${source}`;
+    }
+    if (labels[LABEL_POLICY] !== this.#options.policyName) {
+      return `its policy is ${labels[LABEL_POLICY]}, and this control plane's is ${this.#options.policyName}`;
+    }
+    const wantedUser = `${(user ?? SANDBOX_USER).uid}:${(user ?? SANDBOX_USER).gid}`;
+    if ((labels[LABEL_USER] ?? `${SANDBOX_USER.uid}:${SANDBOX_USER.gid}`) !== wantedUser) {
+      return `it runs as ${labels[LABEL_USER]}, and the workspace wants ${wantedUser}`;
+    }
+    const { policy } = await this.#options.policy();
+    const imageId = await this.#options.manager.driver.imageId(policy.image);
+    if (imageId !== undefined && imageId !== container.imageId) {
+      return `the image ${policy.image} has been rebuilt since it started`;
+    }
+    if (workspace.kind === 'bind' && labels[LABEL_WORKSPACE_INODE] !== undefined) {
+      if ((await folderIdentity(workspace.hostPath)) !== labels[LABEL_WORKSPACE_INODE]) {
+        return `the folder ${workspace.hostPath} was deleted or replaced since it started`;
+      }
+    }
+    return undefined;
   }
 }

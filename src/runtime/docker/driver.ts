@@ -31,11 +31,14 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async hasImage(ref: string): Promise<boolean> {
+    return (await this.imageId(ref)) !== undefined;
+  }
+
+  async imageId(ref: string): Promise<string | undefined> {
     try {
-      await this.docker.getImage(ref).inspect();
-      return true;
+      return (await this.docker.getImage(ref).inspect()).Id;
     } catch (error) {
-      if (statusCode(error) === 404) return false;
+      if (statusCode(error) === 404) return undefined;
       throw error;
     }
   }
@@ -94,6 +97,8 @@ export class DockerDriver implements RuntimeDriver {
         labels: info.Config.Labels ?? {},
         exitCode: info.State.Running ? null : info.State.ExitCode,
         isOomKilled: info.State.OOMKilled,
+        imageId: info.Image,
+        createdMs: Date.parse(info.Created),
       };
     } catch (error) {
       if (statusCode(error) === 404) return undefined;
@@ -113,6 +118,8 @@ export class DockerDriver implements RuntimeDriver {
       labels: container.Labels ?? {},
       exitCode: null,
       isOomKilled: false,
+      imageId: container.ImageID,
+      createdMs: container.Created * 1000,
     }));
   }
 
