@@ -168,6 +168,29 @@ describe('idle reaping and the TTL', () => {
     assert.deepEqual(await driver.list({ 'io.sandboxd.id': sandbox.id }), []);
     assert.deepEqual(await driver.listVolumes({ 'io.sandboxd.id': sandbox.id }), []);
   });
+  it('keeps a named workspace volume and its files when the TTL removes the sandbox over it', async () => {
+    const plane = await startPlane({}, { SANDBOXD_SWEEP_MS: '250' });
+    const first = await createSandbox(plane, { workspace: 'ttl-kept', ttlSeconds: 2 });
+    const client = await plane.client(new URL(first.mcpUrl).pathname, first.token);
+    try {
+      await client.callTool({ name: 'write_file', arguments: { path: 'kept.txt', content: 'still here\n' } });
+    } finally {
+      await client.close();
+    }
+    await waitFor(async () => (await stateOf(plane, first.id)) === 'absent', 10_000, 'the TTL to remove it');
+    const driver = new DockerDriver();
+    assert.deepEqual(await driver.list({ 'io.sandboxd.id': first.id }), [], 'the container is gone');
+    const second = await createSandbox(plane, { workspace: 'ttl-kept' });
+    const again = await plane.client(new URL(second.mcpUrl).pathname, second.token);
+    try {
+      const read = structured(await again.callTool({ name: 'read_file', arguments: { path: 'kept.txt' } }));
+      assert.equal(read.content, 'still here\n', 'the volume and its file outlived the expiry');
+    } finally {
+      await again.close();
+      await plane.fetch(`/v1/sandboxes/${second.id}`, { method: 'DELETE' });
+      await driver.removeVolume('sandboxd-ws-ttl-kept');
+    }
+  });
 });
 
 describe('named workspaces', () => {

@@ -148,7 +148,12 @@ async function streamCommand(sandbox: Sandbox, commandId: string): Promise<numbe
       verbosity: 'minimal',
       max_output_bytes: 1,
     });
-    const state = poll.result as { status: string; exit_code: number | null; signal: string | null };
+    const state = poll.result as {
+      status: string;
+      exit_code: number | null;
+      signal: string | null;
+      error?: string;
+    };
     for (const stream of ['stdout', 'stderr'] as const) {
       for (;;) {
         const page = await sandbox.callTool('read_output', {
@@ -166,6 +171,7 @@ async function streamCommand(sandbox: Sandbox, commandId: string): Promise<numbe
         if (!advanced) break;
       }
     }
+    if (state.status === 'failed') warn(`the command could not start: ${state.error ?? 'no reason given'}`);
     if (state.status !== 'running') return exitCodeFor(state);
   }
 }
