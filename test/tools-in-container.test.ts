@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolError } from '../src/protocol/errors.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
@@ -111,6 +112,25 @@ describe('the tool set inside the real worker image', () => {
     const pipe = await sandboxes.exec(sandbox, 'test -t 1 && echo tty || echo pipe');
     assert.equal(pipe.stdout, 'pipe\n');
   });
+
+  for (const tty of [false, true]) {
+    it(`reports timeout just after the deadline and leaves nothing running${tty ? ', on a terminal' : ''}`, async () => {
+      // The second command ignores TERM, so only the KILL that follows it ends the command.
+      for (const cmd of ['sleep 2', "trap '' TERM HUP; sleep 2"]) {
+        const started = await call('exec_command', { cmd, tty, timeout_ms: 100, yield_time_ms: 0 });
+        await sleep(350);
+        const polled = await call('write_stdin', {
+          command_id: started.command_id,
+          chars: '',
+          yield_time_ms: 0,
+        });
+        assert.equal(polled.status, 'timeout', cmd);
+        assert.equal(polled.timed_out, true, cmd);
+      }
+      const left = await sandboxes.exec(sandbox, 'pgrep -x sleep || echo none');
+      assert.equal(left.stdout, 'none\n');
+    });
+  }
 
   it('can run a program it put in /tmp (builds do), though nothing setuid', async () => {
     const result = await sandboxes.exec(

@@ -22,6 +22,8 @@ const StreamCounters = z.object({ stdout: nonNegativeInt(), stderr: nonNegativeI
 export const CommandResult = z.object({
   command_id: z.string(),
   status: CommandStatus,
+  /** Whether the command ran into its timeout_ms (status "timeout"), from the deadline on. */
+  timed_out: z.boolean(),
   exit_code: z.number().int().nullable(),
   signal: z.string().nullable(),
   duration_ms: nonNegativeInt(),

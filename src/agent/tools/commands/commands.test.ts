@@ -101,6 +101,24 @@ async function isAlive(pid: number): Promise<boolean> {
   return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
+/** Terminal tests need script(1), which the worker image has. */
+const needsScript = { skip: existsSync('/usr/bin/script') ? false : 'no /usr/bin/script here' };
+
+/** Polls a running command until its output so far matches `pattern`; returns that output. */
+async function outputUntil(
+  commands: ReturnType<typeof engine>,
+  started: { result: CommandResult },
+  pattern: RegExp,
+): Promise<string> {
+  let stdout = started.result.stdout;
+  for (let polls = 0; !pattern.test(stdout) && polls < 100; polls++) {
+    stdout += (await commands.write({ command_id: started.result.command_id, yield_time_ms: 50 })).result
+      .stdout;
+  }
+  assert.match(stdout, pattern);
+  return stdout;
+}
+
 async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -260,6 +278,55 @@ describe('timeouts', () => {
     assert.ok(await eventually(async () => !(await isAlive(backgroundPid))), 'the deadline takes it');
   });
 
+  for (const isTty of [false, true]) {
+    for (const cmd of ['sleep 2', "trap '' TERM; sleep 2"]) {
+      it(`report timeout and timed_out when polled just after the deadline: ${cmd}${isTty ? ', on a terminal' : ''}`, {
+        skip: isTty ? needsScript.skip : false,
+      }, async () => {
+        const commands = engine();
+        const started = await commands.exec({ cmd, tty: isTty, timeout_ms: 100, yield_time_ms: 0 });
+        await sleep(350);
+        const polled = await commands.write({ command_id: started.result.command_id, yield_time_ms: 0 });
+        assert.equal(polled.result.status, 'timeout');
+        assert.equal(polled.result.timed_out, true);
+        assert.equal(polled.result.next_action, undefined);
+        assert.match(polled.summary, /^Timed out/);
+      });
+    }
+  }
+
+  it('say timed_out false for a command that ended by itself', async () => {
+    const { result } = await engine().exec({ cmd: 'exit 1', timeout_ms: 10_000 });
+    assert.equal(result.timed_out, false);
+  });
+
+  it('kill a group that ignores TERM soon after the deadline', async () => {
+    const commands = engine();
+    const started = await commands.exec({ cmd: "trap '' TERM; sleep 30", timeout_ms: 100, yield_time_ms: 0 });
+    const pid = commands.table.get(started.result.command_id).pid as number;
+    assert.ok(
+      await eventually(async () => !(await isAlive(pid)), 1100),
+      'gone within a second of the deadline',
+    );
+  });
+
+  it(
+    'leave nothing behind on a terminal, even a process that ignores TERM and HUP',
+    needsScript,
+    async () => {
+      const commands = engine();
+      const started = await commands.exec({
+        cmd: "trap '' TERM HUP; sleep 30 & echo pid=$!; wait",
+        tty: true,
+        timeout_ms: 500,
+        yield_time_ms: 0,
+      });
+      const sleepPid = Number(/pid=(\d+)/.exec(await outputUntil(commands, started, /pid=\d+/))?.[1]);
+      assert.ok(await isAlive(sleepPid), 'the sleep runs until the deadline');
+      assert.ok(await eventually(async () => !(await isAlive(sleepPid)), 1500), 'the deadline takes it');
+    },
+  );
+
   it('are capped by the policy maximum', async () => {
     const { result } = await engine({ maxCommandTimeoutMs: 300 }).exec({
       cmd: 'sleep 30',
@@ -295,6 +362,14 @@ describe('kill_command', () => {
     assert.equal(killed.kill_status, 'killed');
     assert.equal(killed.status, 'terminated');
     assert.equal(killed.signal, 'SIGKILL');
+  });
+
+  it('reaches a command on a terminal at once, not through script(1) relaying it', needsScript, async () => {
+    const commands = engine();
+    const started = await commands.exec({ cmd: 'echo ready; sleep 30', tty: true, yield_time_ms: 0 });
+    await outputUntil(commands, started, /ready/);
+    const killed = await commands.kill({ command_id: started.result.command_id, wait_ms: 1000 });
+    assert.equal(killed.kill_status, 'terminated');
   });
 
   it('reports exited for a command that already finished', async () => {

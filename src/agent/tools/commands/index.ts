@@ -89,6 +89,7 @@ export function describeCommand(command: Command, options: OutputOptions) {
   const result: CommandResult = {
     command_id: command.id,
     status: command.status,
+    timed_out: command.status === 'timeout',
     exit_code: command.exitCode,
     signal: command.signal,
     duration_ms: durationMs,
@@ -194,14 +195,14 @@ export function createCommandTools(table: CommandTable, home: string) {
       // bomb that holds every pid leaves no room to spawn even `kill`. The pid
       // cannot be reused while that group lives; if it is gone and a newer
       // command now leads a group with the same number, leave that one alone.
-      if (!table.isLedByAnotherRunningCommand(command)) command.signalGroup(signalNames[name], 'request');
+      if (!table.isLedByAnotherRunningCommand(command)) command.signalGroup(signalNames[name]);
     } else {
-      command.signalGroup(signalNames[name], 'request');
+      command.signalGroup(signalNames[name]);
       await command.waitUpTo(input.wait_ms);
       if (!command.isRunning) {
         killStatus = name === 'KILL' ? 'killed' : 'terminated';
       } else {
-        command.signalGroup('SIGKILL', 'request');
+        command.signalGroup('SIGKILL');
         await command.waitUpTo(input.kill_wait_ms);
         killStatus = command.isRunning ? 'terminating' : 'killed';
       }
