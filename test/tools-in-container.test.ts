@@ -132,6 +132,17 @@ describe('the tool set inside the real worker image', () => {
     });
   }
 
+  it('answers kill_command KILL with killed, and exited once the command has ended', async () => {
+    const started = await call('exec_command', { cmd: 'sleep 30', yield_time_ms: 0 });
+    const killed = await call('kill_command', { command_id: started.command_id, signal: 'KILL' });
+    assert.equal(killed.status, 'killed');
+    assert.equal(killed.signal, 'SIGKILL');
+    const polled = await call('write_stdin', { command_id: started.command_id, chars: '', yield_time_ms: 0 });
+    assert.equal(polled.status, 'killed');
+    const again = await call('kill_command', { command_id: started.command_id, signal: 'KILL' });
+    assert.equal(again.status, 'exited');
+  });
+
   it('can run a program it put in /tmp (builds do), though nothing setuid', async () => {
     const result = await sandboxes.exec(
       sandbox,

@@ -50,6 +50,7 @@ export class Command {
   readonly #finished: Promise<void>;
   readonly started: Promise<void>;
   #timeout: NodeJS.Timeout | undefined;
+  #hasKillRequest = false;
 
   constructor(options: CommandOptions) {
     this.isTty = options.isTty;
@@ -138,6 +139,12 @@ export class Command {
     signalCommandGroups(pid, this.isTty, signal);
   }
 
+  /** kill_command's signal: a KILL it sends makes the command `killed` rather than `terminated`. */
+  kill(signal: NodeJS.Signals): void {
+    if (signal === 'SIGKILL') this.#hasKillRequest = true;
+    this.signalGroup(signal);
+  }
+
   /**
    * The command is over at its deadline, not when its leader has gone: script(1)
    * kept a TTY command `running` for 2 s past it, and a group that ignores TERM
@@ -155,7 +162,8 @@ export class Command {
     this.exitCode = code;
     this.signal = signal;
     if (!this.isRunning) return;
-    this.status = signal === null ? 'exited' : 'terminated';
+    if (signal === null) this.status = 'exited';
+    else this.status = signal === 'SIGKILL' && this.#hasKillRequest ? 'killed' : 'terminated';
     this.#settle();
   }
 

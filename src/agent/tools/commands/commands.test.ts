@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { type ErrorCode, ToolError } from '../../../protocol/errors.ts';
 import { type AgentLimits, defaultAgentLimits } from '../../../protocol/limits.ts';
 import type { ToolSpec } from '../../../protocol/tool-spec.ts';
-import type { CommandResult } from '../../../protocol/tools/commands.ts';
+import type { CommandResult, CommandStatus, KillStatus } from '../../../protocol/tools/commands.ts';
 import type { ToolContext } from '../context.ts';
 import { createCommandTools } from './index.ts';
 import { Launcher } from './launcher.ts';
@@ -69,9 +69,10 @@ function engine(overrides: Partial<AgentLimits> = {}) {
     write: (input: Record<string, unknown>) =>
       call(tools.write_stdin, input) as Promise<{ summary: string; result: CommandResult }>,
     kill: async (input: Record<string, unknown>) =>
-      (await call(tools.kill_command, input)).result as Partial<CommandResult> & {
+      (await call(tools.kill_command, input)).result as Partial<Omit<CommandResult, 'status'>> & {
         command_id: string;
-        kill_status: string;
+        status: KillStatus;
+        command_status?: CommandStatus;
       },
     read: async (input: Record<string, unknown>) => (await call(tools.read_output, input)).result,
   };
@@ -231,7 +232,7 @@ describe('write_stdin', () => {
     assert.equal(first.result.stdout, 'ping\n');
     const second = await commands.write({ command_id: id, chars: 'pong\n', yield_time_ms: 300 });
     assert.equal(second.result.stdout, 'pong\n');
-    assert.equal((await commands.kill({ command_id: id })).kill_status, 'terminated');
+    assert.equal((await commands.kill({ command_id: id })).status, 'terminated');
   });
 
   it('answers COMMAND_CLOSED once the command has exited', async () => {
@@ -343,9 +344,26 @@ describe('kill_command', () => {
     const commands = engine();
     const started = await commands.exec({ cmd: 'sleep 30', yield_time_ms: 0 });
     const killed = await commands.kill({ command_id: started.result.command_id });
-    assert.equal(killed.kill_status, 'terminated');
     assert.equal(killed.status, 'terminated');
+    assert.equal(killed.command_status, 'terminated');
     assert.equal(killed.signal, 'SIGTERM');
+  });
+
+  it('answers killed to KILL, and the command is killed for every later poll too', async () => {
+    const commands = engine();
+    const started = await commands.exec({ cmd: 'sleep 30', yield_time_ms: 0 });
+    const killed = await commands.kill({ command_id: started.result.command_id, signal: 'KILL' });
+    assert.equal(killed.status, 'killed');
+    assert.equal(killed.signal, 'SIGKILL');
+    const polled = await commands.write({ command_id: started.result.command_id, yield_time_ms: 0 });
+    assert.equal(polled.result.status, 'killed');
+    assert.match(polled.summary, /^Killed by kill_command/);
+  });
+
+  it('leaves terminated for a command that a KILL from elsewhere ended', async () => {
+    const { result } = await engine().exec({ cmd: 'kill -KILL $$' });
+    assert.equal(result.status, 'terminated');
+    assert.equal(result.signal, 'SIGKILL');
   });
 
   it('escalates to KILL when the command ignores TERM', async () => {
@@ -359,8 +377,8 @@ describe('kill_command', () => {
     while (!stdout.includes('ready'))
       stdout += (await commands.write({ command_id: id, yield_time_ms: 50 })).result.stdout;
     const killed = await commands.kill({ command_id: id, wait_ms: 300 });
-    assert.equal(killed.kill_status, 'killed');
-    assert.equal(killed.status, 'terminated');
+    assert.equal(killed.status, 'killed');
+    assert.equal(killed.command_status, 'killed');
     assert.equal(killed.signal, 'SIGKILL');
   });
 
@@ -369,19 +387,21 @@ describe('kill_command', () => {
     const started = await commands.exec({ cmd: 'echo ready; sleep 30', tty: true, yield_time_ms: 0 });
     await outputUntil(commands, started, /ready/);
     const killed = await commands.kill({ command_id: started.result.command_id, wait_ms: 1000 });
-    assert.equal(killed.kill_status, 'terminated');
+    assert.equal(killed.status, 'terminated');
   });
 
   it('reports exited for a command that already finished', async () => {
     const commands = engine();
     const done = await commands.exec({ cmd: 'true' });
-    assert.equal((await commands.kill({ command_id: done.result.command_id })).kill_status, 'exited');
+    const killed = await commands.kill({ command_id: done.result.command_id, signal: 'KILL' });
+    assert.equal(killed.status, 'exited');
+    assert.equal(killed.command_status, 'exited');
   });
 
   it('reports not_found for an unknown id', async () => {
     assert.deepEqual(await engine().kill({ command_id: 'nosuchcommand' }), {
       command_id: 'nosuchcommand',
-      kill_status: 'not_found',
+      status: 'not_found',
     });
   });
 });
