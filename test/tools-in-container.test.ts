@@ -178,3 +178,29 @@ describe('the tool set inside the real worker image', () => {
     assert.equal(passed.stdout, 'hello\n');
   });
 });
+
+/** Commands agents type by habit, without checking first what the image has. */
+const EVERYDAY_COMMANDS = [
+  'python --version',
+  // A virtual environment in /tmp and its own pip: no network, so pip must come with venv.
+  'python -m venv /tmp/venv && /tmp/venv/bin/pip --version',
+  'pip --version',
+  'node --version',
+  'npm --version',
+  'npx --version',
+  'git --version',
+  'rg --version',
+  'make --version',
+  'jq --version',
+  'diff --version',
+  'patch --version',
+];
+
+describe('the everyday toolbox in the worker image', () => {
+  for (const cmd of EVERYDAY_COMMANDS) {
+    it(`runs ${cmd}`, async () => {
+      const result = await sandboxes.exec(sandbox, cmd);
+      assert.equal(result.exit_code, 0, `${result.status}: ${result.stderr}`);
+    });
+  }
+});
