@@ -372,11 +372,8 @@ describe('kill_command', () => {
       cmd: "trap '' TERM; echo ready; while :; do sleep 0.05; done",
       yield_time_ms: 0,
     });
-    const id = started.result.command_id;
-    let stdout = started.result.stdout;
-    while (!stdout.includes('ready'))
-      stdout += (await commands.write({ command_id: id, yield_time_ms: 50 })).result.stdout;
-    const killed = await commands.kill({ command_id: id, wait_ms: 300 });
+    await outputUntil(commands, started, /ready/);
+    const killed = await commands.kill({ command_id: started.result.command_id, wait_ms: 300 });
     assert.equal(killed.status, 'killed');
     assert.equal(killed.command_status, 'killed');
     assert.equal(killed.signal, 'SIGKILL');
