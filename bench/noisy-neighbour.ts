@@ -132,7 +132,7 @@ export const noisyNeighbour: Bench<{ quietSeconds: number; bombSeconds: number; 
           { command_id: commandId, signal: 'KILL' },
           60_000,
         );
-        killed = `, then killed (${String(kill.kill_status)})`;
+        killed = `, then killed (${String(kill.status)})`;
         last = kill;
       }
       // A is usable again when a command runs there (a fork bomb's last processes may take a moment to go).

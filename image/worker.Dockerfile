@@ -20,11 +20,14 @@ RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protect
 FROM node:24-bookworm-slim
 
 # What a coding agent expects to find: a shell, git, ripgrep, python, build basics.
+# Agents type `python`, `pip` and `python -m venv` by habit (without them `python -m pytest`
+# exits 127), hence python-is-python3, python3-pip and python3-venv.
 RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       bash coreutils findutils grep sed gawk diffutils patch less file tree \
-      git ripgrep python3 procps ca-certificates jq make xz-utils bzip2 unzip zip \
+      git ripgrep python3 python-is-python3 python3-pip python3-venv \
+      procps ca-certificates jq make xz-utils bzip2 unzip zip \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 
 # The workload user is sandbox (1000:1000); the base image's node user had that id.

@@ -14,7 +14,7 @@ before(async () => {
 after(() => sandboxes.teardown());
 
 /** exec_command as the tests read it; `error` is the failure text of a command that did not start. */
-type CommandReply = Omit<ExecResult, 'error'> & { error?: string; kill_status?: string };
+type CommandReply = Omit<ExecResult, 'error'> & { error?: string; command_status?: string };
 
 async function exec(target: Sandbox, cmd: string | string[], extra: Record<string, unknown> = {}) {
   const reply = await target.callTool('exec_command', { cmd, yield_time_ms: 60_000, ...extra }, 120_000);
@@ -96,7 +96,7 @@ describe('the command launcher in the worker image', () => {
 
     const running = await exec(sandbox, 'sleep 300', { yield_time_ms: 0 });
     const killed = await tool(sandbox, 'kill_command', { command_id: running.command_id, signal: 'TERM' });
-    assert.equal(killed.kill_status, 'terminated');
+    assert.equal(killed.status, 'terminated');
     assert.equal(killed.signal, 'SIGTERM');
   });
 
@@ -223,7 +223,7 @@ describe('the command launcher in the worker image', () => {
       command_id: longRunning.command_id,
       signal: 'KILL',
     });
-    assert.equal(killed.kill_status, 'exited');
+    assert.equal(killed.status, 'exited');
     const left = await exec(sandbox, "pgrep -xf 'sleep 300' || echo none");
     assert.equal(left.stdout, 'none\n');
 

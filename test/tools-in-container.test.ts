@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolError } from '../src/protocol/errors.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
@@ -112,6 +113,36 @@ describe('the tool set inside the real worker image', () => {
     assert.equal(pipe.stdout, 'pipe\n');
   });
 
+  for (const tty of [false, true]) {
+    it(`reports timeout just after the deadline and leaves nothing running${tty ? ', on a terminal' : ''}`, async () => {
+      // The second command ignores TERM, so only the KILL that follows it ends the command.
+      for (const cmd of ['sleep 2', "trap '' TERM HUP; sleep 2"]) {
+        const started = await call('exec_command', { cmd, tty, timeout_ms: 100, yield_time_ms: 0 });
+        await sleep(350);
+        const polled = await call('write_stdin', {
+          command_id: started.command_id,
+          chars: '',
+          yield_time_ms: 0,
+        });
+        assert.equal(polled.status, 'timeout', cmd);
+        assert.equal(polled.timed_out, true, cmd);
+      }
+      const left = await sandboxes.exec(sandbox, 'pgrep -x sleep || echo none');
+      assert.equal(left.stdout, 'none\n');
+    });
+  }
+
+  it('answers kill_command KILL with killed, and exited once the command has ended', async () => {
+    const started = await call('exec_command', { cmd: 'sleep 30', yield_time_ms: 0 });
+    const killed = await call('kill_command', { command_id: started.command_id, signal: 'KILL' });
+    assert.equal(killed.status, 'killed');
+    assert.equal(killed.signal, 'SIGKILL');
+    const polled = await call('write_stdin', { command_id: started.command_id, chars: '', yield_time_ms: 0 });
+    assert.equal(polled.status, 'killed');
+    const again = await call('kill_command', { command_id: started.command_id, signal: 'KILL' });
+    assert.equal(again.status, 'exited');
+  });
+
   it('can run a program it put in /tmp (builds do), though nothing setuid', async () => {
     const result = await sandboxes.exec(
       sandbox,
@@ -146,4 +177,30 @@ describe('the tool set inside the real worker image', () => {
     const passed = await sandboxes.exec(sandbox, 'echo $GREETING', { env: { GREETING: 'hello' } });
     assert.equal(passed.stdout, 'hello\n');
   });
+});
+
+/** Commands agents type by habit, without checking first what the image has. */
+const EVERYDAY_COMMANDS = [
+  'python --version',
+  // A virtual environment in /tmp and its own pip: no network, so pip must come with venv.
+  'python -m venv /tmp/venv && /tmp/venv/bin/pip --version',
+  'pip --version',
+  'node --version',
+  'npm --version',
+  'npx --version',
+  'git --version',
+  'rg --version',
+  'make --version',
+  'jq --version',
+  'diff --version',
+  'patch --version',
+];
+
+describe('the everyday toolbox in the worker image', () => {
+  for (const cmd of EVERYDAY_COMMANDS) {
+    it(`runs ${cmd}`, async () => {
+      const result = await sandboxes.exec(sandbox, cmd);
+      assert.equal(result.exit_code, 0, `${result.status}: ${result.stderr}`);
+    });
+  }
 });

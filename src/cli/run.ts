@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { Duration } from '../policy/units.ts';
 import { ToolError } from '../protocol/errors.ts';
+import type { CommandResult } from '../protocol/tools/commands.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { importArchive, openExport } from '../sandbox/archive.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
@@ -121,17 +122,23 @@ async function artifactsDestination(options: RunOptions, workspace: string): Pro
   return destination;
 }
 
-function exitCodeFor(result: { status: string; exit_code: number | null; signal: string | null }): number {
+type CommandEnd = Pick<CommandResult, 'status' | 'exit_code' | 'signal'>;
+
+/** The exit code `sandboxd run` passes on for a command that has ended: its own, or what a shell would give. */
+export function exitCodeFor(result: CommandEnd): number {
   switch (result.status) {
     case 'exited':
       return result.exit_code ?? EXIT_SANDBOX_FAILURE;
     case 'timeout':
       return EXIT_TIMEOUT;
+    case 'killed':
+      return signalExitCode('SIGKILL');
     case 'terminated': {
       const number = os.constants.signals[result.signal as NodeJS.Signals];
       return number === undefined ? EXIT_SANDBOX_FAILURE : 128 + number;
     }
-    default:
+    case 'running':
+    case 'failed':
       return EXIT_SANDBOX_FAILURE;
   }
 }
@@ -148,12 +155,7 @@ async function streamCommand(sandbox: Sandbox, commandId: string): Promise<numbe
       verbosity: 'minimal',
       max_output_bytes: 1,
     });
-    const state = poll.result as {
-      status: string;
-      exit_code: number | null;
-      signal: string | null;
-      error?: string;
-    };
+    const state = poll.result as CommandEnd & Pick<CommandResult, 'error'>;
     for (const stream of ['stdout', 'stderr'] as const) {
       for (;;) {
         const page = await sandbox.callTool('read_output', {

@@ -79,7 +79,7 @@ describe('adversarial: resources', () => {
       assert.equal(await agentConnections(), connections, 'the agent never reconnected');
       return {
         attempted: `bash fork bomb bomb(){ bomb|bomb& } (timeout_ms 6000) under pids.max ${limit}, then kill_command KILL on it`,
-        result: `command ${bomb.status} (${/Resource temporarily unavailable/.test(bomb.stderr) ? 'fork: Resource temporarily unavailable' : 'no fork errors'}); the bomb outlived its leader and ${duringText}; kill_command → kill_status ${killed.kill_status}, A usable ${recoveredMs} ms later with ${now} processes; agent pid ${pid} unchanged, no reconnect`,
+        result: `command ${bomb.status} (${/Resource temporarily unavailable/.test(bomb.stderr) ? 'fork: Resource temporarily unavailable' : 'no fork errors'}); the bomb outlived its leader and ${duringText}; kill_command → ${killed.status}, A usable ${recoveredMs} ms later with ${now} processes; agent pid ${pid} unchanged, no reconnect`,
       };
     }));
 
@@ -343,14 +343,14 @@ rm -f /workspace/adv-fill`,
         wait_ms: 1500,
       });
       const ms = Date.now() - before;
-      assert.equal(killed.kill_status, 'killed', JSON.stringify(killed).slice(0, 300));
+      assert.equal(killed.status, 'killed', JSON.stringify(killed).slice(0, 300));
       assert.equal(killed.signal, 'SIGKILL');
       const left = await arena.sh(arena.a, 'pgrep -x sleep | wc -l');
       assert.equal(left.trim(), '0');
       return {
         attempted:
           'trap "" TERM; sleep 100 (sleep inherits the ignored TERM), then kill_command TERM wait_ms 1500',
-        result: `kill_status ${killed.kill_status}, status ${killed.status} by ${killed.signal} after ${ms} ms; no sleep left`,
+        result: `kill_command → ${killed.status}, command ${killed.command_status} by ${killed.signal} after ${ms} ms; no sleep left`,
       };
     }));
 
@@ -366,7 +366,7 @@ rm -f /workspace/adv-fill`,
       await arena.exec(arena.a, "pkill -xf 'sleep 300'; true");
       return {
         attempted: 'setsid sleep 300 & from a command, then kill_command on the command',
-        result: `kill_status ${killed.kill_status}; ${left} escaped process(es) still running afterwards${
+        result: `kill_command → ${killed.status}; ${left} escaped process(es) still running afterwards${
           left !== '0'
             ? ' — RESIDUAL: kill_command and timeouts signal the process group; a process that calls setsid() lives on inside A until the sandbox stops (pids, memory and CPU limits still bound it)'
             : ''

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { defineTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
 
-export const CommandStatus = z.enum(['running', 'exited', 'timeout', 'terminated', 'failed']);
+/**
+ * Where a command is: `killed` when kill_command's KILL ended it, `terminated`
+ * when any other signal did (or a KILL it did not send, such as the OOM killer's).
+ */
+export const CommandStatus = z.enum(['running', 'exited', 'timeout', 'terminated', 'killed', 'failed']);
 export type CommandStatus = z.infer<typeof CommandStatus>;
 
 const Verbosity = z.enum(['minimal', 'normal', 'full']);
@@ -22,6 +26,8 @@ const StreamCounters = z.object({ stdout: nonNegativeInt(), stderr: nonNegativeI
 export const CommandResult = z.object({
   command_id: z.string(),
   status: CommandStatus,
+  /** Whether the command ran into its timeout_ms (status "timeout"), from the deadline on. */
+  timed_out: z.boolean(),
   exit_code: z.number().int().nullable(),
   signal: z.string().nullable(),
   duration_ms: nonNegativeInt(),
@@ -96,7 +102,13 @@ export const WriteStdinTool = defineTool({
   output: CommandResult,
 });
 
+/**
+ * What a kill_command did, the contract's statuses: `killed` (KILL ended it, at
+ * once or by the escalation), `terminated` (the signal asked for ended it),
+ * `exited` (it had already ended), `terminating` (still running), `not_found`.
+ */
 export const KillStatus = z.enum(['terminated', 'killed', 'exited', 'terminating', 'not_found']);
+export type KillStatus = z.infer<typeof KillStatus>;
 
 export const KillCommandTool = defineTool({
   name: 'kill_command',
@@ -116,9 +128,11 @@ export const KillCommandTool = defineTool({
       ...outputOptions,
     })
     .strict(),
-  output: CommandResult.extend({ kill_status: KillStatus }).or(
-    z.object({ command_id: z.string(), kill_status: z.literal('not_found') }),
-  ),
+  // `status` answers what the kill did; `command_status` is the command's own, as write_stdin reports it.
+  output: CommandResult.extend({
+    status: KillStatus.exclude(['not_found']),
+    command_status: CommandStatus,
+  }).or(z.object({ command_id: z.string(), status: z.literal('not_found') })),
 });
 
 export const OutputRef = z.string().regex(/^command:[A-Za-z0-9_-]{1,64}(:(stdout|stderr))?$/, {

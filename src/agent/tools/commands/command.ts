@@ -3,6 +3,7 @@ import type { CommandStatus } from '../../../protocol/tools/commands.ts';
 import { type CommandProcess, startProcess } from './launch.ts';
 import type { Launcher } from './launcher.ts';
 import { OutputBuffer } from './output-buffer.ts';
+import { signalCommandGroups } from './process-group.ts';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -18,20 +19,12 @@ export interface CommandOptions {
   launcher?: Launcher | undefined;
 }
 
-/** Seconds a process group gets between TERM and KILL when a timeout fires. */
-const TIMEOUT_GRACE_MS = 2000;
-const GROUP_KILL_INTERVAL_MS = 50;
-const GROUP_KILL_ATTEMPTS = 100;
-
-/** Signals a process group; false once the group no longer exists. */
-function sendToGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false; // ESRCH: no process is left in the group.
-  }
-}
+/**
+ * How long a timed-out command's processes get between TERM and KILL: time to
+ * flush and remove temporary files, short enough that nothing outlives its
+ * deadline by much (it was 2 s, and a command that ignored TERM ran that long).
+ */
+const TIMEOUT_GRACE_MS = 200;
 
 /** How long after the leader exits we wait for descendants to close its pipes. */
 const DRAIN_AFTER_EXIT_MS = 250;
@@ -57,7 +50,7 @@ export class Command {
   readonly #finished: Promise<void>;
   readonly started: Promise<void>;
   #timeout: NodeJS.Timeout | undefined;
-  #killedBy: 'timeout' | 'request' | undefined;
+  #hasKillRequest = false;
 
   constructor(options: CommandOptions) {
     this.isTty = options.isTty;
@@ -98,11 +91,7 @@ export class Command {
     }
     // The timeout covers the whole process group, so it stays armed after the leader exits:
     // what the command left behind (`server &`, a fork bomb whose shell gave up) goes at the deadline.
-    this.#timeout = setTimeout(() => {
-      if (this.isRunning) this.#killedBy = 'timeout';
-      this.signalGroup('SIGTERM');
-      setTimeout(() => this.signalGroup('SIGKILL'), TIMEOUT_GRACE_MS).unref();
-    }, options.timeoutMs);
+    this.#timeout = setTimeout(() => this.#onDeadline(), options.timeoutMs);
     this.#timeout.unref();
   }
 
@@ -138,36 +127,43 @@ export class Command {
     return true;
   }
 
-  /**
-   * Sends a signal to every process of the command's group. SIGKILL is repeated
-   * until the group is empty: a fork bomb forks new members while the first
-   * kill walks the group, and one that survives refills the pids limit.
-   * (Linux hands out pids in order, so the group's number is not reused while
-   * these few seconds pass.)
-   */
-  signalGroup(signal: NodeJS.Signals, requestedBy: 'request' | 'timeout' = 'timeout'): void {
+  /** Sends a signal to every process of the command (see process-group.ts). */
+  signalGroup(signal: NodeJS.Signals): void {
     const pid = this.#child.pid;
     if (pid === undefined) {
       // The launcher reports the pid a moment after the command is created: a signal that early waits
       // for it. A command that could not start has failed by the time `started` settles.
-      if (this.isRunning) void this.started.then(() => this.signalGroup(signal, requestedBy));
+      if (this.status !== 'failed') void this.started.then(() => this.signalGroup(signal));
       return;
     }
-    this.#killedBy ??= requestedBy;
-    if (!sendToGroup(pid, signal) || signal !== 'SIGKILL') return;
-    let attempts = 0;
-    const again = setInterval(() => {
-      if (!sendToGroup(pid, 'SIGKILL') || ++attempts >= GROUP_KILL_ATTEMPTS) clearInterval(again);
-    }, GROUP_KILL_INTERVAL_MS);
-    again.unref();
+    signalCommandGroups(pid, this.isTty, signal);
+  }
+
+  /** kill_command's signal: a KILL it sends makes the command `killed` rather than `terminated`. */
+  kill(signal: NodeJS.Signals): void {
+    if (signal === 'SIGKILL') this.#hasKillRequest = true;
+    this.signalGroup(signal);
+  }
+
+  /**
+   * The command is over at its deadline, not when its leader has gone: script(1)
+   * kept a TTY command `running` for 2 s past it, and a group that ignores TERM
+   * kept one until the KILL. Its exit code and signal still come when it exits.
+   */
+  #onDeadline(): void {
+    this.signalGroup('SIGTERM');
+    setTimeout(() => this.signalGroup('SIGKILL'), TIMEOUT_GRACE_MS).unref();
+    if (!this.isRunning) return;
+    this.status = 'timeout';
+    this.#settle();
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exitCode = code;
     this.signal = signal;
-    if (this.#killedBy === 'timeout') this.status = 'timeout';
-    else if (signal !== null) this.status = 'terminated';
-    else this.status = 'exited';
+    if (!this.isRunning) return;
+    if (signal === null) this.status = 'exited';
+    else this.status = signal === 'SIGKILL' && this.#hasKillRequest ? 'killed' : 'terminated';
     this.#settle();
   }
 

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { type ErrorCode, ToolError } from '../../../protocol/errors.ts';
 import { type AgentLimits, defaultAgentLimits } from '../../../protocol/limits.ts';
 import type { ToolSpec } from '../../../protocol/tool-spec.ts';
-import type { CommandResult } from '../../../protocol/tools/commands.ts';
+import type { CommandResult, CommandStatus, KillStatus } from '../../../protocol/tools/commands.ts';
 import type { ToolContext } from '../context.ts';
 import { createCommandTools } from './index.ts';
 import { Launcher } from './launcher.ts';
@@ -69,9 +69,10 @@ function engine(overrides: Partial<AgentLimits> = {}) {
     write: (input: Record<string, unknown>) =>
       call(tools.write_stdin, input) as Promise<{ summary: string; result: CommandResult }>,
     kill: async (input: Record<string, unknown>) =>
-      (await call(tools.kill_command, input)).result as Partial<CommandResult> & {
+      (await call(tools.kill_command, input)).result as Partial<Omit<CommandResult, 'status'>> & {
         command_id: string;
-        kill_status: string;
+        status: KillStatus;
+        command_status?: CommandStatus;
       },
     read: async (input: Record<string, unknown>) => (await call(tools.read_output, input)).result,
   };
@@ -99,6 +100,24 @@ async function isAlive(pid: number): Promise<boolean> {
   }
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+/** Terminal tests need script(1), which the worker image has. */
+const needsScript = { skip: existsSync('/usr/bin/script') ? false : 'no /usr/bin/script here' };
+
+/** Polls a running command until its output so far matches `pattern`; returns that output. */
+async function outputUntil(
+  commands: ReturnType<typeof engine>,
+  started: { result: CommandResult },
+  pattern: RegExp,
+): Promise<string> {
+  let stdout = started.result.stdout;
+  for (let polls = 0; !pattern.test(stdout) && polls < 100; polls++) {
+    stdout += (await commands.write({ command_id: started.result.command_id, yield_time_ms: 50 })).result
+      .stdout;
+  }
+  assert.match(stdout, pattern);
+  return stdout;
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
@@ -213,7 +232,7 @@ describe('write_stdin', () => {
     assert.equal(first.result.stdout, 'ping\n');
     const second = await commands.write({ command_id: id, chars: 'pong\n', yield_time_ms: 300 });
     assert.equal(second.result.stdout, 'pong\n');
-    assert.equal((await commands.kill({ command_id: id })).kill_status, 'terminated');
+    assert.equal((await commands.kill({ command_id: id })).status, 'terminated');
   });
 
   it('answers COMMAND_CLOSED once the command has exited', async () => {
@@ -260,6 +279,55 @@ describe('timeouts', () => {
     assert.ok(await eventually(async () => !(await isAlive(backgroundPid))), 'the deadline takes it');
   });
 
+  for (const isTty of [false, true]) {
+    for (const cmd of ['sleep 2', "trap '' TERM; sleep 2"]) {
+      it(`report timeout and timed_out when polled just after the deadline: ${cmd}${isTty ? ', on a terminal' : ''}`, {
+        skip: isTty ? needsScript.skip : false,
+      }, async () => {
+        const commands = engine();
+        const started = await commands.exec({ cmd, tty: isTty, timeout_ms: 100, yield_time_ms: 0 });
+        await sleep(350);
+        const polled = await commands.write({ command_id: started.result.command_id, yield_time_ms: 0 });
+        assert.equal(polled.result.status, 'timeout');
+        assert.equal(polled.result.timed_out, true);
+        assert.equal(polled.result.next_action, undefined);
+        assert.match(polled.summary, /^Timed out/);
+      });
+    }
+  }
+
+  it('say timed_out false for a command that ended by itself', async () => {
+    const { result } = await engine().exec({ cmd: 'exit 1', timeout_ms: 10_000 });
+    assert.equal(result.timed_out, false);
+  });
+
+  it('kill a group that ignores TERM soon after the deadline', async () => {
+    const commands = engine();
+    const started = await commands.exec({ cmd: "trap '' TERM; sleep 30", timeout_ms: 100, yield_time_ms: 0 });
+    const pid = commands.table.get(started.result.command_id).pid as number;
+    assert.ok(
+      await eventually(async () => !(await isAlive(pid)), 1100),
+      'gone within a second of the deadline',
+    );
+  });
+
+  it(
+    'leave nothing behind on a terminal, even a process that ignores TERM and HUP',
+    needsScript,
+    async () => {
+      const commands = engine();
+      const started = await commands.exec({
+        cmd: "trap '' TERM HUP; sleep 30 & echo pid=$!; wait",
+        tty: true,
+        timeout_ms: 500,
+        yield_time_ms: 0,
+      });
+      const sleepPid = Number(/pid=(\d+)/.exec(await outputUntil(commands, started, /pid=\d+/))?.[1]);
+      assert.ok(await isAlive(sleepPid), 'the sleep runs until the deadline');
+      assert.ok(await eventually(async () => !(await isAlive(sleepPid)), 1500), 'the deadline takes it');
+    },
+  );
+
   it('are capped by the policy maximum', async () => {
     const { result } = await engine({ maxCommandTimeoutMs: 300 }).exec({
       cmd: 'sleep 30',
@@ -276,9 +344,26 @@ describe('kill_command', () => {
     const commands = engine();
     const started = await commands.exec({ cmd: 'sleep 30', yield_time_ms: 0 });
     const killed = await commands.kill({ command_id: started.result.command_id });
-    assert.equal(killed.kill_status, 'terminated');
     assert.equal(killed.status, 'terminated');
+    assert.equal(killed.command_status, 'terminated');
     assert.equal(killed.signal, 'SIGTERM');
+  });
+
+  it('answers killed to KILL, and the command is killed for every later poll too', async () => {
+    const commands = engine();
+    const started = await commands.exec({ cmd: 'sleep 30', yield_time_ms: 0 });
+    const killed = await commands.kill({ command_id: started.result.command_id, signal: 'KILL' });
+    assert.equal(killed.status, 'killed');
+    assert.equal(killed.signal, 'SIGKILL');
+    const polled = await commands.write({ command_id: started.result.command_id, yield_time_ms: 0 });
+    assert.equal(polled.result.status, 'killed');
+    assert.match(polled.summary, /^Killed by kill_command/);
+  });
+
+  it('leaves terminated for a command that a KILL from elsewhere ended', async () => {
+    const { result } = await engine().exec({ cmd: 'kill -KILL $$' });
+    assert.equal(result.status, 'terminated');
+    assert.equal(result.signal, 'SIGKILL');
   });
 
   it('escalates to KILL when the command ignores TERM', async () => {
@@ -287,26 +372,33 @@ describe('kill_command', () => {
       cmd: "trap '' TERM; echo ready; while :; do sleep 0.05; done",
       yield_time_ms: 0,
     });
-    const id = started.result.command_id;
-    let stdout = started.result.stdout;
-    while (!stdout.includes('ready'))
-      stdout += (await commands.write({ command_id: id, yield_time_ms: 50 })).result.stdout;
-    const killed = await commands.kill({ command_id: id, wait_ms: 300 });
-    assert.equal(killed.kill_status, 'killed');
-    assert.equal(killed.status, 'terminated');
+    await outputUntil(commands, started, /ready/);
+    const killed = await commands.kill({ command_id: started.result.command_id, wait_ms: 300 });
+    assert.equal(killed.status, 'killed');
+    assert.equal(killed.command_status, 'killed');
     assert.equal(killed.signal, 'SIGKILL');
+  });
+
+  it('reaches a command on a terminal at once, not through script(1) relaying it', needsScript, async () => {
+    const commands = engine();
+    const started = await commands.exec({ cmd: 'echo ready; sleep 30', tty: true, yield_time_ms: 0 });
+    await outputUntil(commands, started, /ready/);
+    const killed = await commands.kill({ command_id: started.result.command_id, wait_ms: 1000 });
+    assert.equal(killed.status, 'terminated');
   });
 
   it('reports exited for a command that already finished', async () => {
     const commands = engine();
     const done = await commands.exec({ cmd: 'true' });
-    assert.equal((await commands.kill({ command_id: done.result.command_id })).kill_status, 'exited');
+    const killed = await commands.kill({ command_id: done.result.command_id, signal: 'KILL' });
+    assert.equal(killed.status, 'exited');
+    assert.equal(killed.command_status, 'exited');
   });
 
   it('reports not_found for an unknown id', async () => {
     assert.deepEqual(await engine().kill({ command_id: 'nosuchcommand' }), {
       command_id: 'nosuchcommand',
-      kill_status: 'not_found',
+      status: 'not_found',
     });
   });
 });

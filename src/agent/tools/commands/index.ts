@@ -5,6 +5,7 @@ import {
   type CommandResult,
   ExecCommandTool,
   KillCommandTool,
+  type KillStatus,
   ReadOutputTool,
   WriteStdinTool,
 } from '../../../protocol/tools/commands.ts';
@@ -57,6 +58,8 @@ function statusLine(command: Command, durationMs: number): string {
       return `Timed out after ${durationMs} ms; process group killed`;
     case 'terminated':
       return `Terminated by ${command.signal} after ${durationMs} ms`;
+    case 'killed':
+      return `Killed by kill_command (SIGKILL) after ${durationMs} ms`;
     case 'failed':
       return `Failed to start: ${command.failure ?? 'unknown error'}`;
   }
@@ -89,6 +92,7 @@ export function describeCommand(command: Command, options: OutputOptions) {
   const result: CommandResult = {
     command_id: command.id,
     status: command.status,
+    timed_out: command.status === 'timeout',
     exit_code: command.exitCode,
     signal: command.signal,
     duration_ms: durationMs,
@@ -121,6 +125,20 @@ const signalNames = {
   HUP: 'SIGHUP',
   QUIT: 'SIGQUIT',
 } as const;
+
+/** Signals a running command for kill_command, escalating to KILL after wait_ms; says how it went. */
+async function stopRunning(
+  command: Command,
+  signal: NodeJS.Signals,
+  waits: { wait_ms: number; kill_wait_ms: number },
+): Promise<Exclude<KillStatus, 'not_found' | 'exited'>> {
+  command.kill(signal);
+  await command.waitUpTo(waits.wait_ms);
+  if (!command.isRunning) return signal === 'SIGKILL' ? 'killed' : 'terminated';
+  command.kill('SIGKILL');
+  await command.waitUpTo(waits.kill_wait_ms);
+  return command.isRunning ? 'terminating' : 'killed';
+}
 
 /** The four command tools, bound to the workspace's command table. */
 export function createCommandTools(table: CommandTable, home: string) {
@@ -182,34 +200,26 @@ export function createCommandTools(table: CommandTable, home: string) {
     } catch {
       return {
         summary: `No command ${input.command_id} in this workspace`,
-        result: { command_id: input.command_id, kill_status: 'not_found' as const },
+        result: { command_id: input.command_id, status: 'not_found' as const },
       };
     }
-    const name = input.signal.replace(/^SIG/, '') as keyof typeof signalNames;
-    let killStatus: 'terminated' | 'killed' | 'exited' | 'terminating';
-    if (!command.isRunning) {
+    const signal = signalNames[input.signal.replace(/^SIG/, '') as keyof typeof signalNames];
+    let killStatus: Exclude<KillStatus, 'not_found'>;
+    if (command.isRunning) {
+      killStatus = await stopRunning(command, signal, input);
+    } else {
       killStatus = 'exited';
       // The leader is gone, but what it left in its process group (`server &`, a
       // fork bomb) still answers to the group, and nothing else could stop it: a
       // bomb that holds every pid leaves no room to spawn even `kill`. The pid
       // cannot be reused while that group lives; if it is gone and a newer
       // command now leads a group with the same number, leave that one alone.
-      if (!table.isLedByAnotherRunningCommand(command)) command.signalGroup(signalNames[name], 'request');
-    } else {
-      command.signalGroup(signalNames[name], 'request');
-      await command.waitUpTo(input.wait_ms);
-      if (!command.isRunning) {
-        killStatus = name === 'KILL' ? 'killed' : 'terminated';
-      } else {
-        command.signalGroup('SIGKILL', 'request');
-        await command.waitUpTo(input.kill_wait_ms);
-        killStatus = command.isRunning ? 'terminating' : 'killed';
-      }
+      if (!table.isLedByAnotherRunningCommand(command)) command.kill(signal);
     }
     const described = describeCommand(command, input);
     return {
       summary: `kill_command: ${killStatus}. ${described.summary}`,
-      result: { ...described.result, kill_status: killStatus },
+      result: { ...described.result, status: killStatus, command_status: described.result.status },
     };
   };
 

@@ -118,13 +118,23 @@ describe('view_image', () => {
   after(() => ws.cleanup());
 
   it('returns a PNG with its dimensions and the base64 data', async () => {
-    const { result, summary } = await view({ path: 'logo.png' });
+    const { result } = await view({ path: 'logo.png' });
     assert.equal(result.mime_type, 'image/png');
     assert.deepEqual([result.width, result.height], [3, 2]);
     assert.equal(result.size_bytes, png(3, 2).length);
     assert.equal(result.resized, false);
     assert.deepEqual(result.image, { data: png(3, 2).toString('base64'), mime_type: 'image/png' });
-    assert.equal(summary, `Image logo.png: PNG 3x2, ${png(3, 2).length} B`);
+  });
+
+  it('names the MIME type, size and byte count in the text the model reads', async () => {
+    assert.equal(
+      (await view({ path: 'logo.png' })).summary,
+      `Image logo.png: image/png, 3x2, ${png(3, 2).length} B`,
+    );
+    assert.equal(
+      (await view({ path: 'anim.gif' })).summary,
+      `Image anim.gif: image/gif, 5x3, ${gif(5, 3).length} B`,
+    );
   });
 
   it('returns a GIF', async () => {

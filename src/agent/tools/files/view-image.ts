@@ -66,6 +66,7 @@ export const viewImage: ToolHandler<typeof ViewImageTool> = async (context, inpu
   };
   if (input.auto_resize)
     result.warnings = ['auto_resize is not available in the sandbox; the image is unchanged'];
-  const summary = `Image ${file.displayPath}: ${FORMAT_NAMES[mimeType]} ${size.width}x${size.height}, ${formatBytes(bytes.length)}`;
+  // The MIME type, not a format name: it is what the image block carries and what a client matches on.
+  const summary = `Image ${file.displayPath}: ${mimeType}, ${size.width}x${size.height}, ${formatBytes(bytes.length)}`;
   return { summary, result };
 };
