@@ -147,8 +147,21 @@ describe('sandboxd run', () => {
       ['--workspace', workspace, '--no-such-flag', '--', 'true'],
       ['--workspace', workspace, '--timeout', 'soon', '--', 'true'],
       ['--workspace', workspace, '--artifacts', '../outside', '--', 'true'],
-      // Without --copy the artifacts would be copied onto themselves.
-      ['--workspace', workspace, '--artifacts', 'out', '--artifacts-dir', workspace, '--', 'true'],
+      // In place, the artifacts would be copied onto themselves.
+      [
+        '--workspace',
+        workspace,
+        '--in-place',
+        '--artifacts',
+        'out',
+        '--artifacts-dir',
+        workspace,
+        '--',
+        'true',
+      ],
+      ['--workspace', workspace, '--copy', '--in-place', '--', 'true'],
+      ['--workspace', workspace, '--git-write', '--', 'true'],
+      ['--workspace', workspace, '--artifacts', 'out', '--artifacts-max-files', '0', '--', 'true'],
       ['--workspace', workspace, '--artifacts', 'out', '--artifacts-dir', '/no/such/dir', '--', 'true'],
       ['--', 'true'],
     ];

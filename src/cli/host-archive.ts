@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import tar, { type Extract } from 'tar-stream';
 import { ToolError } from '../protocol/errors.ts';
@@ -66,6 +66,13 @@ export interface UnpackOptions {
   mapName: (name: string) => string;
   /** Told about members that are deliberately not copied (links, special files). */
   warn: (message: string) => void;
+  /**
+   * The most bytes and files this archive may write. A member that would pass
+   * either is refused before a byte of it is written, so a 500 GB (sparse) file
+   * the sandbox made never reaches the host's disk.
+   */
+  maxBytes: number;
+  maxFiles: number;
 }
 
 /** One member of the archive being parsed: its header and its content stream. */
@@ -103,6 +110,7 @@ class HostUnpacker {
       entry.resume();
       return;
     }
+    if (type === 'file' || type === 'contiguous-file') this.#reserve(target, entry.header.size ?? 0);
     switch (type) {
       case 'directory':
         await this.#directory(target);
@@ -119,6 +127,18 @@ class HostUnpacker {
       default:
         this.#options.warn(`${target}: a ${type} is not copied out of the sandbox`);
         entry.resume();
+    }
+  }
+
+  /** Refuses a member that would take the archive past its byte or file limit. */
+  #reserve(target: string, size: number): void {
+    if (this.counts.files + 1 > this.#options.maxFiles || this.counts.bytes + size > this.#options.maxBytes) {
+      throw new ToolError(
+        'OUTPUT_TOO_LARGE',
+        `${target}: copying it out would pass the limit of ${this.#options.maxFiles} files and ` +
+          `${this.#options.maxBytes} bytes (${this.counts.files} files, ${this.counts.bytes} bytes so far)`,
+        { details: { path: target, maxBytes: this.#options.maxBytes, maxFiles: this.#options.maxFiles } },
+      );
     }
   }
 
@@ -203,9 +223,12 @@ class HostUnpacker {
       );
       return;
     }
+    const { size } = await stat(path.join(this.#destination, sourceTarget));
+    this.#reserve(relative, size);
     await this.#replace(relative, (temporary) =>
       copyFile(path.join(this.#destination, sourceTarget), temporary, constants.COPYFILE_EXCL),
     );
+    this.counts.bytes += size;
     this.counts.files++;
   }
 }

@@ -1,10 +1,8 @@
 import { realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
-import { Duration } from '../policy/units.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { CommandResult } from '../protocol/tools/commands.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
@@ -13,7 +11,8 @@ import { SandboxManager } from '../sandbox/manager.ts';
 import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
-import { checkMemberName, packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
+import { packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
+import { COPY_MAX_BYTES, parseRunArgs, type RunOptions } from './run-args.ts';
 import { UsageError } from './usage.ts';
 import { hostWorkspace } from './workspace-dir.ts';
 
@@ -22,86 +21,7 @@ export const EXIT_TIMEOUT = 124;
 export const EXIT_SANDBOX_FAILURE = 125;
 
 /**
- * How big a checkout `--copy` takes. The host packs its own folder, so this only
- * stops a runaway (a checkout with a huge build cache) from filling the volume.
- */
-const COPY_MAX_BYTES = 16 * 1024 ** 3;
-
-interface RunOptions {
-  workspace: string;
-  policy: string;
-  timeoutMs: number | undefined;
-  env: Record<string, string>;
-  /** Run over a fresh volume holding a copy of the workspace, not over the folder itself. */
-  isCopy: boolean;
-  /** Workspace-relative paths copied out when the command has finished. */
-  artifacts: string[];
-  artifactsDir: string | undefined;
-  command: string[];
-}
-
-function checkArtifactPath(input: string): string {
-  let normal: string | undefined;
-  try {
-    normal = checkMemberName(input);
-  } catch {
-    throw new UsageError(`--artifacts ${input}: give a path relative to the workspace, inside it`);
-  }
-  if (normal === undefined) throw new UsageError('--artifacts .: name the files or directories to copy out');
-  return normal;
-}
-
-export function parseRunArgs(args: string[], hostEnv: NodeJS.ProcessEnv = process.env): RunOptions {
-  const separator = args.indexOf('--');
-  if (separator === -1 || separator === args.length - 1) {
-    throw new UsageError('run needs a command after --, e.g. sandboxd run --workspace . -- npm test');
-  }
-  const { values, positionals } = parseArgs({
-    args: args.slice(0, separator),
-    allowPositionals: true,
-    options: {
-      workspace: { type: 'string', short: 'w' },
-      policy: { type: 'string', short: 'p', default: 'default' },
-      timeout: { type: 'string', short: 't' },
-      env: { type: 'string', short: 'e', multiple: true, default: [] },
-      copy: { type: 'boolean', default: false },
-      artifacts: { type: 'string', short: 'a', multiple: true, default: [] },
-      'artifacts-dir': { type: 'string' },
-    },
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]} before --`);
-  if (values.workspace === undefined) throw new UsageError('run needs --workspace DIR');
-  let timeoutMs: number | undefined;
-  if (values.timeout !== undefined) {
-    const parsed = Duration.safeParse(/^\d+$/.test(values.timeout) ? `${values.timeout}s` : values.timeout);
-    if (!parsed.success) throw new UsageError(`--timeout: ${parsed.error.issues[0]?.message}`);
-    timeoutMs = parsed.data;
-  }
-  const env: Record<string, string> = {};
-  for (const entry of values.env) {
-    const equals = entry.indexOf('=');
-    const name = equals === -1 ? entry : entry.slice(0, equals);
-    const value = equals === -1 ? hostEnv[name] : entry.slice(equals + 1);
-    if (value === undefined) throw new UsageError(`--env ${name}: not set in this environment`);
-    env[name] = value;
-  }
-  if (values['artifacts-dir'] !== undefined && values.artifacts.length === 0) {
-    throw new UsageError('--artifacts-dir needs at least one --artifacts PATH');
-  }
-  return {
-    workspace: values.workspace,
-    policy: values.policy,
-    timeoutMs,
-    env,
-    isCopy: values.copy,
-    artifacts: values.artifacts.map(checkArtifactPath),
-    artifactsDir: values['artifacts-dir'],
-    command: args.slice(separator + 1),
-  };
-}
-
-/**
- * Where artifacts go: --artifacts-dir, or the current directory. Without --copy
+ * Where artifacts go: --artifacts-dir, or the current directory. With --in-place
  * the workspace is the live host folder, which the sandbox may still write to,
  * and an artifact would be copied over itself: the destination must lie outside it.
  */
@@ -113,10 +33,10 @@ async function artifactsDestination(options: RunOptions, workspace: string): Pro
   });
   const relative = path.relative(workspace, destination);
   const isInside = relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
-  if (!options.isCopy && isInside) {
+  if (options.isInPlace && isInside) {
     throw new UsageError(
-      '--artifacts without --copy: the command already works in the folder itself; ' +
-        'give --artifacts-dir outside the workspace, or use --copy',
+      '--artifacts with --in-place: the command already works in the folder itself; ' +
+        'give --artifacts-dir outside the workspace, or leave out --in-place',
     );
   }
   return destination;
@@ -188,17 +108,31 @@ function warn(message: string): void {
  * may not have produced its report); a refused or failed copy is an error.
  * Returns whether every artifact that exists was copied.
  */
-async function copyArtifacts(sandbox: Sandbox, artifacts: string[], destination: string): Promise<boolean> {
+async function copyArtifacts(
+  sandbox: Sandbox,
+  options: RunOptions,
+  destination: string,
+  signal: AbortSignal,
+): Promise<boolean> {
   let isComplete = true;
-  for (const artifact of artifacts) {
+  const total = { files: 0, bytes: 0 };
+  for (const artifact of options.artifacts) {
     try {
-      const archive = await openExport(sandbox, artifact);
+      const archive = await openExport(sandbox, artifact, { signal });
       const mapName =
         archive.kind === 'file' ? () => artifact : (name: string) => path.posix.join(artifact, name);
-      const copied = await unpackIntoDirectory(archive, destination, { mapName, warn });
+      // One budget for all artifacts together.
+      const copied = await unpackIntoDirectory(archive, destination, {
+        mapName,
+        warn,
+        maxBytes: options.artifactsMaxBytes - total.bytes,
+        maxFiles: options.artifactsMaxFiles - total.files,
+      });
+      total.files += copied.files;
+      total.bytes += copied.bytes;
       warn(`artifact ${artifact}: ${copied.files} file(s), ${copied.bytes} bytes copied out`);
     } catch (error) {
-      const toolError = ToolError.from(error);
+      const toolError = ToolError.from(signal.aborted ? signal.reason : error);
       if (toolError.code === 'NOT_FOUND') {
         warn(`artifact ${artifact}: not found in the sandbox`);
         continue;
@@ -208,6 +142,28 @@ async function copyArtifacts(sandbox: Sandbox, artifacts: string[], destination:
     }
   }
   return isComplete;
+}
+
+/**
+ * Extra time past the command's own timeout before the host gives up on the
+ * sandbox. The agent enforces the timeout; a workload that stopped or replaced
+ * its agent could report "running" forever, so the host keeps its own deadline.
+ */
+export const HOST_DEADLINE_GRACE_MS = 15_000;
+/** The longest copying artifacts out may take. */
+const ARTIFACTS_MAX_MS = 10 * 60_000;
+
+/** Resolves with EXIT_TIMEOUT once `ms` have passed, unless `signal` fires first. */
+function hostDeadline(ms: number, signal: AbortSignal): Promise<number> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      warn(
+        `the command did not end within its timeout and ${HOST_DEADLINE_GRACE_MS / 1000} s more; removing its sandbox`,
+      );
+      resolve(EXIT_TIMEOUT);
+    }, ms);
+    signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
 }
 
 async function execute(sandbox: Sandbox, options: RunOptions): Promise<number> {
@@ -286,22 +242,31 @@ async function runHolding(
   try {
     const created = manager.create({
       policy,
-      // --copy: a fresh volume (owned, so destroyAll removes it), run as the image's user.
-      ...(options.isCopy ? {} : { workspace: { kind: 'bind', hostPath: workspace }, user }),
+      // By default a fresh volume (owned, so destroyAll removes it) holding a copy, run as the image's user.
+      ...(options.isInPlace
+        ? { workspace: { kind: 'bind', hostPath: workspace }, user, isGitWritable: options.isGitWritable }
+        : {}),
       signal: abort.signal,
     });
     creating = created;
     const sandbox = await created;
-    if (options.isCopy) {
+    if (!options.isInPlace) {
       // The host packs its own checkout; the PR's code only ever sees the copy.
       await importArchive(sandbox, packHostDirectory(workspace, abort.signal), '.', {
         maxBytes: COPY_MAX_BYTES,
         signal: abort.signal,
       });
     }
-    const exitCode = await execute(sandbox, options);
+    const finished = new AbortController();
+    const deadlineMs = (options.timeoutMs ?? policy.policy.timeouts.commandDefault) + HOST_DEADLINE_GRACE_MS;
+    const exitCode = await Promise.race([
+      execute(sandbox, options).finally(() => finished.abort()),
+      hostDeadline(deadlineMs, finished.signal),
+    ]);
+    finished.abort();
     if (artifactsDir === undefined || interrupted !== undefined) return exitCode;
-    const isComplete = await copyArtifacts(sandbox, options.artifacts, artifactsDir);
+    const copying = AbortSignal.any([abort.signal, AbortSignal.timeout(ARTIFACTS_MAX_MS)]);
+    const isComplete = await copyArtifacts(sandbox, options, artifactsDir, copying);
     return isComplete || exitCode !== 0 ? exitCode : EXIT_SANDBOX_FAILURE;
   } catch (error) {
     if (interrupted !== undefined) return signalExitCode(interrupted);

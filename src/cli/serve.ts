@@ -47,6 +47,8 @@ export const ServeConfig = z.object({
     .max(64 * 1024 * 1024)
     .default(4 * 1024 * 1024),
   createWorkspaces: z.boolean().default(true),
+  /** Let the sandbox over --workspace write the folder's .git (read-only by default). */
+  isGitWritable: z.boolean().default(false),
   sweepMs: z.coerce.number().int().min(100).default(10_000),
   defaultTtlSeconds: z.coerce.number().int().min(10).optional(),
   /** Warm pool sizes, "default=4,ci=2". */
@@ -111,6 +113,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
       'allowed-hosts': { type: 'string' },
       'allowed-origins': { type: 'string' },
       'no-create-workspaces': { type: 'boolean' },
+      'git-write': { type: 'boolean' },
       pool: { type: 'string' },
     },
   });
@@ -128,6 +131,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     allowedOrigins: values['allowed-origins'] ?? env.SANDBOXD_ALLOWED_ORIGINS,
     maxBodyBytes: env.SANDBOXD_MAX_BODY_BYTES,
     createWorkspaces: !(values['no-create-workspaces'] ?? env.SANDBOXD_NO_CREATE_WORKSPACES === '1'),
+    isGitWritable: values['git-write'] ?? env.SANDBOXD_GIT_WRITE === '1',
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
@@ -212,6 +216,7 @@ async function serveHolding(
     defaultHostPath: hostFolder?.path,
     defaultUser: hostFolder?.user,
     allowCreate: config.createWorkspaces,
+    isGitWritable: config.isGitWritable,
   });
   const adopted = await reconcile(manager, {
     loadPolicyNamed: policyNamed,

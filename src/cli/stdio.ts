@@ -26,6 +26,7 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
       workspace: { type: 'string', short: 'w' },
       policy: { type: 'string', short: 'p', default: 'default' },
       eager: { type: 'boolean', default: false },
+      'git-write': { type: 'boolean', default: false },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -54,7 +55,7 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
 }
 
 async function serveStdioHolding(
-  values: { eager: boolean },
+  values: { eager: boolean; 'git-write': boolean },
   workspace: HostWorkspace,
   policy: LoadedPolicy,
   manager: SandboxManager,
@@ -63,7 +64,12 @@ async function serveStdioHolding(
   const handle = new SandboxHandle(
     manager,
     `stdio-${randomBytes(4).toString('hex')}`,
-    async () => ({ policy, workspace: { kind: 'bind', hostPath: workspace.path }, user: workspace.user }),
+    async () => ({
+      policy,
+      workspace: { kind: 'bind', hostPath: workspace.path },
+      user: workspace.user,
+      isGitWritable: values['git-write'],
+    }),
     { name: 'local', kind: 'bind', source: workspace.path, policy: policy.policy.name },
   );
   if (values.eager) await handle.sandbox();

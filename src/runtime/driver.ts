@@ -4,8 +4,14 @@
  * TCP) will implement the same interface.
  */
 
-/** Where /workspace comes from. */
-export type WorkspaceSource = { kind: 'volume'; name: string } | { kind: 'bind'; hostPath: string };
+/**
+ * Where /workspace comes from. A host folder may name paths inside it that are
+ * mounted read-only over the writable folder (its `.git`, which the host's own git
+ * would otherwise read config and hooks from that the sandbox wrote).
+ */
+export type WorkspaceSource =
+  | { kind: 'volume'; name: string }
+  | { kind: 'bind'; hostPath: string; readOnlyPaths?: string[] };
 
 export interface TmpfsMount {
   target: string;

@@ -33,3 +33,5 @@ export function userLabels(labels: Record<string, string>): Record<string, strin
 }
 /** On a warm-pool member: the policy it was made for. */
 export const LABEL_POOL = 'io.sandboxd.pool';
+/** For a host folder: how its .git is mounted (sandbox/host-folder.ts, GitMode). */
+export const LABEL_GIT = 'io.sandboxd.git';

@@ -9,6 +9,7 @@ import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
   LABEL_CONTROL_SOCKET,
   LABEL_EXPIRES,
+  LABEL_GIT,
   LABEL_ID,
   LABEL_LIFETIME,
   LABEL_OWNER,
@@ -20,7 +21,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
-import { folderGone, folderIdentity } from './host-folder.ts';
+import { folderGone, folderIdentity, gitProtection } from './host-folder.ts';
 import { removeAssignment } from './metadata.ts';
 import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
@@ -43,6 +44,8 @@ export interface CreateOptions {
   isPooled?: boolean;
   /** Whether the sandbox goes with this process; by default the manager's. */
   lifetime?: Lifetime;
+  /** Over a host folder: let the sandbox write its `.git` (by default mounted read-only). */
+  isGitWritable?: boolean;
   /** Replaces the agent command; only tests use it. */
   command?: string[];
   signal?: AbortSignal;
@@ -165,7 +168,13 @@ export class SandboxManager extends EventEmitter {
     this.#checkQuota(options.owner);
     const { policy } = options.policy;
     const ownsVolume = options.ownsVolume ?? options.workspace === undefined;
-    const workspace = options.workspace ?? { kind: 'volume', name: workspaceVolumeName(id) };
+    const requested: WorkspaceSource = options.workspace ?? { kind: 'volume', name: workspaceVolumeName(id) };
+    const git =
+      requested.kind === 'bind'
+        ? await gitProtection(requested.hostPath, options.isGitWritable ?? false)
+        : undefined;
+    const workspace: WorkspaceSource =
+      requested.kind === 'bind' ? { ...requested, readOnlyPaths: git?.readOnlyPaths ?? [] } : requested;
     const socketDir = socketDirFor(this.stateDir, id);
     const link = new AgentLink({ sandboxId: id, socketDir, limits: agentLimits(policy), log: this.log });
     const expiresAt = options.ttlMs === undefined ? undefined : new Date(Date.now() + options.ttlMs);
@@ -209,6 +218,7 @@ export class SandboxManager extends EventEmitter {
         [LABEL_LIFETIME]: lifetime,
       };
       if (this.controlSocket !== undefined) ourLabels[LABEL_CONTROL_SOCKET] = this.controlSocket;
+      if (git !== undefined) ourLabels[LABEL_GIT] = git.mode;
       if (workspace.kind === 'bind') {
         // Noticed later when the folder is deleted and re-created at the same path (a fresh clone).
         const identity = await folderIdentity(workspace.hostPath);

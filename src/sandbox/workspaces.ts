@@ -3,6 +3,7 @@ import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
 import {
+  LABEL_GIT,
   LABEL_POLICY,
   LABEL_USER,
   LABEL_WORKSPACE,
@@ -11,7 +12,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { SandboxHandle } from './handle.ts';
-import { folderIdentity } from './host-folder.ts';
+import { folderIdentity, gitProtection } from './host-folder.ts';
 import type { SandboxManager } from './manager.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface WorkspacesOptions {
   /** The default workspace's folder; without it the default workspace is the volume sandboxd-ws-default. */
   defaultHostPath?: string | undefined;
   defaultUser?: { uid: number; gid: number } | undefined;
+  /** Let the sandbox over the default workspace's folder write its `.git` (read-only by default). */
+  isGitWritable?: boolean;
   /** Whether /w/:name may create a workspace that does not exist yet. */
   allowCreate: boolean;
 }
@@ -73,6 +76,7 @@ export class Workspaces {
         ...(user === undefined ? {} : { user }),
         // The default workspace over a host folder goes with the control plane, as `stdio`'s does.
         lifetime: workspace.kind === 'bind' ? 'process' : 'persistent',
+        isGitWritable: this.#options.isGitWritable ?? false,
       }),
       {
         name,
@@ -118,6 +122,14 @@ export class Workspaces {
     const imageId = await this.#options.manager.driver.imageId(policy.image);
     if (imageId !== undefined && imageId !== container.imageId) {
       return `the image ${policy.image} has been rebuilt since it started`;
+    }
+    if (workspace.kind === 'bind') {
+      const git = await gitProtection(workspace.hostPath, this.#options.isGitWritable ?? false).catch(
+        (error: unknown) => ({ mode: `unusable (${(error as Error).message})` }),
+      );
+      if (labels[LABEL_GIT] !== git.mode) {
+        return `its .git is ${labels[LABEL_GIT] ?? 'writable'}, and the folder's now needs ${git.mode}`;
+      }
     }
     if (workspace.kind === 'bind' && labels[LABEL_WORKSPACE_INODE] !== undefined) {
       if ((await folderIdentity(workspace.hostPath)) !== labels[LABEL_WORKSPACE_INODE]) {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type Docker from 'dockerode';
 import { AGENT_SOCKET_DIR } from '../../protocol/agent-api.ts';
 import type { ContainerSpec } from '../driver.ts';
@@ -15,10 +16,21 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
     // outside /workspace, and builds (go test, pip) run what they compile in /tmp.
     tmpfs[mount.target] = `rw,exec,nosuid,nodev,size=${mount.sizeBytes},mode=${mount.mode}${owner}`;
   }
-  const workspaceMount: Docker.MountSettings =
-    spec.workspace.kind === 'volume'
-      ? { Type: 'volume', Source: spec.workspace.name, Target: '/workspace', ReadOnly: false }
-      : { Type: 'bind', Source: spec.workspace.hostPath, Target: '/workspace', ReadOnly: false };
+  const workspace = spec.workspace;
+  const workspaceMounts: Docker.MountSettings[] =
+    workspace.kind === 'volume'
+      ? [{ Type: 'volume', Source: workspace.name, Target: '/workspace', ReadOnly: false }]
+      : [
+          { Type: 'bind', Source: workspace.hostPath, Target: '/workspace', ReadOnly: false },
+          ...(workspace.readOnlyPaths ?? []).map(
+            (relative): Docker.MountSettings => ({
+              Type: 'bind',
+              Source: path.join(workspace.hostPath, relative),
+              Target: path.posix.join('/workspace', relative),
+              ReadOnly: true,
+            }),
+          ),
+        ];
   return {
     name: spec.name,
     Image: spec.image,
@@ -64,7 +76,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
       ],
       Tmpfs: tmpfs,
       Mounts: [
-        workspaceMount,
+        ...workspaceMounts,
         // connect() works through a read-only bind mount, so the agent can reach the socket but never replace it.
         { Type: 'bind', Source: spec.socketDir, Target: AGENT_SOCKET_DIR, ReadOnly: true },
       ],
