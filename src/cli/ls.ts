@@ -6,12 +6,14 @@ import { inStateDirs, shortId, stateDirOption } from './removal-output.ts';
 import { UsageError } from './usage.ts';
 
 /** Printed under the table: the rule `prune` follows, so nobody has to look it up. */
-export const PRUNE_LEGEND = `PRUNE yes: its control plane is gone. Either its state directory no longer exists, or it goes
-           with the process that made it (lifetime process: stdio, run, serve --workspace) and that
-           process is gone (killed without cleaning up).
-PRUNE no:  its owner is running; or it is persistent and its serve is merely stopped (the next serve on
-           that state directory reconciles it); or this user cannot see its state directory or owner
-           (unknown, e.g. another user's 0700 state directory) — unknown is never pruned.
+export const PRUNE_LEGEND = `PRUNE yes: its control plane is gone: its state directory no longer exists, or it goes with the
+           process that made it (lifetime process: stdio, run, serve --workspace) and that process
+           is gone (killed before it could clean up).
+PRUNE no:  its owner is running; it is persistent and its serve is merely stopped (the next serve on
+           that state directory reconciles it); it was made by an older sandboxd (no owner labels) and
+           its state directory exists; or this user cannot see its state directory or owner
+           (unknown: another user's 0700 state directory) — unknown is never pruned.
+A sandbox's own volume goes with it; a named workspace's (sandboxd-ws-NAME) only with prune --volumes.
 sandboxd prune --dry-run lists what prune would remove; sandboxd rm ID removes one sandbox.
 `;
 

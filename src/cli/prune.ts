@@ -3,7 +3,7 @@ import { DockerDriver } from '../runtime/docker/driver.ts';
 import { volumeFates } from '../sandbox/orphans.ts';
 import { removeSandboxes } from '../sandbox/removal.ts';
 import { type SurveyedSandbox, surveySandboxes } from '../sandbox/survey.ts';
-import { inStateDirs, named, printRemovals, stateDirOption, volumeLine } from './removal-output.ts';
+import { inStateDirs, printRemovals, sandboxName, stateDirOption, volumeLine } from './removal-output.ts';
 import { UsageError } from './usage.ts';
 
 const VOLUME_HINT = ' (prune --volumes removes it)';
@@ -15,7 +15,7 @@ function printPlan(
   includeNamedVolumes: boolean,
 ): void {
   for (const sandbox of orphans) {
-    process.stdout.write(`would remove ${named(sandbox)}: ${sandbox.verdict.reason}\n`);
+    process.stdout.write(`would remove ${sandboxName(sandbox)}: ${sandbox.verdict.reason}\n`);
   }
   const staying = everyone.filter((sandbox) => !orphans.includes(sandbox)).map((sandbox) => sandbox.labels);
   const fates = volumeFates(
@@ -48,7 +48,7 @@ export async function pruneCommand(args: string[]): Promise<number> {
   const orphans = scope.filter((sandbox) => sandbox.verdict.isOrphan);
   for (const sandbox of scope) {
     if (sandbox.verdict.code === 'cannot-tell') {
-      process.stderr.write(`sandboxd: not pruned: ${named(sandbox)}: ${sandbox.verdict.reason}\n`);
+      process.stderr.write(`sandboxd: not pruned: ${sandboxName(sandbox)}: ${sandbox.verdict.reason}\n`);
     }
   }
   if (orphans.length === 0) {

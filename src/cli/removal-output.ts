@@ -27,7 +27,7 @@ export function shortId(containerId: string): string {
 }
 
 /** "sb-1a2b (container 0123456789ab)", with whatever else is named. */
-export function named(sandbox: SurveyedSandbox, extra: string[] = []): string {
+export function sandboxName(sandbox: SurveyedSandbox, extra: string[] = []): string {
   const things = [`container ${shortId(sandbox.container.id)}`, ...extra];
   return `${sandbox.labels.sandboxId ?? sandbox.container.name} (${things.join(', ')})`;
 }
@@ -51,11 +51,11 @@ export function printRemovals(
   for (const removal of report.containers) {
     const reason = options.withReason ? `: ${removal.sandbox.verdict.reason}` : '';
     if (removal.isRemoved) {
-      process.stdout.write(`removed ${named(removal.sandbox, removal.alsoRemoved)}${reason}\n`);
+      process.stdout.write(`removed ${sandboxName(removal.sandbox, removal.alsoRemoved)}${reason}\n`);
       for (const note of removal.notes) process.stdout.write(`  note: ${note}\n`);
     } else {
       process.stderr.write(
-        `sandboxd: could not remove ${named(removal.sandbox)}: ${removal.notes.join('; ')}\n`,
+        `sandboxd: could not remove ${sandboxName(removal.sandbox)}: ${removal.notes.join('; ')}\n`,
       );
     }
   }

@@ -3,7 +3,7 @@ import { DockerDriver } from '../runtime/docker/driver.ts';
 import { ownerName } from '../sandbox/orphans.ts';
 import { removeSandboxes } from '../sandbox/removal.ts';
 import { type SurveyedSandbox, surveySandboxes } from '../sandbox/survey.ts';
-import { inStateDirs, named, printRemovals, shortId, stateDirOption } from './removal-output.ts';
+import { inStateDirs, printRemovals, sandboxName, shortId, stateDirOption } from './removal-output.ts';
 import { UsageError } from './usage.ts';
 
 /**
@@ -50,7 +50,7 @@ export async function rmCommand(args: string[]): Promise<number> {
     const { labels, sighting } = sandbox;
     if (labels.ownerSocket !== undefined && sighting.owner?.state === 'alive') {
       process.stderr.write(
-        `sandboxd: note: ${named(sandbox)} belongs to ${ownerName(labels.ownerSocket, sighting.owner)}, which is running\n`,
+        `sandboxd: note: ${sandboxName(sandbox)} belongs to ${ownerName(labels.ownerSocket, sighting.owner)}, which is running\n`,
       );
     }
   }
