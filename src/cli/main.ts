@@ -2,6 +2,9 @@ import { PolicyError } from '../policy/load.ts';
 import { packageVersion } from '../policy/package-files.ts';
 import { imageCommand } from './image.ts';
 import { createLogger } from './logger.ts';
+import { lsCommand } from './ls.ts';
+import { pruneCommand } from './prune.ts';
+import { rmCommand } from './rm.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { stdioCommand } from './stdio.ts';
@@ -22,6 +25,12 @@ async function main(argv: string[]): Promise<number> {
       return stdioCommand(args, createLogger());
     case 'image':
       return imageCommand(args);
+    case 'ls':
+      return lsCommand(args);
+    case 'rm':
+      return rmCommand(args);
+    case 'prune':
+      return pruneCommand(args);
     case 'version':
     case '--version':
       process.stdout.write(`sandboxd ${packageVersion()}\n`);

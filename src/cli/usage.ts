@@ -33,6 +33,21 @@ Commands:
       Serve MCP on stdin/stdout for a local client; every tool runs in a hardened
       container over DIR, started on first use (--eager: at once) and removed when
       the client goes away. The folder is kept.
+  ls [--json] [--state-dir DIR]...
+      Every sandboxd container on this engine, whichever state directory it
+      belongs to: sandbox, workspace, policy, state, age, lifetime, owner (alive,
+      gone or unknown), state directory, and whether prune would remove it, and why.
+  rm [--state-dir DIR]... ID...
+      Remove sandboxes by sandbox id (sb-…, ws-NAME, stdio-…), container name or
+      container id prefix: the container, its socket directory, and its volume
+      when it owns one (a named workspace's volume is kept). Exit 1 if an ID
+      matches nothing, or more than one sandbox.
+  prune [--dry-run] [--volumes] [--state-dir DIR]...
+      Remove the sandboxes whose control plane is gone: their state directory no
+      longer exists, or they go with a process (stdio, run, serve --workspace)
+      that died. Volumes they own go with them; named workspace volumes only with
+      --volumes. --dry-run lists what would go and why; --state-dir limits it to
+      those state directories. Exit 1 when something could not be removed.
   image build [--tag TAG]
       Build the worker image (bundles the agent first if dist/agent.mjs is missing).
   version

@@ -359,7 +359,7 @@ export class SandboxManager extends EventEmitter {
     await removeAssignment(this.stateDir, sandbox.id);
     if (removeVolume && sandbox.workspace.kind === 'volume') {
       // The sandbox is gone either way; a volume the engine keeps (409: another
-      // container uses it) is named here and found later by `sandboxd prune --volumes`.
+      // container uses it) is named here, for `docker volume rm` once that container is gone.
       await this.driver.removeVolume(sandbox.workspace.name).catch((error: unknown) =>
         this.log.warn(
           {

@@ -28,9 +28,12 @@ export type OwnerProbe =
   | { state: 'gone' }
   | { state: 'unknown'; reason: string };
 
+const CONTROL_PLANE_SOCKET = 'control-plane.sock';
+const PROCESS_SOCKET = /^(stdio|run)-(\d+)-[0-9a-f]+\.sock$/;
+
 /** The socket `serve` holds while it runs: one control plane per state directory. */
 export function controlPlaneSocket(stateDir: string): string {
-  return path.join(stateDir, 'control-plane.sock');
+  return path.join(stateDir, CONTROL_PLANE_SOCKET);
 }
 
 /** The socket of a `stdio` or `run` process, at a name of its own, for as long as it runs. */
@@ -42,6 +45,17 @@ export function claimProcessSocket(stateDir: string, kind: 'stdio' | 'run'): Pro
   );
   const startedAt = new Date().toISOString();
   return OwnerSocket.claim(socketPath, () => ({ kind, pid: process.pid, startedAt }), false);
+}
+
+/**
+ * Who held an owner socket, read from its name alone: all there is to say about
+ * an owner that is gone (a live one answers for itself).
+ */
+export function ownerOfSocket(socketPath: string): { kind: OwnerInfo['kind']; pid?: number } | undefined {
+  const name = path.basename(socketPath);
+  if (name === CONTROL_PLANE_SOCKET) return { kind: 'serve' };
+  const match = PROCESS_SOCKET.exec(name);
+  return match === null ? undefined : { kind: match[1] as 'stdio' | 'run', pid: Number(match[2]) };
 }
 
 const PROBE_TIMEOUT_MS = 1000;

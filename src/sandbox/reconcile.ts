@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { agentLimits } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
@@ -14,7 +13,6 @@ import {
   LABEL_POLICY,
   LABEL_POOL,
   LABEL_SOCKET_DIR,
-  LABEL_STATE_DIR,
   LABEL_TOKEN_SHA256,
   LABEL_WORKSPACE,
   LABEL_WORKSPACE_INODE,
@@ -25,7 +23,7 @@ import type { SandboxManager } from './manager.ts';
 import { loadAssignment, removeAssignment } from './metadata.ts';
 import { probeOwner } from './owner-socket.ts';
 import { Sandbox } from './sandbox.ts';
-import { socketDirFor } from './state-dir.ts';
+import { socketDirFor, stateDirOf } from './state-dir.ts';
 
 export interface ReconcileOptions {
   loadPolicyNamed: (name: string) => Promise<LoadedPolicy>;
@@ -36,14 +34,6 @@ export interface ReconcileOptions {
    * A mismatching container is removed, never served; its volume stays.
    */
   mismatch?: (container: ContainerInfo) => Promise<string | undefined>;
-}
-
-/** The state directory a container belongs to; containers of v0.1 say it only through their socket dir. */
-function stateDirOf(labels: Record<string, string>): string | undefined {
-  const stated = labels[LABEL_STATE_DIR];
-  if (stated !== undefined) return stated;
-  const socketDir = labels[LABEL_SOCKET_DIR];
-  return socketDir === undefined ? undefined : path.dirname(path.dirname(socketDir));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { LABEL_SOCKET_DIR, LABEL_STATE_DIR } from '../runtime/labels.ts';
 
 /**
  * Where the control plane keeps its state: one socket directory per sandbox,
@@ -28,4 +29,12 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
 
 export function socketDirFor(stateDir: string, sandboxId: string): string {
   return path.join(stateDir, 'sockets', sandboxId);
+}
+
+/** The state directory a container belongs to; containers of v0.1 say it only through their socket dir. */
+export function stateDirOf(labels: Record<string, string>): string | undefined {
+  const stated = labels[LABEL_STATE_DIR];
+  if (stated !== undefined) return stated;
+  const socketDir = labels[LABEL_SOCKET_DIR];
+  return socketDir === undefined ? undefined : path.dirname(path.dirname(socketDir));
 }
