@@ -101,6 +101,7 @@ describe('a regular user in the docker group', () => {
     const directory = await folderOwnedBy(user, 0o700);
     const result = await asUser([
       'run',
+      '--in-place',
       '--workspace',
       directory,
       '--',
@@ -121,6 +122,7 @@ describe('a regular user in the docker group', () => {
     const directory = await folderOwnedBy({ uid: 0, gid: 0 }, 0o755);
     const result = await asUser([
       'run',
+      '--in-place',
       '--workspace',
       directory,
       '--',
@@ -136,7 +138,7 @@ describe('a regular user in the docker group', () => {
 
   it('is refused a private root-owned folder, as the user is on the host', { skip }, async () => {
     const directory = await folderOwnedBy({ uid: 0, gid: 0 }, 0o700);
-    const result = await asUser(['run', '--workspace', directory, '--', 'ls']);
+    const result = await asUser(['run', '--in-place', '--workspace', directory, '--', 'ls']);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /could not start: .*EACCES|[Pp]ermission denied/);
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EXIT_SANDBOX_FAILURE, EXIT_TIMEOUT, exitCodeFor } from './run.ts';
+import type { ToolReply } from '../protocol/agent-api.ts';
+import { EXIT_SANDBOX_FAILURE, EXIT_TIMEOUT, executeWithDeadline, exitCodeFor } from './run.ts';
 
 describe('the exit code of sandboxd run', () => {
   it("is the command's own when it exited", () => {
@@ -21,5 +22,40 @@ describe('the exit code of sandboxd run', () => {
 
   it('says the sandbox failed when the command could not start', () => {
     assert.equal(exitCodeFor({ status: 'failed', exit_code: null, signal: null }), EXIT_SANDBOX_FAILURE);
+  });
+});
+
+describe('the host-side deadline of sandboxd run', () => {
+  it('gives up with 124 when the sandbox keeps answering "running" past the deadline', async () => {
+    let polls = 0;
+    const forever = {
+      async callTool(name: string): Promise<ToolReply> {
+        polls++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const result =
+          name === 'read_output'
+            ? { data: '', next_offset: 0, evicted_gap_bytes: 0 }
+            : { command_id: 'c1', status: 'running', exit_code: null, signal: null };
+        return { summary: 'running', result };
+      },
+    };
+    const started = performance.now();
+    const code = await executeWithDeadline(forever, { command: ['sleep', '1'], timeoutMs: 10, env: {} }, 150);
+    assert.equal(code, EXIT_TIMEOUT);
+    assert.ok(performance.now() - started < 1000, 'it did not wait for the sandbox');
+    assert.ok(polls > 3, 'the sandbox was polled meanwhile');
+  });
+
+  it("passes the command's own exit code on when it ends before the deadline", async () => {
+    const quick = {
+      async callTool(name: string): Promise<ToolReply> {
+        const result =
+          name === 'read_output'
+            ? { data: '', next_offset: 0, evicted_gap_bytes: 0 }
+            : { command_id: 'c1', status: 'exited', exit_code: 7, signal: null };
+        return { summary: 'done', result };
+      },
+    };
+    assert.equal(await executeWithDeadline(quick, { command: ['false'], timeoutMs: 10, env: {} }, 60_000), 7);
   });
 });

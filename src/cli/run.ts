@@ -64,10 +64,15 @@ export function exitCodeFor(result: CommandEnd): number {
 }
 
 /** Streams a command's two output streams to ours until it has finished and both are drained. */
-async function streamCommand(sandbox: Sandbox, commandId: string): Promise<number> {
+async function streamCommand(
+  sandbox: Pick<Sandbox, 'callTool'>,
+  commandId: string,
+  signal: AbortSignal,
+): Promise<number> {
   const offsets = { stdout: 0, stderr: 0 };
   const sinks = { stdout: process.stdout, stderr: process.stderr };
   for (;;) {
+    signal.throwIfAborted();
     const poll = await sandbox.callTool('write_stdin', {
       command_id: commandId,
       chars: '',
@@ -166,7 +171,31 @@ function hostDeadline(ms: number, signal: AbortSignal): Promise<number> {
   });
 }
 
-async function execute(sandbox: Sandbox, options: RunOptions): Promise<number> {
+/**
+ * Runs the command and streams it to the end, or gives up with EXIT_TIMEOUT at
+ * the host's own deadline, whatever the sandbox answers meanwhile.
+ */
+export async function executeWithDeadline(
+  sandbox: Pick<Sandbox, 'callTool'>,
+  options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env'>,
+  deadlineMs: number,
+): Promise<number> {
+  const finished = new AbortController();
+  try {
+    const running = execute(sandbox, options, finished.signal);
+    // Once the deadline has won, the loop stops at its next poll; its rejection is expected.
+    running.catch(() => undefined);
+    return await Promise.race([running, hostDeadline(deadlineMs, finished.signal)]);
+  } finally {
+    finished.abort();
+  }
+}
+
+async function execute(
+  sandbox: Pick<Sandbox, 'callTool'>,
+  options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env'>,
+  signal: AbortSignal,
+): Promise<number> {
   const started = await sandbox.callTool('exec_command', {
     cmd: options.command,
     yield_time_ms: 0,
@@ -176,7 +205,7 @@ async function execute(sandbox: Sandbox, options: RunOptions): Promise<number> {
     ...(Object.keys(options.env).length === 0 ? {} : { env: options.env }),
   });
   const commandId = (started.result as { command_id: string }).command_id;
-  return streamCommand(sandbox, commandId);
+  return streamCommand(sandbox, commandId, signal);
 }
 
 function signalExitCode(signal: NodeJS.Signals): number {
@@ -257,13 +286,8 @@ async function runHolding(
         signal: abort.signal,
       });
     }
-    const finished = new AbortController();
     const deadlineMs = (options.timeoutMs ?? policy.policy.timeouts.commandDefault) + HOST_DEADLINE_GRACE_MS;
-    const exitCode = await Promise.race([
-      execute(sandbox, options).finally(() => finished.abort()),
-      hostDeadline(deadlineMs, finished.signal),
-    ]);
-    finished.abort();
+    const exitCode = await executeWithDeadline(sandbox, options, deadlineMs);
     if (artifactsDir === undefined || interrupted !== undefined) return exitCode;
     const copying = AbortSignal.any([abort.signal, AbortSignal.timeout(ARTIFACTS_MAX_MS)]);
     const isComplete = await copyArtifacts(sandbox, options, artifactsDir, copying);

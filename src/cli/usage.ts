@@ -17,22 +17,30 @@ export class CannotStart extends Error {
 export const USAGE = `Usage: sandboxd <command> [options]
 
 Commands:
-  run --workspace DIR [--policy NAME] [--timeout 10m] [--env NAME[=VALUE]]... [--copy]
-      [--artifacts PATH]... [--artifacts-dir DIR] -- CMD [ARGS...]
-      Run one command in a fresh hardened sandbox over DIR, stream its output,
-      exit with its exit code (124 on timeout, 125 if the sandbox failed),
-      and remove everything afterwards. --copy runs on a copy of DIR in a fresh
-      volume, so the command cannot change the host tree; --artifacts copies
-      PATH (relative to the workspace) out at the end, through the agent.
-  serve [--host 127.0.0.1] [--port 8080] [--workspace DIR] [--policy NAME] [--no-auth]
-        [--state-dir DIR] [--max-sandboxes N] [--allowed-hosts a,b] [--allowed-origins a,b]
+  run --workspace DIR [--policy NAME] [--timeout 10m] [--env NAME[=VALUE]]...
+      [--in-place [--git-write]] [--artifacts PATH]... [--artifacts-dir DIR]
+      [--artifacts-max-bytes 1GiB] [--artifacts-max-files 100000] -- CMD [ARGS...]
+      Run one command in a fresh hardened sandbox, stream its output, exit with
+      its exit code (124 on timeout, 125 if the sandbox failed), and remove
+      everything afterwards. It works on a copy of DIR in a fresh volume, so the
+      command cannot change the host tree (--copy says so explicitly); --in-place
+      works on DIR itself, with DIR/.git read-only unless --git-write. --artifacts
+      copies PATH (relative to the workspace) out at the end, through the agent,
+      within the byte and file caps. The host gives up 15 s after the timeout
+      (the policy's default without --timeout) whatever the sandbox says.
+  serve [--host 127.0.0.1] [--port 8080] [--workspace DIR [--git-write]] [--policy NAME]
+        [--no-auth] [--state-dir DIR] [--max-sandboxes N] [--allowed-hosts a,b]
+        [--allowed-origins a,b]
       The control plane: Streamable HTTP MCP at /mcp (default workspace) and
       /w/NAME/mcp (named workspaces), the /v1 provisioning API, /healthz, /readyz,
       /metrics. Needs a bearer token (SANDBOXD_TOKEN, or one generated at first start).
-  stdio --workspace DIR [--policy NAME] [--eager]
+      One serve per state directory; a second one refuses to start. With
+      --workspace, DIR/.git is read-only in the sandbox unless --git-write.
+  stdio --workspace DIR [--policy NAME] [--eager] [--git-write]
       Serve MCP on stdin/stdout for a local client; every tool runs in a hardened
       container over DIR, started on first use (--eager: at once) and removed when
-      the client goes away. The folder is kept.
+      the client goes away. The folder is kept; DIR/.git is read-only in the
+      sandbox unless --git-write.
   ls [--json] [--state-dir DIR]...
       Every sandboxd container on this engine, whichever state directory it
       belongs to: sandbox, workspace, policy, state, age, lifetime, owner (alive,
