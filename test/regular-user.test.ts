@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { chmod, chown, copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI } from './support/control-plane.ts';
+import { CLI, ControlPlane } from './support/control-plane.ts';
 
 const USER = 'sandboxd-tester';
 const cleanups: string[] = [];
@@ -48,10 +48,14 @@ function ensureUser(): { uid: number; gid: number; home: string } {
 
 /** Runs the built CLI as the user, with its supplementary groups (docker), in its own environment. */
 function asUser(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return nodeAsUser([CLI, ...args]);
+}
+
+function nodeAsUser(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const user = account as { home: string };
   const child = spawn(
     'setpriv',
-    ['--reuid', USER, '--regid', USER, '--init-groups', '--', nodeBinary, CLI, ...args],
+    ['--reuid', USER, '--regid', USER, '--init-groups', '--', nodeBinary, ...args],
     {
       env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: user.home, SANDBOXD_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -141,6 +145,34 @@ describe('a regular user in the docker group', () => {
     const result = await asUser(['run', '--in-place', '--workspace', directory, '--', 'ls']);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /could not start: .*EACCES|[Pp]ermission denied/);
+  });
+
+  it("cannot reach root's agent sockets or control-plane socket to pose as an agent", { skip }, async () => {
+    const plane = await ControlPlane.create();
+    try {
+      await plane.start();
+      const client = await plane.client();
+      await client.callTool({ name: 'exec_command', arguments: { cmd: 'true' } });
+      await client.close();
+      const [sandbox] = await readdir(path.join(plane.stateDir, 'sockets'));
+      // Even a state directory someone made world-readable is made private at start.
+      await chmod(plane.stateDir, 0o755);
+      await plane.stop();
+      await plane.start();
+      const targets = [
+        path.join(plane.stateDir, 'sockets', sandbox as string, 'control.sock'),
+        path.join(plane.stateDir, 'control-plane.sock'),
+      ];
+      for (const target of targets) {
+        const probe = await nodeAsUser([
+          '-e',
+          `require('net').connect(${JSON.stringify(target)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`,
+        ]);
+        assert.equal(probe.stdout.trim(), 'EACCES', `${target}: ${probe.stdout}${probe.stderr}`);
+      }
+    } finally {
+      await plane.destroy();
+    }
   });
 
   it('keeps its state directory private (0700) in its own home', { skip }, async () => {
