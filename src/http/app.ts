@@ -19,6 +19,7 @@ import { restError } from './errors.ts';
 import { mcpJsonBody, rpcError } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { cachedReadiness } from './readiness.ts';
 import { v1Routes } from './v1.ts';
 
 export interface HttpAppOptions {
@@ -49,16 +50,10 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.use('*', originValidation(options.allowedOrigins));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const readiness = cachedReadiness(options.driver, options.workerImage);
   app.get('/readyz', async (c) => {
-    try {
-      await options.driver.facts();
-      const hasImage = await options.driver.hasImage(options.workerImage);
-      if (!hasImage)
-        return c.json({ status: 'not ready', reason: `worker image ${options.workerImage} is missing` }, 503);
-      return c.json({ status: 'ready' });
-    } catch {
-      return c.json({ status: 'not ready', reason: 'the container engine does not answer' }, 503);
-    }
+    const answer = await readiness();
+    return answer.status === 'ready' ? c.json(answer) : c.json(answer, 503);
   });
 
   app.use(

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export function sha256Hex(text: string): string {
@@ -39,7 +39,11 @@ export async function loadOperatorToken(
   const file = path.join(stateDir, 'operator-token');
   try {
     const saved = (await readFile(file, 'utf8')).trim();
-    if (saved.length >= 16) return { sha256: sha256Hex(saved), source: 'file' };
+    if (saved.length >= 16) {
+      // A copy restored from a backup, or a hand edit, may have left it readable by others.
+      await chmod(file, 0o600);
+      return { sha256: sha256Hex(saved), source: 'file' };
+    }
   } catch {
     // Not there yet: generate one below.
   }

@@ -49,3 +49,12 @@ test('a prefetch started at provisioning is what the handshake gets, without rea
   assert.match(await instructionsFor(target), /run make test$/);
   assert.equal(reads.length, 2, 'the handshake waited for the reads in flight');
 });
+
+test('a forged agent cannot grow the instructions past the cap', async () => {
+  const huge = `${'é'.repeat(300 * 1024)}tail`;
+  const text = await instructionsFor(sandboxWith({ 'AGENTS.md': huge }).target);
+  const project = text.slice(text.indexOf('AGENTS.md:\n') + 'AGENTS.md:\n'.length);
+  assert.ok(Buffer.byteLength(project) <= 16 * 1024, `${Buffer.byteLength(project)} bytes`);
+  assert.ok(project.length > 8000, 'the allowed part is kept');
+  assert.doesNotMatch(project, /\uFFFD/, 'no character cut in half');
+});

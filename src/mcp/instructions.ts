@@ -51,7 +51,10 @@ async function readInstructions(sandbox: Sandbox): Promise<string> {
           5000,
         );
         const content = (reply.result as { content?: unknown }).content;
-        return typeof content === 'string' && content.trim().length > 0 ? content : undefined;
+        // The agent is asked for at most this much, but its reply is untrusted: cut it here too.
+        return typeof content === 'string' && content.trim().length > 0
+          ? utf8Prefix(content, MAX_PROJECT_INSTRUCTION_BYTES)
+          : undefined;
       } catch {
         return undefined; // Missing or unreadable: the next file, if any, speaks.
       }
@@ -61,4 +64,11 @@ async function readInstructions(sandbox: Sandbox): Promise<string> {
   return index === -1
     ? BASE
     : `${BASE}\n\nProject instructions from ${PROJECT_FILES[index]}:\n${contents[index]}`;
+}
+
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, never cutting a character. */
+function utf8Prefix(text: string, maxBytes: number): string {
+  const bytes = new Uint8Array(maxBytes);
+  const { read } = new TextEncoder().encodeInto(text, bytes);
+  return read === text.length ? text : text.slice(0, read);
 }

@@ -30,11 +30,31 @@ export async function saveAssignment(stateDir: string, id: string, assignment: A
   await rename(temporary, file);
 }
 
-export async function loadAssignment(stateDir: string, id: string): Promise<Assignment | undefined> {
+/**
+ * A sandbox's assignment: 'none' when it has no file (a pool member nobody took),
+ * 'unreadable' when the file exists but cannot be read or parsed — a taken sandbox
+ * whose task is unknown, which must never go back to the pool for another task.
+ */
+export type LoadedAssignment =
+  | { state: 'none' }
+  | { state: 'assigned'; assignment: Assignment }
+  | { state: 'unreadable'; reason: string };
+
+export async function loadAssignment(stateDir: string, id: string): Promise<LoadedAssignment> {
+  let text: string;
   try {
-    return Assignment.parse(JSON.parse(await readFile(fileFor(stateDir, id), 'utf8')));
-  } catch {
-    return undefined;
+    text = await readFile(fileFor(stateDir, id), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'none' };
+    return { state: 'unreadable', reason: String(error) };
+  }
+  try {
+    return { state: 'assigned', assignment: Assignment.parse(JSON.parse(text)) };
+  } catch (error) {
+    return {
+      state: 'unreadable',
+      reason: `not a valid assignment: ${(error as Error).message.slice(0, 200)}`,
+    };
   }
 }
 

@@ -96,7 +96,13 @@ export class WarmPool {
     sandbox.owner = assignment.owner;
     sandbox.labels = assignment.labels;
     sandbox.lastUsedAt = Date.now();
-    await saveAssignment(this.#options.manager.stateDir, sandbox.id, assignment);
+    try {
+      await saveAssignment(this.#options.manager.stateDir, sandbox.id, assignment);
+    } catch (error) {
+      // Without its assignment a restart could not tell this sandbox was taken: it must not live on.
+      await this.#options.manager.destroy(sandbox.id).catch(() => undefined);
+      throw error;
+    }
     const timer = setTimeout(() => {
       this.#refillTimers.delete(timer);
       void this.refill(policy);

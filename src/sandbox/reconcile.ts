@@ -89,6 +89,14 @@ async function adopt(
 ): Promise<Sandbox | undefined> {
   const labels = container.labels;
   const socketDir = socketDirFor(manager.stateDir, id);
+  // A warm-pool member taken by a task has its assignment in the state directory.
+  const loadedAssignment = await loadAssignment(manager.stateDir, id);
+  if (loadedAssignment.state === 'unreadable') {
+    // Taken by a task we can no longer name: neither serve it to anyone nor pool it again.
+    await discard(manager, container, id, `its assignment cannot be read (${loadedAssignment.reason})`);
+    return undefined;
+  }
+  const assignment = loadedAssignment.state === 'assigned' ? loadedAssignment.assignment : undefined;
   let loaded: LoadedPolicy;
   try {
     loaded = await options.loadPolicyNamed(labels[LABEL_POLICY] ?? 'default');
@@ -106,8 +114,6 @@ async function adopt(
     limits: agentLimits(loaded.policy),
     log: manager.log,
   });
-  // A warm-pool member taken by a task has its assignment in the state directory.
-  const assignment = await loadAssignment(manager.stateDir, id);
   const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
   const sandbox = new Sandbox({
     id,
