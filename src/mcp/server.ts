@@ -4,7 +4,7 @@ import { packageVersion } from '../policy/package-files.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs, replyTimeoutMs } from './catalog.ts';
-import { errorEnvelope, successEnvelope } from './envelope.ts';
+import { conformingResult, errorEnvelope, outputJsonSchema, successEnvelope } from './envelope.ts';
 import { RequestPermissionsTool, requestPermissions, ServerInfoTool, serverInfo } from './host-tools.ts';
 import type { WorkspaceTarget } from './target.ts';
 
@@ -22,16 +22,12 @@ const MAX_TOOL_INPUT_ELEMENTS = 20_000;
 export const MAX_CALLS_IN_FLIGHT = 64;
 
 /**
- * The SDK validates arguments itself and answers a failure with plain text. The
- * contract wants a typed INVALID_ARGUMENT envelope, so the SDK gets a schema that
- * advertises the real JSON Schema but lets every value through, and the handler
- * validates with the tool's zod schema.
+ * A schema the SDK only advertises: it lets every value through. The SDK
+ * validates arguments itself and answers a failure with plain text, where the
+ * contract wants a typed INVALID_ARGUMENT envelope, so the handler validates
+ * with the tool's zod schema; results are checked by `conformingResult`.
  */
-function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
-  const jsonSchema = z.toJSONSchema(spec.input, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
+function advertised(jsonSchema: Record<string, unknown>): StandardSchemaWithJSON {
   return {
     '~standard': {
       version: 1,
@@ -42,13 +38,19 @@ function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
   } as StandardSchemaWithJSON;
 }
 
+function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
+  return advertised(
+    z.toJSONSchema(spec.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+  );
+}
+
 interface RegisteredSpec {
   spec: ToolSpec;
   schema: StandardSchemaWithJSON;
   run: (target: WorkspaceTarget, input: Record<string, unknown>) => Promise<CallToolResult>;
 }
 
-const catalog: RegisteredSpec[] = [
+export const catalog: RegisteredSpec[] = [
   ...agentToolSpecs.map((spec) => ({
     spec,
     schema: advertiseOnly(spec),
@@ -79,6 +81,9 @@ const catalog: RegisteredSpec[] = [
 
 export const toolNames = catalog.map((entry) => entry.spec.name);
 
+/** Each tool's outputSchema, built once: the catalog is fixed. */
+const outputSchemas = new Map(catalog.map(({ spec }) => [spec.name, advertised(outputJsonSchema(spec))]));
+
 /** One MCP server over one workspace: the contract's tools, each run in the workspace's sandbox. */
 export function createMcpServer(target: WorkspaceTarget, options: { instructions?: string } = {}): McpServer {
   const server = new McpServer(
@@ -96,6 +101,7 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
         title: spec.title,
         description: spec.description,
         inputSchema: schema,
+        outputSchema: outputSchemas.get(spec.name) as StandardSchemaWithJSON,
         annotations: {
           title: spec.title,
           readOnlyHint: spec.isReadOnly,
@@ -110,7 +116,7 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
         try {
           const parsed = spec.input.safeParse(args ?? {});
           if (!parsed.success) throw invalidArgument(spec.name, parsed.error.issues);
-          result = await run(target, parsed.data as Record<string, unknown>);
+          result = conformingResult(spec, await run(target, parsed.data as Record<string, unknown>));
         } catch (error) {
           const toolError = ToolError.from(error);
           code = toolError.code;

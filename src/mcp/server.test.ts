@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import { catalog, createMcpServer } from './server.ts';
+import type { WorkspaceTarget } from './target.ts';
+
+/** A workspace whose sandbox answers every tool with `reply`. */
+function targetAnswering(reply: { summary: string; result: Record<string, unknown> }): WorkspaceTarget {
+  const sandbox = { id: 'sb-test', activeCalls: 0, callTool: async () => reply } as unknown as Sandbox;
+  return {
+    sandbox: async () => sandbox,
+    currentSandbox: () => sandbox,
+    facts: () => ({ name: 'default', kind: 'volume', source: 'default', policy: 'default' }),
+  };
+}
+
+/** A connected client of a server over `target`, and the trace lines the server logged. */
+async function connected(target: WorkspaceTarget) {
+  const server = createMcpServer(target);
+  const client = new Client({ name: 'unit', version: '1' });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  await client.connect(clientSide);
+  return { client, close: () => client.close() };
+}
+
+const validator = new AjvJsonSchemaValidator();
+const conforms = (schema: unknown, value: unknown) =>
+  validator.getValidator(schema as Record<string, unknown>)(value) as {
+    valid: boolean;
+    errorMessage?: string;
+  };
+
+describe('the tool catalog', () => {
+  test('every tool advertises an outputSchema: an object root that requires ok', async () => {
+    const { client, close } = await connected(targetAnswering({ summary: '', result: {} }));
+    try {
+      const { tools } = await client.listTools();
+      assert.equal(tools.length, catalog.length);
+      for (const tool of tools) {
+        const schema = tool.outputSchema as { type?: string; required?: string[] } | undefined;
+        assert.equal(schema?.type, 'object', tool.name);
+        assert.ok(schema?.required?.includes('ok'), `${tool.name} requires ok`);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  test('descriptions stay short', () => {
+    for (const { spec } of catalog) assert.ok(spec.description.length <= 1600, spec.name);
+  });
+});
+
+describe('tool results against their outputSchema', () => {
+  test('success, refused arguments and a refusing tool all conform', async () => {
+    const reply = { summary: 'done', result: { path: 'a.txt', bytes_written: 3, created: true } };
+    const { client, close } = await connected(targetAnswering(reply));
+    try {
+      const schemas = new Map((await client.listTools()).tools.map((tool) => [tool.name, tool.outputSchema]));
+      const calls = [
+        { name: 'write_file', arguments: { path: 'a.txt', content: 'abc' }, ok: true },
+        { name: 'write_file', arguments: { path: 7 }, ok: false },
+        { name: 'request_permissions', arguments: { permission: 'network' }, ok: false },
+      ];
+      for (const call of calls) {
+        const result = await client.callTool({ name: call.name, arguments: call.arguments });
+        const structured = result.structuredContent as { ok: boolean };
+        assert.equal(structured.ok, call.ok, call.name);
+        assert.equal(result.isError, !call.ok);
+        const verdict = conforms(schemas.get(call.name), structured);
+        assert.ok(verdict.valid, `${call.name}: ${verdict.errorMessage}`);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  test('a sandbox reply that breaks the result schema becomes AGENT_PROTOCOL_ERROR, never a bad result', async () => {
+    const { client, close } = await connected(
+      targetAnswering({ summary: 'x', result: { path: 'a.txt', bytes_written: -1 } }),
+    );
+    try {
+      const result = await client.callTool({ name: 'write_file', arguments: { path: 'a', content: '' } });
+      const structured = result.structuredContent as { ok: boolean; error: { code: string } };
+      assert.equal(structured.ok, false);
+      assert.equal(structured.error.code, 'AGENT_PROTOCOL_ERROR');
+    } finally {
+      await close();
+    }
+  });
+});
