@@ -49,6 +49,25 @@ describe('the tool catalog', () => {
     }
   });
 
+  test('the tools models most often get wrong carry a call to copy, which their input schema accepts', () => {
+    const examples: Record<string, RegExp[]> = {
+      apply_patch: [/\*\*\* Begin Patch/, /\*\*\* Update File:/],
+      exec_command: [/"workdir":/, /command_id/, /"yield_time_ms":30000/],
+      write_stdin: [/"chars":""/],
+      kill_command: [/"signal":"KILL"/],
+      read_output: [/command:abc:stdout/, /"offset":0/],
+    };
+    for (const [name, patterns] of Object.entries(examples)) {
+      const spec = catalog.find((entry) => entry.spec.name === name)?.spec;
+      assert.ok(spec, name);
+      for (const pattern of patterns) assert.match(spec.description, pattern, name);
+      const json = /Example[^:]*: (\{.*?\})(;|$)/m.exec(spec.description)?.[1];
+      assert.ok(json, `${name} has a one-line JSON example`);
+      const parsed = spec.input.safeParse(JSON.parse(json));
+      assert.ok(parsed.success, `${name}'s example is a valid call: ${parsed.error?.message}`);
+    }
+  });
+
   test('descriptions stay short', () => {
     for (const { spec } of catalog) assert.ok(spec.description.length <= 1600, spec.name);
   });
