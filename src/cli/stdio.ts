@@ -45,7 +45,7 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
     'serving MCP on stdio',
   );
   const server = serveStdio(
-    async () => createMcpServer(handle, { instructions: await instructionsFor(handle) }),
+    async () => createMcpServer(handle, { instructions: await instructionsFor(handle), log }),
     {
       onerror: (error) => log.warn({ error: error.message }, 'stdio transport error'),
     },

@@ -112,7 +112,10 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       }
       handler = new McpEndpoint(
         async ({ withInstructions }) =>
-          createMcpServer(target, withInstructions ? { instructions: await instructionsFor(target) } : {}),
+          createMcpServer(target, {
+            log,
+            ...(withInstructions ? { instructions: await instructionsFor(target) } : {}),
+          }),
         {
           maxRequestBodySize: options.maxBodyBytes,
           onerror: (error) => log.debug({ error: error.message }, 'mcp request error'),

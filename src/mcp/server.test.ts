@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
+import { pino } from 'pino';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { catalog, createMcpServer } from './server.ts';
 import type { WorkspaceTarget } from './target.ts';
@@ -18,12 +20,19 @@ function targetAnswering(reply: { summary: string; result: Record<string, unknow
 
 /** A connected client of a server over `target`, and the trace lines the server logged. */
 async function connected(target: WorkspaceTarget) {
-  const server = createMcpServer(target);
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()));
+      done();
+    },
+  });
+  const server = createMcpServer(target, { log: pino({ level: 'info' }, sink) });
   const client = new Client({ name: 'unit', version: '1' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   await client.connect(clientSide);
-  return { client, close: () => client.close() };
+  return { client, lines, close: () => client.close() };
 }
 
 const validator = new AjvJsonSchemaValidator();
@@ -108,6 +117,51 @@ describe('tool results against their outputSchema', () => {
       assert.equal(structured.error.code, 'AGENT_PROTOCOL_ERROR');
     } finally {
       await close();
+    }
+  });
+});
+
+describe('the trace of a tool call', () => {
+  test('one JSON line with tool, outcome, code and duration, and no argument value', async () => {
+    const secret = 'hunter2-do-not-log';
+    const reply = { summary: 'done', result: { path: 'a.txt', bytes_written: 3, created: true } };
+    const { client, lines, close } = await connected(targetAnswering(reply));
+    try {
+      await client.callTool({ name: 'write_file', arguments: { path: 'a.txt', content: secret } });
+      await client.callTool({ name: 'read_file', arguments: { path: secret, max_lines: -1 } });
+    } finally {
+      await close();
+    }
+    const traces = lines.filter((line) => line.msg === 'tool call');
+    assert.equal(traces.length, 2);
+    assert.deepEqual(
+      traces.map(({ tool, outcome, error_code, workspace, sandbox }) => ({
+        tool,
+        outcome,
+        error_code,
+        workspace,
+        sandbox,
+      })),
+      [
+        {
+          tool: 'write_file',
+          outcome: 'ok',
+          error_code: undefined,
+          workspace: 'default',
+          sandbox: 'sb-test',
+        },
+        {
+          tool: 'read_file',
+          outcome: 'error',
+          error_code: 'INVALID_ARGUMENT',
+          workspace: 'default',
+          sandbox: 'sb-test',
+        },
+      ],
+    );
+    for (const trace of traces) {
+      assert.equal(typeof trace.duration_ms, 'number');
+      assert.ok(!JSON.stringify(trace).includes(secret));
     }
   });
 });

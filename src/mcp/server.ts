@@ -1,4 +1,5 @@
 import { type CallToolResult, McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { packageVersion } from '../policy/package-files.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
@@ -84,8 +85,14 @@ export const toolNames = catalog.map((entry) => entry.spec.name);
 /** Each tool's outputSchema, built once: the catalog is fixed. */
 const outputSchemas = new Map(catalog.map(({ spec }) => [spec.name, advertised(outputJsonSchema(spec))]));
 
+export interface McpServerOptions {
+  instructions?: string;
+  /** Where each tool call leaves its trace line. */
+  log?: Logger;
+}
+
 /** One MCP server over one workspace: the contract's tools, each run in the workspace's sandbox. */
-export function createMcpServer(target: WorkspaceTarget, options: { instructions?: string } = {}): McpServer {
+export function createMcpServer(target: WorkspaceTarget, options: McpServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: 'sandboxd', version: packageVersion() },
     {
@@ -109,7 +116,7 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
           openWorldHint: false,
         },
       },
-      async (args: unknown) => {
+      async (args: unknown, context) => {
         const started = performance.now();
         let result: CallToolResult;
         let code: string | undefined;
@@ -122,15 +129,40 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
           code = toolError.code;
           result = errorEnvelope(toolError);
         }
-        target.onToolCall?.(
-          spec.name,
-          code === undefined ? 'ok' : 'error',
-          code,
-          performance.now() - started,
+        const durationMs = performance.now() - started;
+        const outcome = code === undefined ? 'ok' : 'error';
+        target.onToolCall?.(spec.name, outcome, code, durationMs);
+        options.log?.info(
+          traceOf(target, spec.name, outcome, code, durationMs, context.mcpReq.id),
+          'tool call',
         );
         return result;
       },
     );
   }
   return server;
+}
+
+/**
+ * One tool call as the operator's log shows it: which tool, where, how long and
+ * how it ended. Never an argument value, file content or token: those are the
+ * workspace's business, and a log line outlives the sandbox.
+ */
+function traceOf(
+  target: WorkspaceTarget,
+  tool: string,
+  outcome: 'ok' | 'error',
+  code: string | undefined,
+  durationMs: number,
+  requestId: string | number,
+): Record<string, unknown> {
+  return {
+    tool,
+    outcome,
+    ...(code === undefined ? {} : { error_code: code }),
+    duration_ms: Math.round(durationMs * 100) / 100,
+    workspace: target.facts().name,
+    sandbox: target.currentSandbox()?.id ?? null,
+    request_id: requestId,
+  };
 }
