@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { createMcpServer } from '../mcp/server.ts';
+import type { WorkspaceTarget } from '../mcp/target.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 
 const URL_ = 'http://127.0.0.1:1/mcp';
@@ -145,4 +147,43 @@ describe('McpEndpoint: clients of either era', () => {
       await client.close();
     });
   }
+});
+
+describe('McpEndpoint: initialize with a version the server does not speak', () => {
+  const target = {
+    sandbox: async () => {
+      throw new Error('no sandbox in this test');
+    },
+    currentSandbox: () => undefined,
+    facts: () => ({ name: 'default', kind: 'volume', source: 'default', policy: 'default' }),
+  } as WorkspaceTarget;
+
+  test('an old date, a made-up date, the stateless version or a number: the newest legacy version', async () => {
+    const endpoint = new McpEndpoint(async () => createMcpServer(target), {
+      maxRequestBodySize: 1024 * 1024,
+      onerror: () => {},
+    });
+    try {
+      for (const protocolVersion of ['2024-11-05', '2031-02-30', '2026-07-28', 20250618, '2025-06-18']) {
+        const body = {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        };
+        const request = new Request(URL_, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(body),
+        });
+        const response = await endpoint.fetch(request, body);
+        assert.equal(response.status, 200, String(protocolVersion));
+        const answer = (await response.json()) as { result: { protocolVersion: string } };
+        const expected = protocolVersion === '2025-06-18' ? '2025-06-18' : '2025-11-25';
+        assert.equal(answer.result.protocolVersion, expected, String(protocolVersion));
+      }
+    } finally {
+      await endpoint.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import {
   type McpServer,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
+import { withSpeakableVersion } from '../mcp/protocol-versions.ts';
 
 /** Whether the server built for a message must carry the workspace's instructions. */
 export type ServerFactory = (options: { withInstructions: boolean }) => McpServer | Promise<McpServer>;
@@ -64,7 +65,9 @@ export class McpEndpoint {
 
   async fetch(request: Request, parsedBody: unknown): Promise<Response> {
     const options = { maxRequestBodySize: this.#options.maxRequestBodySize };
-    if (await isLegacyRequest(request, parsedBody, options)) return this.#serveLegacy(request, parsedBody);
+    if (await isLegacyRequest(request, parsedBody, options)) {
+      return this.#serveLegacy(request, withSpeakableVersion(parsedBody));
+    }
     modernMessages.set(request, parsedBody);
     return this.#modern.fetch(request, parsedBody === undefined ? {} : { parsedBody });
   }

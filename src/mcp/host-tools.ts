@@ -4,14 +4,13 @@ import { packageVersion } from '../policy/package-files.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { AgentLimits } from '../protocol/limits.ts';
 import { defineTool, type ToolOutcome } from '../protocol/tool-spec.ts';
+import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
 export const CONTRACT = { name: 'coding-tools-mcp', version: '0.3' } as const;
 
 const Milliseconds = z.number().int().nonnegative();
 const ByteCount = z.number().int().nonnegative();
-
-export const PROTOCOL_VERSIONS = ['2026-07-28', '2025-11-25', '2025-06-18'] as const;
 
 export const ServerInfoResult = z.object({
   server: z.object({ name: z.string(), version: z.string() }),

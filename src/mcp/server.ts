@@ -7,6 +7,7 @@ import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs, replyTimeoutMs } from './catalog.ts';
 import { conformingResult, errorEnvelope, outputJsonSchema, successEnvelope } from './envelope.ts';
 import { RequestPermissionsTool, requestPermissions, ServerInfoTool, serverInfo } from './host-tools.ts';
+import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
 /** Largest number of array elements and object members one tools/call may carry. */
@@ -97,6 +98,8 @@ export function createMcpServer(target: WorkspaceTarget, options: McpServerOptio
     { name: 'sandboxd', version: packageVersion() },
     {
       capabilities: { tools: { listChanged: false } },
+      // An initialize naming any other version is answered with the newest legacy one of these.
+      supportedProtocolVersions: [...PROTOCOL_VERSIONS],
       maxToolInputElements: MAX_TOOL_INPUT_ELEMENTS,
       ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
     },
