@@ -16,9 +16,10 @@ import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
 import { restError } from './errors.ts';
-import { mcpJsonBody, rpcError } from './json-body.ts';
+import { mcpJsonBody } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { v1Routes } from './v1.ts';
 
 export interface HttpAppOptions {
@@ -108,7 +109,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
         target = withMetrics(resolve());
       } catch (error) {
         const toolError = ToolError.from(error);
-        return rpcError(c, toolError.code === 'SANDBOX_NOT_FOUND' ? 404 : 400, -32000, toolError.message);
+        const status = toolError.code === 'SANDBOX_NOT_FOUND' ? 404 : 400;
+        return rpcErrorResponse(status, RPC_ERROR.invalidRequest, toolError.message);
       }
       handler = new McpEndpoint(
         async ({ withInstructions }) =>
@@ -150,7 +152,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     const id = c.req.param('id');
     if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
       dropEndpoint(id);
-      return rpcError(c, 404, -32000, `no sandbox ${id}`);
+      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, `no sandbox ${id}`);
     }
     return serve(`s:${id}`, () => {
       const sandbox = manager.get(id);
