@@ -1,4 +1,3 @@
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/hono';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
@@ -15,10 +14,12 @@ import type { WarmPool } from '../sandbox/pool.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
+import { mcpCors } from './cors.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { allowedHosts, allowedOrigins } from './origin.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { v1Routes } from './v1.ts';
 
@@ -34,7 +35,7 @@ export interface HttpAppOptions {
   isAuthDisabled: boolean;
   /** Host header names accepted (DNS-rebinding protection). */
   allowedHosts: string[];
-  /** Origin host names accepted from browsers. */
+  /** Browser origins accepted: host names (any port) or whole origins (https://app.example.com). */
   allowedOrigins: string[];
   maxBodyBytes: number;
   defaultTtlSeconds?: number;
@@ -42,12 +43,15 @@ export interface HttpAppOptions {
   maxArchiveBytes?: number;
 }
 
+/** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
+const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
+
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
 export function createHttpApp(options: HttpAppOptions): Hono {
   const { manager, workspaces, metrics, log } = options;
   const app = new Hono();
-  app.use('*', hostHeaderValidation(options.allowedHosts));
-  app.use('*', originValidation(options.allowedOrigins));
+  app.use('*', allowedHosts(options.allowedHosts));
+  app.use('*', allowedOrigins(options.allowedOrigins));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -62,6 +66,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     }
   });
 
+  // A browser's preflight carries no token, so CORS answers it before authentication.
+  for (const path of MCP_PATHS) app.use(path, mcpCors());
   app.use(
     '*',
     authenticate({ operatorSha256: options.operatorSha256, manager, isDisabled: options.isAuthDisabled }),
@@ -139,16 +145,16 @@ export function createHttpApp(options: HttpAppOptions): Hono {
 
   const body = mcpJsonBody(options.maxBodyBytes);
   app.all(
-    '/mcp',
+    MCP_PATHS[0],
     requireAccess(false),
     body,
     serve('w:default', () => workspaces.get('default')),
   );
-  app.all('/w/:workspace/mcp', requireAccess(false), body, async (c) => {
+  app.all(MCP_PATHS[1], requireAccess(false), body, async (c) => {
     const name = c.req.param('workspace');
     return serve(`w:${name}`, () => workspaces.get(name))(c);
   });
-  app.all('/s/:id/mcp', requireAccess(true), body, async (c) => {
+  app.all(MCP_PATHS[2], requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
     if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
       dropEndpoint(id);
