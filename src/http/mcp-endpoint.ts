@@ -5,6 +5,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
 import { withSpeakableVersion } from '../mcp/protocol-versions.ts';
+import { mirrorHeaderRejection } from './mcp-headers.ts';
 import { RPC_ERROR, requestIdOf, rpcErrorResponse } from './rpc-error.ts';
 
 /** Whether the server built for a message must carry the workspace's instructions. */
@@ -95,6 +96,8 @@ export class McpEndpoint {
         headers: { allow: 'POST' },
       });
     }
+    const rejection = mirrorHeaderRejection(request.headers, parsedBody);
+    if (rejection !== undefined) return rejection;
     const options = { maxRequestBodySize: this.#options.maxRequestBodySize };
     if (await isLegacyRequest(request, parsedBody, options)) {
       return this.#serveLegacy(request, withSpeakableVersion(parsedBody));
