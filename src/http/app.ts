@@ -21,6 +21,7 @@ import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
 import { allowedHosts, allowedOrigins } from './origin.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
+import { discoveryRoutes } from './server-card.ts';
 import { v1Routes } from './v1.ts';
 
 export interface HttpAppOptions {
@@ -51,6 +52,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const { manager, workspaces, metrics, log } = options;
   const app = new Hono();
   app.use('*', allowedHosts(options.allowedHosts));
+  // Public, and readable from any origin: registered before the Origin check and authentication.
+  app.route('/', discoveryRoutes({ isAuthRequired: !options.isAuthDisabled }));
   app.use('*', allowedOrigins(options.allowedOrigins));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
