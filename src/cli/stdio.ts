@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from 'pino';
 import { instructionsFor } from '../mcp/instructions.ts';
+import { SpeakableVersionTransport } from '../mcp/protocol-versions.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
@@ -78,8 +79,9 @@ async function serveStdioHolding(
     'serving MCP on stdio',
   );
   const server = serveStdio(
-    async () => createMcpServer(handle, { instructions: await instructionsFor(handle) }),
+    async () => createMcpServer(handle, { instructions: await instructionsFor(handle), log }),
     {
+      transport: new SpeakableVersionTransport(new StdioServerTransport()),
       onerror: (error) => log.warn({ error: error.message }, 'stdio transport error'),
     },
   );

@@ -1,4 +1,3 @@
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/hono';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
@@ -15,11 +14,15 @@ import type { WarmPool } from '../sandbox/pool.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
+import { mcpCors } from './cors.ts';
 import { restError } from './errors.ts';
-import { mcpJsonBody, rpcError } from './json-body.ts';
+import { mcpJsonBody } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
+import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
+import { discoveryRoutes } from './server-card.ts';
 import { v1Routes } from './v1.ts';
 
 export interface HttpAppOptions {
@@ -34,7 +37,7 @@ export interface HttpAppOptions {
   isAuthDisabled: boolean;
   /** Host header names accepted (DNS-rebinding protection). */
   allowedHosts: string[];
-  /** Origin host names accepted from browsers. */
+  /** Browser origins accepted: host names (any port) or whole origins (https://app.example.com). */
   allowedOrigins: string[];
   maxBodyBytes: number;
   defaultTtlSeconds?: number;
@@ -42,12 +45,17 @@ export interface HttpAppOptions {
   maxArchiveBytes?: number;
 }
 
+/** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
+const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
+
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
 export function createHttpApp(options: HttpAppOptions): Hono {
   const { manager, workspaces, metrics, log } = options;
   const app = new Hono();
-  app.use('*', hostHeaderValidation(options.allowedHosts));
-  app.use('*', originValidation(options.allowedOrigins));
+  app.use('*', allowedHosts(options.allowedHosts));
+  // Public, and readable from any origin: registered before the Origin check and authentication.
+  app.route('/', discoveryRoutes({ isAuthRequired: !options.isAuthDisabled }));
+  app.use('*', allowedOrigins(options.allowedOrigins));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   const readiness = cachedReadiness(options.driver, options.workerImage);
@@ -56,6 +64,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return answer.status === 'ready' ? c.json(answer) : c.json(answer, 503);
   });
 
+  // A browser's preflight carries no token, so CORS answers it before authentication.
+  for (const path of MCP_PATHS) app.use(path, mcpCors());
   app.use(
     '*',
     authenticate({ operatorSha256: options.operatorSha256, manager, isDisabled: options.isAuthDisabled }),
@@ -104,11 +114,15 @@ export function createHttpApp(options: HttpAppOptions): Hono {
         target = withMetrics(resolve());
       } catch (error) {
         const toolError = ToolError.from(error);
-        return rpcError(c, toolError.code === 'SANDBOX_NOT_FOUND' ? 404 : 400, -32000, toolError.message);
+        const status = toolError.code === 'SANDBOX_NOT_FOUND' ? 404 : 400;
+        return rpcErrorResponse(status, RPC_ERROR.invalidRequest, toolError.message);
       }
       handler = new McpEndpoint(
         async ({ withInstructions }) =>
-          createMcpServer(target, withInstructions ? { instructions: await instructionsFor(target) } : {}),
+          createMcpServer(target, {
+            log,
+            ...(withInstructions ? { instructions: await instructionsFor(target) } : {}),
+          }),
         {
           maxRequestBodySize: options.maxBodyBytes,
           onerror: (error) => log.debug({ error: error.message }, 'mcp request error'),
@@ -130,20 +144,20 @@ export function createHttpApp(options: HttpAppOptions): Hono {
 
   const body = mcpJsonBody(options.maxBodyBytes);
   app.all(
-    '/mcp',
+    MCP_PATHS[0],
     requireAccess(false),
     body,
     serve('w:default', () => workspaces.get('default')),
   );
-  app.all('/w/:workspace/mcp', requireAccess(false), body, async (c) => {
+  app.all(MCP_PATHS[1], requireAccess(false), body, async (c) => {
     const name = c.req.param('workspace');
     return serve(`w:${name}`, () => workspaces.get(name))(c);
   });
-  app.all('/s/:id/mcp', requireAccess(true), body, async (c) => {
+  app.all(MCP_PATHS[2], requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
     if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
       dropEndpoint(id);
-      return rpcError(c, 404, -32000, `no sandbox ${id}`);
+      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, `no sandbox ${id}`);
     }
     return serve(`s:${id}`, () => {
       const sandbox = manager.get(id);

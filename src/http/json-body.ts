@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isJsonContentType, readRequestBody } from '@modelcontextprotocol/server';
 import type { Context, MiddlewareHandler } from 'hono';
+import { RPC_ERROR, requestIdOf, rpcErrorResponse } from './rpc-error.ts';
 
 /** Deepest nesting of arrays and objects a request body may have. */
 export const MAX_JSON_DEPTH = 64;
@@ -28,15 +29,6 @@ export function jsonDepth(text: string): number {
   return deepest;
 }
 
-export function rpcError(
-  c: Context,
-  status: 400 | 401 | 403 | 404 | 413 | 415 | 429,
-  code: number,
-  message: string,
-) {
-  return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status);
-}
-
 /**
  * The body as text, at most `maxBytes`. Under @hono/node-server it is read off
  * Node's request stream directly: turning that into a web ReadableStream first
@@ -48,7 +40,6 @@ async function readBody(
 ): Promise<{ tooLarge: true } | { tooLarge: false; text: string }> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming === undefined || incoming.readableDidRead) return readRequestBody(c.req.raw, maxBytes);
-  if (Number(incoming.headers['content-length']) > maxBytes) return { tooLarge: true };
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -70,35 +61,67 @@ async function readBody(
 }
 
 /**
+ * What makes a parsed body something other than one JSON-RPC request or
+ * notification as MCP defines them (MCP 2025-11-25, Basic § Messages: an id is
+ * a string or an integer, never null; params are an object). Responses are
+ * refused too: this server never sends a request a client could answer.
+ */
+export function messageShapeError(body: unknown): string | undefined {
+  if (Array.isArray(body)) return 'JSON-RPC batches are not supported';
+  if (body === null || typeof body !== 'object') return 'expected a JSON-RPC message object';
+  const message = body as Record<string, unknown>;
+  if (message.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
+  if (typeof message.method !== 'string' || message.method === '') {
+    return 'result' in message || 'error' in message
+      ? 'this endpoint takes requests and notifications, not responses'
+      : 'method must be a non-empty string';
+  }
+  if ('id' in message && requestIdOf(message) === null) return 'id must be a string or an integer';
+  const params = message.params;
+  if ('params' in message && (params === null || typeof params !== 'object' || Array.isArray(params)))
+    return 'params must be an object';
+  return undefined;
+}
+
+/** A Content-Length that is not a plain decimal number of bytes. */
+function isMalformedLength(value: string | undefined): boolean {
+  return value !== undefined && !/^\d{1,16}$/.test(value.trim());
+}
+
+/**
  * Reads an MCP POST body with a size cap and answers what the SDK would
- * otherwise see as garbage with JSON-RPC errors: a parse error for bad JSON,
- * an invalid request for a batch or for nesting too deep to be honest input.
- * The parsed body is handed on as `parsedBody`.
+ * otherwise see as garbage with JSON-RPC errors, all with `id: null` (the
+ * request's id is not known yet, JSON-RPC 2.0 § 5): a parse error for bad
+ * JSON, an invalid request for anything that is not one JSON-RPC request or
+ * notification, a wrong media type (415) or a body too large (413, from the
+ * Content-Length before any byte is read when it says so). The parsed body is
+ * handed on as `parsedBody`.
  */
 export function mcpJsonBody(maxBytes: number): MiddlewareHandler {
+  const invalid = (status: number, message: string) =>
+    rpcErrorResponse(status, RPC_ERROR.invalidRequest, message);
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
     if (!isJsonContentType(c.req.header('content-type'))) {
-      return rpcError(c, 415, -32000, 'Unsupported Media Type: send application/json');
+      return invalid(415, 'Unsupported Media Type: send application/json');
     }
+    const length = c.req.header('content-length');
+    if (isMalformedLength(length)) return invalid(400, 'Invalid Request: malformed Content-Length');
+    if (Number(length) > maxBytes) return invalid(413, `Payload Too Large: the limit is ${maxBytes} bytes`);
     const body = await readBody(c, maxBytes);
-    if (body.tooLarge) return rpcError(c, 413, -32000, `Payload Too Large: the limit is ${maxBytes} bytes`);
+    if (body.tooLarge) return invalid(413, `Payload Too Large: the limit is ${maxBytes} bytes`);
     const text = body.text;
     if (jsonDepth(text) > MAX_JSON_DEPTH) {
-      return rpcError(c, 400, -32600, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+      return invalid(400, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      return rpcError(c, 400, -32700, 'Parse error: the body is not valid JSON');
+      return rpcErrorResponse(400, RPC_ERROR.parseError, 'Parse error: the body is not valid JSON');
     }
-    if (Array.isArray(parsed)) {
-      return rpcError(c, 400, -32600, 'Invalid Request: JSON-RPC batches are not supported');
-    }
-    if (parsed === null || typeof parsed !== 'object') {
-      return rpcError(c, 400, -32600, 'Invalid Request: expected a JSON-RPC message object');
-    }
+    const shapeError = messageShapeError(parsed);
+    if (shapeError !== undefined) return invalid(400, `Invalid Request: ${shapeError}`);
     c.set('parsedBody' as never, parsed as never);
     return next();
   };

@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { createMcpServer } from '../mcp/server.ts';
+import type { WorkspaceTarget } from '../mcp/target.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 
 const URL_ = 'http://127.0.0.1:1/mcp';
@@ -95,15 +97,52 @@ describe('McpEndpoint: 2025-era requests', () => {
     assert.equal(built.length, 2, 'the call after initialize took the idle instance, not the handshake one');
   });
 
-  test('GET and DELETE are refused with 405: there is no session', async () => {
-    const { fetchLike } = endpointUnderTest();
+  test('GET and DELETE are refused with 405, Allow: POST and an invalid request: there is no session', async () => {
+    const { fetchLike, built } = endpointUnderTest();
     for (const method of ['GET', 'DELETE']) {
       const response = await fetchLike(URL_, { method, headers: { accept: 'text/event-stream' } });
       assert.equal(response.status, 405, method);
+      assert.equal(response.headers.get('allow'), 'POST');
+      assert.deepEqual(await response.json(), {
+        jsonrpc: '2.0',
+        error: { code: -32600, message: 'Method Not Allowed: send JSON-RPC with POST' },
+        id: null,
+      });
+    }
+    assert.equal(built.length, 0, 'no server was built for them');
+  });
+
+  test('a notification is 202 whatever the Accept header says', async () => {
+    const { fetchLike } = endpointUnderTest();
+    for (const accept of ['application/json', 'text/plain', '']) {
+      const response = await fetchLike(URL_, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept },
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      });
+      assert.equal(response.status, 202, accept);
     }
   });
 
-  test('a notification is accepted with 202 on an idle instance, which stays idle for the next call', async () => {
+  test('a request is answered in JSON to a client that accepts JSON alone, refused to one that does not', async () => {
+    const { fetchLike } = endpointUnderTest();
+    const send = (accept: string) =>
+      fetchLike(URL_, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept },
+        body: JSON.stringify(callEcho(3, 'json')),
+      });
+    for (const accept of ['application/json', '*/*', '']) {
+      const response = await send(accept);
+      assert.equal(response.status, 200, accept);
+      assert.equal(((await response.json()) as { id: number }).id, 3);
+    }
+    const refused = await send('text/html');
+    assert.equal(refused.status, 406);
+    assert.equal(((await refused.json()) as { error: { code: number } }).error.code, -32600);
+  });
+
+  test('a notification is accepted with 202 without an instance: the next call builds the only one', async () => {
     const { fetchLike, built, served } = endpointUnderTest();
     const response = await post(fetchLike, { jsonrpc: '2.0', method: 'notifications/initialized' });
     assert.equal(response.status, 202);
@@ -145,4 +184,43 @@ describe('McpEndpoint: clients of either era', () => {
       await client.close();
     });
   }
+});
+
+describe('McpEndpoint: initialize with a version the server does not speak', () => {
+  const target = {
+    sandbox: async () => {
+      throw new Error('no sandbox in this test');
+    },
+    currentSandbox: () => undefined,
+    facts: () => ({ name: 'default', kind: 'volume', source: 'default', policy: 'default' }),
+  } as WorkspaceTarget;
+
+  test('an old date, a made-up date, the stateless version or a number: the newest legacy version', async () => {
+    const endpoint = new McpEndpoint(async () => createMcpServer(target), {
+      maxRequestBodySize: 1024 * 1024,
+      onerror: () => {},
+    });
+    try {
+      for (const protocolVersion of ['2024-11-05', '2031-02-30', '2026-07-28', 20250618, '2025-06-18']) {
+        const body = {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        };
+        const request = new Request(URL_, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(body),
+        });
+        const response = await endpoint.fetch(request, body);
+        assert.equal(response.status, 200, String(protocolVersion));
+        const answer = (await response.json()) as { result: { protocolVersion: string } };
+        const expected = protocolVersion === '2025-06-18' ? '2025-06-18' : '2025-11-25';
+        assert.equal(answer.result.protocolVersion, expected, String(protocolVersion));
+      }
+    } finally {
+      await endpoint.close();
+    }
+  });
 });

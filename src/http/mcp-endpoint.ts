@@ -4,6 +4,9 @@ import {
   type McpServer,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
+import { withSpeakableVersion } from '../mcp/protocol-versions.ts';
+import { mirrorHeaderRejection } from './mcp-headers.ts';
+import { RPC_ERROR, requestIdOf, rpcErrorResponse } from './rpc-error.ts';
 
 /** Whether the server built for a message must carry the workspace's instructions. */
 export type ServerFactory = (options: { withInstructions: boolean }) => McpServer | Promise<McpServer>;
@@ -19,13 +22,36 @@ const MAX_IDLE_SERVERS = 8;
 /** The methods whose answer carries the server's instructions: the handshakes. */
 const HANDSHAKES = new Set(['initialize', 'server/discover']);
 
+function isNotification(body: unknown): boolean {
+  const message = body as { method?: unknown } | undefined;
+  return typeof message?.method === 'string' && !('id' in message);
+}
+
 function isHandshake(body: unknown): boolean {
   const method = (body as { method?: unknown } | undefined)?.method;
   return typeof method === 'string' && HANDSHAKES.has(method);
 }
 
-function jsonRpcError(status: number, code: number, message: string): Response {
-  return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status });
+const internalError = (body: unknown) =>
+  rpcErrorResponse(500, RPC_ERROR.internalError, 'Internal error', { id: requestIdOf(body) });
+
+/** Answers for both eras are one JSON body, so a client that accepts JSON is served. */
+const ACCEPTS_JSON = /application\/json|application\/\*|\*\/\*/;
+
+/**
+ * The request as the SDK's legacy transport wants it, or undefined when the
+ * client accepts no JSON. The transport insists on an Accept naming both JSON
+ * and SSE even though this endpoint always answers JSON; a client that names
+ * only JSON (or nothing, which means anything) has said all that matters.
+ */
+function acceptingBoth(request: Request): Request | undefined {
+  const accept = request.headers.get('accept') ?? '';
+  if (accept.includes('application/json') && accept.includes('text/event-stream')) return request;
+  if (accept.trim() !== '' && !ACCEPTS_JSON.test(accept)) return undefined;
+  const headers = new Headers(request.headers);
+  headers.set('accept', 'application/json, text/event-stream');
+  // The body is never read again: the transport gets it parsed.
+  return new Request(request.url, { method: request.method, headers, signal: request.signal });
 }
 
 /**
@@ -63,8 +89,19 @@ export class McpEndpoint {
   }
 
   async fetch(request: Request, parsedBody: unknown): Promise<Response> {
+    // Neither era has a stream to open (GET) or a session to end (DELETE): 2026-07-28,
+    // Streamable HTTP § Earlier Streamable HTTP Revisions; RFC 9110 § 15.5.6 wants Allow.
+    if (request.method !== 'POST') {
+      return rpcErrorResponse(405, RPC_ERROR.invalidRequest, 'Method Not Allowed: send JSON-RPC with POST', {
+        headers: { allow: 'POST' },
+      });
+    }
+    const rejection = mirrorHeaderRejection(request.headers, parsedBody);
+    if (rejection !== undefined) return rejection;
     const options = { maxRequestBodySize: this.#options.maxRequestBodySize };
-    if (await isLegacyRequest(request, parsedBody, options)) return this.#serveLegacy(request, parsedBody);
+    if (await isLegacyRequest(request, parsedBody, options)) {
+      return this.#serveLegacy(request, withSpeakableVersion(parsedBody));
+    }
     modernMessages.set(request, parsedBody);
     return this.#modern.fetch(request, parsedBody === undefined ? {} : { parsedBody });
   }
@@ -74,9 +111,16 @@ export class McpEndpoint {
     await Promise.all([this.#modern.close(), ...idle.map((server) => server.close())]);
   }
 
-  async #serveLegacy(request: Request, parsedBody: unknown): Promise<Response> {
-    // Stateless: no session to open a stream on (GET) or to end (DELETE).
-    if (request.method !== 'POST') return jsonRpcError(405, -32000, 'Method not allowed.');
+  async #serveLegacy(received: Request, parsedBody: unknown): Promise<Response> {
+    // A stateless server has nothing to do with a notification (initialized,
+    // cancelled): it is accepted whatever the client's Accept says.
+    if (isNotification(parsedBody)) return new Response(null, { status: 202 });
+    const request = acceptingBoth(received);
+    if (request === undefined) {
+      return rpcErrorResponse(406, RPC_ERROR.invalidRequest, 'Not Acceptable: accept application/json', {
+        id: requestIdOf(parsedBody),
+      });
+    }
     const withInstructions = isHandshake(parsedBody);
     let server: McpServer;
     try {
@@ -84,7 +128,7 @@ export class McpEndpoint {
         (withInstructions ? undefined : this.#idle.pop()) ?? (await this.#factory({ withInstructions }));
     } catch (error) {
       this.#options.onerror(error as Error);
-      return jsonRpcError(500, -32603, 'Internal error');
+      return internalError(parsedBody);
     }
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -104,7 +148,7 @@ export class McpEndpoint {
     } catch (error) {
       isReusable = false;
       this.#options.onerror(error as Error);
-      return jsonRpcError(500, -32603, 'Internal error');
+      return internalError(parsedBody);
     } finally {
       request.signal.removeEventListener('abort', abandon);
       await transport.close().catch(() => {});

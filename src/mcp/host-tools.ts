@@ -2,11 +2,57 @@ import { z } from 'zod';
 import { agentLimits } from '../policy/container-spec.ts';
 import { packageVersion } from '../policy/package-files.ts';
 import { ToolError } from '../protocol/errors.ts';
+import { AgentLimits } from '../protocol/limits.ts';
 import { defineTool, type ToolOutcome } from '../protocol/tool-spec.ts';
+import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
 export const CONTRACT = { name: 'coding-tools-mcp', version: '0.3' } as const;
-export const PROTOCOL_VERSIONS = ['2026-07-28', '2025-11-25', '2025-06-18'] as const;
+
+const Milliseconds = z.number().int().nonnegative();
+const ByteCount = z.number().int().nonnegative();
+
+export const ServerInfoResult = z.object({
+  server: z.object({ name: z.string(), version: z.string() }),
+  contract: z.object({ name: z.string(), version: z.string() }),
+  protocol_versions: z.array(z.string()),
+  workspace: z.object({
+    name: z.string(),
+    kind: z.enum(['volume', 'bind']),
+    source: z.string(),
+    policy: z.string(),
+    root: z.literal('/workspace'),
+  }),
+  sandbox: z.object({
+    id: z.string(),
+    state: z.enum(['creating', 'ready', 'idle', 'stopped', 'removed', 'failed']),
+    container_id: z.string().nullable(),
+    image: z.string(),
+    runtime: z.enum(['runc', 'runsc']),
+    network: z.literal('none'),
+    created_at: z.string(),
+    agent: z.object({ version: z.string(), pid: z.number().int(), uid: z.number().int() }).nullable(),
+  }),
+  policy: z.object({
+    name: z.string(),
+    description: z.string(),
+    resources: z.object({
+      cpus: z.number().positive(),
+      memory: ByteCount,
+      pids: z.number().int(),
+      nofile: z.number().int(),
+    }),
+    tmpfs: z.object({ tmp: ByteCount, home: ByteCount }),
+    timeouts: z.object({
+      agentConnect: Milliseconds,
+      commandDefault: Milliseconds,
+      commandMax: Milliseconds,
+      idle: Milliseconds,
+    }),
+  }),
+  limits: AgentLimits,
+});
+export type ServerInfoResult = z.infer<typeof ServerInfoResult>;
 
 export const ServerInfoTool = defineTool({
   name: 'server_info',
@@ -16,7 +62,7 @@ export const ServerInfoTool = defineTool({
     'Every tool runs inside that sandbox container.',
   isReadOnly: true,
   input: z.object({}).strict(),
-  output: z.record(z.string(), z.unknown()),
+  output: ServerInfoResult,
 });
 
 export const RequestPermissionsTool = defineTool({
@@ -36,16 +82,17 @@ export const RequestPermissionsTool = defineTool({
       ttl_seconds: z.number().int().min(0).max(86_400).optional(),
     })
     .strict(),
-  output: z.record(z.string(), z.unknown()),
+  // Never succeeds: sandboxd grants nothing, so only the error envelope is ever returned.
+  output: z.never(),
 });
 
 /** server_info, answered by the control plane with the agent's facts folded in. */
-export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<Record<string, unknown>>> {
+export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<ServerInfoResult>> {
   const sandbox = await target.sandbox();
   const { policy } = sandbox.loaded;
   const workspace = target.facts();
   const hello = sandbox.link.hello;
-  const result = {
+  const result: ServerInfoResult = {
     server: { name: 'sandboxd', version: packageVersion() },
     contract: CONTRACT,
     protocol_versions: [...PROTOCOL_VERSIONS],

@@ -1,11 +1,13 @@
 import { type CallToolResult, McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { packageVersion } from '../policy/package-files.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs, replyTimeoutMs } from './catalog.ts';
-import { errorEnvelope, successEnvelope } from './envelope.ts';
+import { conformingResult, errorEnvelope, outputJsonSchema, successEnvelope } from './envelope.ts';
 import { RequestPermissionsTool, requestPermissions, ServerInfoTool, serverInfo } from './host-tools.ts';
+import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
 /** Largest number of array elements and object members one tools/call may carry. */
@@ -22,16 +24,12 @@ const MAX_TOOL_INPUT_ELEMENTS = 20_000;
 export const MAX_CALLS_IN_FLIGHT = 64;
 
 /**
- * The SDK validates arguments itself and answers a failure with plain text. The
- * contract wants a typed INVALID_ARGUMENT envelope, so the SDK gets a schema that
- * advertises the real JSON Schema but lets every value through, and the handler
- * validates with the tool's zod schema.
+ * A schema the SDK only advertises: it lets every value through. The SDK
+ * validates arguments itself and answers a failure with plain text, where the
+ * contract wants a typed INVALID_ARGUMENT envelope, so the handler validates
+ * with the tool's zod schema; results are checked by `conformingResult`.
  */
-function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
-  const jsonSchema = z.toJSONSchema(spec.input, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
+function advertised(jsonSchema: Record<string, unknown>): StandardSchemaWithJSON {
   return {
     '~standard': {
       version: 1,
@@ -42,13 +40,19 @@ function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
   } as StandardSchemaWithJSON;
 }
 
+function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
+  return advertised(
+    z.toJSONSchema(spec.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+  );
+}
+
 interface RegisteredSpec {
   spec: ToolSpec;
   schema: StandardSchemaWithJSON;
   run: (target: WorkspaceTarget, input: Record<string, unknown>) => Promise<CallToolResult>;
 }
 
-const catalog: RegisteredSpec[] = [
+export const catalog: RegisteredSpec[] = [
   ...agentToolSpecs.map((spec) => ({
     spec,
     schema: advertiseOnly(spec),
@@ -85,12 +89,23 @@ const catalog: RegisteredSpec[] = [
 
 export const toolNames = catalog.map((entry) => entry.spec.name);
 
+/** Each tool's outputSchema, built once: the catalog is fixed. */
+const outputSchemas = new Map(catalog.map(({ spec }) => [spec.name, advertised(outputJsonSchema(spec))]));
+
+export interface McpServerOptions {
+  instructions?: string;
+  /** Where each tool call leaves its trace line. */
+  log?: Logger;
+}
+
 /** One MCP server over one workspace: the contract's tools, each run in the workspace's sandbox. */
-export function createMcpServer(target: WorkspaceTarget, options: { instructions?: string } = {}): McpServer {
+export function createMcpServer(target: WorkspaceTarget, options: McpServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: 'sandboxd', version: packageVersion() },
     {
       capabilities: { tools: { listChanged: false } },
+      // An initialize naming any other version is answered with the newest legacy one of these.
+      supportedProtocolVersions: [...PROTOCOL_VERSIONS],
       maxToolInputElements: MAX_TOOL_INPUT_ELEMENTS,
       ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
     },
@@ -102,6 +117,7 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
         title: spec.title,
         description: spec.description,
         inputSchema: schema,
+        outputSchema: outputSchemas.get(spec.name) as StandardSchemaWithJSON,
         annotations: {
           title: spec.title,
           readOnlyHint: spec.isReadOnly,
@@ -109,28 +125,53 @@ export function createMcpServer(target: WorkspaceTarget, options: { instructions
           openWorldHint: false,
         },
       },
-      async (args: unknown) => {
+      async (args: unknown, context) => {
         const started = performance.now();
         let result: CallToolResult;
         let code: string | undefined;
         try {
           const parsed = spec.input.safeParse(args ?? {});
           if (!parsed.success) throw invalidArgument(spec.name, parsed.error.issues);
-          result = await run(target, parsed.data as Record<string, unknown>);
+          result = conformingResult(spec, await run(target, parsed.data as Record<string, unknown>));
         } catch (error) {
           const toolError = ToolError.from(error);
           code = toolError.code;
           result = errorEnvelope(toolError);
         }
-        target.onToolCall?.(
-          spec.name,
-          code === undefined ? 'ok' : 'error',
-          code,
-          performance.now() - started,
+        const durationMs = performance.now() - started;
+        const outcome = code === undefined ? 'ok' : 'error';
+        target.onToolCall?.(spec.name, outcome, code, durationMs);
+        options.log?.info(
+          traceOf(target, spec.name, outcome, code, durationMs, context.mcpReq.id),
+          'tool call',
         );
         return result;
       },
     );
   }
   return server;
+}
+
+/**
+ * One tool call as the operator's log shows it: which tool, where, how long and
+ * how it ended. Never an argument value, file content or token: those are the
+ * workspace's business, and a log line outlives the sandbox.
+ */
+function traceOf(
+  target: WorkspaceTarget,
+  tool: string,
+  outcome: 'ok' | 'error',
+  code: string | undefined,
+  durationMs: number,
+  requestId: string | number,
+): Record<string, unknown> {
+  return {
+    tool,
+    outcome,
+    ...(code === undefined ? {} : { error_code: code }),
+    duration_ms: Math.round(durationMs * 100) / 100,
+    workspace: target.facts().name,
+    sandbox: target.currentSandbox()?.id ?? null,
+    request_id: requestId,
+  };
 }

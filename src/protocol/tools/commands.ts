@@ -57,7 +57,9 @@ export const ExecCommandTool = defineTool({
   description:
     'Runs a shell command (bash -c) in the workspace inside the sandbox container. Waits up to yield_time_ms ' +
     '(default 10000); a command still running then returns status "running" with a command_id to poll with ' +
-    'write_stdin (empty chars), feed input to, or stop with kill_command. tty: true gives a pseudo-terminal.',
+    'write_stdin (empty chars), feed input to, or stop with kill_command. tty: true gives a pseudo-terminal.\n' +
+    'Example: {"cmd":"npm test","workdir":"packages/app","yield_time_ms":30000}; if it answers "running", ' +
+    'poll its command_id with write_stdin.',
   isReadOnly: false,
   input: z
     .object({
@@ -86,7 +88,8 @@ export const WriteStdinTool = defineTool({
   title: 'Write to or poll a command',
   description:
     "Writes chars to a running command's stdin (empty chars just polls), waits up to yield_time_ms for it " +
-    'to finish, and returns its status and the output produced since the last call.',
+    'to finish, and returns its status and the output produced since the last call.\n' +
+    'Example (poll): {"command_id":"c1","chars":""}',
   isReadOnly: false,
   input: z
     .object({
@@ -115,7 +118,8 @@ export const KillCommandTool = defineTool({
   title: 'Stop a command',
   description:
     'Sends a signal (default TERM) to the whole process group of a command; a signal other than KILL ' +
-    'escalates to KILL if the command is still running after wait_ms (default 2000).',
+    'escalates to KILL if the command is still running after wait_ms (default 2000).\n' +
+    'Example: {"command_id":"c1","signal":"KILL"}',
   isReadOnly: false,
   input: z
     .object({
@@ -144,7 +148,8 @@ export const ReadOutputTool = defineTool({
   title: 'Read command output',
   description:
     "Pages a command's stdout or stderr by absolute byte offset (output_ref command:<id>:stdout). The buffer " +
-    'keeps the first eighth and a rolling tail; evicted_gap_bytes says how much between them is gone.',
+    'keeps the first eighth and a rolling tail; evicted_gap_bytes says how much between them is gone.\n' +
+    'Example: {"output_ref":"command:abc:stdout","offset":0}',
   isReadOnly: true,
   input: z
     .object({

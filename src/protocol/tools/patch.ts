@@ -53,6 +53,7 @@ export const ApplyPatchTool = defineTool({
     'context and an @@ anchor when the same lines occur more than once. Nothing is written unless every',
     'hunk of every file matches. Mode bits, a UTF-8 BOM and CRLF/LF line endings are kept.',
     'dry_run: true checks the patch and reports what would change without writing.',
+    'Example: {"patch":"*** Begin Patch\\n*** Update File: src/app.py\\n@@ def main():\\n-    print(\\"hi\\")\\n+    print(\\"hello\\")\\n*** End Patch"}',
   ].join('\n'),
   isReadOnly: false,
   input: z
