@@ -262,6 +262,16 @@ describe('sandboxd run', () => {
     });
   }
 
+  it("defuses CI runner commands and terminal escapes in the command's output, unless --raw-output", async () => {
+    const workspace = await workspaceWith({});
+    const script = String.raw`printf '::add-mask::hidden\n\033]0;owned\007\033[32mgreen\033[0m\n'`;
+    const defused = await runCli(['--workspace', workspace, '--', 'sh', '-c', script]);
+    assert.equal(defused.code, 0, defused.stderr);
+    assert.equal(defused.stdout, '[sandboxd] ::add-mask::hidden\n\\x1b]0;owned\\x07\x1b[32mgreen\x1b[0m\n');
+    const raw = await runCli(['--workspace', workspace, '--raw-output', '--', 'sh', '-c', script]);
+    assert.equal(raw.stdout, '::add-mask::hidden\n\x1b]0;owned\x07\x1b[32mgreen\x1b[0m\n');
+  });
+
   it('--in-place runs over the folder itself: its writes land on the host', async () => {
     const workspace = await workspaceWith({ 'keep.txt': 'original\n' });
     const result = await runCli([

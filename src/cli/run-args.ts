@@ -31,6 +31,8 @@ export interface RunOptions {
   artifactsDir: string | undefined;
   artifactsMaxBytes: number;
   artifactsMaxFiles: number;
+  /** Pass the command's output on byte for byte, runner commands and escape sequences included. */
+  isRawOutput: boolean;
   command: string[];
 }
 
@@ -83,6 +85,7 @@ export function parseRunArgs(args: string[], hostEnv: NodeJS.ProcessEnv = proces
       'artifacts-dir': { type: 'string' },
       'artifacts-max-bytes': { type: 'string' },
       'artifacts-max-files': { type: 'string' },
+      'raw-output': { type: 'boolean', default: false },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]} before --`);
@@ -115,6 +118,7 @@ export function parseRunArgs(args: string[], hostEnv: NodeJS.ProcessEnv = proces
     artifactsMaxBytes:
       maxBytes === undefined ? ARTIFACTS_MAX_BYTES : parseWith(Bytes, '--artifacts-max-bytes', maxBytes),
     artifactsMaxFiles: maxFiles === undefined ? ARTIFACTS_MAX_FILES : Number(maxFiles),
+    isRawOutput: values['raw-output'],
     command: args.slice(separator + 1),
   };
 }

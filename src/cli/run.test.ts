@@ -40,7 +40,11 @@ describe('the host-side deadline of sandboxd run', () => {
       },
     };
     const started = performance.now();
-    const code = await executeWithDeadline(forever, { command: ['sleep', '1'], timeoutMs: 10, env: {} }, 150);
+    const code = await executeWithDeadline(
+      forever,
+      { command: ['sleep', '1'], timeoutMs: 10, env: {}, isRawOutput: false },
+      150,
+    );
     assert.equal(code, EXIT_TIMEOUT);
     assert.ok(performance.now() - started < 1000, 'it did not wait for the sandbox');
     assert.ok(polls > 3, 'the sandbox was polled meanwhile');
@@ -56,6 +60,13 @@ describe('the host-side deadline of sandboxd run', () => {
         return { summary: 'done', result };
       },
     };
-    assert.equal(await executeWithDeadline(quick, { command: ['false'], timeoutMs: 10, env: {} }, 60_000), 7);
+    assert.equal(
+      await executeWithDeadline(
+        quick,
+        { command: ['false'], timeoutMs: 10, env: {}, isRawOutput: false },
+        60_000,
+      ),
+      7,
+    );
   });
 });

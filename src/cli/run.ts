@@ -11,6 +11,7 @@ import { SandboxManager } from '../sandbox/manager.ts';
 import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
+import { CiOutputEscaper } from './ci-output.ts';
 import { packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
 import { COPY_MAX_BYTES, parseRunArgs, type RunOptions } from './run-args.ts';
 import { UsageError } from './usage.ts';
@@ -63,14 +64,30 @@ export function exitCodeFor(result: CommandEnd): number {
   }
 }
 
+/** Where one stream of the command goes: through the CI escaper unless --raw-output. */
+function outputSink(target: NodeJS.WritableStream, isRawOutput: boolean) {
+  const escaper = isRawOutput ? undefined : new CiOutputEscaper();
+  return {
+    write: (text: string) => target.write(escaper === undefined ? text : escaper.write(text)),
+    end: () => {
+      const rest = escaper?.end() ?? '';
+      if (rest.length > 0) target.write(rest);
+    },
+  };
+}
+
 /** Streams a command's two output streams to ours until it has finished and both are drained. */
 async function streamCommand(
   sandbox: Pick<Sandbox, 'callTool'>,
   commandId: string,
   signal: AbortSignal,
+  isRawOutput: boolean,
 ): Promise<number> {
   const offsets = { stdout: 0, stderr: 0 };
-  const sinks = { stdout: process.stdout, stderr: process.stderr };
+  const sinks = {
+    stdout: outputSink(process.stdout, isRawOutput),
+    stderr: outputSink(process.stderr, isRawOutput),
+  };
   for (;;) {
     signal.throwIfAborted();
     const poll = await sandbox.callTool('write_stdin', {
@@ -93,6 +110,7 @@ async function streamCommand(
           process.stderr.write(`\n[sandboxd: ${data.evicted_gap_bytes} bytes of ${stream} were evicted]\n`);
         }
         if (data.data.length > 0) sinks[stream].write(data.data);
+        if (data.data.length === 0 && state.status !== 'running') sinks[stream].end();
         const advanced = data.next_offset !== offsets[stream];
         offsets[stream] = data.next_offset;
         if (!advanced) break;
@@ -177,7 +195,7 @@ function hostDeadline(ms: number, signal: AbortSignal): Promise<number> {
  */
 export async function executeWithDeadline(
   sandbox: Pick<Sandbox, 'callTool'>,
-  options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env'>,
+  options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env' | 'isRawOutput'>,
   deadlineMs: number,
 ): Promise<number> {
   const finished = new AbortController();
@@ -193,7 +211,7 @@ export async function executeWithDeadline(
 
 async function execute(
   sandbox: Pick<Sandbox, 'callTool'>,
-  options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env'>,
+  options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env' | 'isRawOutput'>,
   signal: AbortSignal,
 ): Promise<number> {
   const started = await sandbox.callTool('exec_command', {
@@ -205,7 +223,7 @@ async function execute(
     ...(Object.keys(options.env).length === 0 ? {} : { env: options.env }),
   });
   const commandId = (started.result as { command_id: string }).command_id;
-  return streamCommand(sandbox, commandId, signal);
+  return streamCommand(sandbox, commandId, signal, options.isRawOutput);
 }
 
 function signalExitCode(signal: NodeJS.Signals): number {

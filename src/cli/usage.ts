@@ -19,7 +19,7 @@ export const USAGE = `Usage: sandboxd <command> [options]
 Commands:
   run --workspace DIR [--policy NAME] [--timeout 10m] [--env NAME[=VALUE]]...
       [--in-place [--git-write]] [--artifacts PATH]... [--artifacts-dir DIR]
-      [--artifacts-max-bytes 1GiB] [--artifacts-max-files 100000] -- CMD [ARGS...]
+      [--artifacts-max-bytes 1GiB] [--artifacts-max-files 100000] [--raw-output] -- CMD [ARGS...]
       Run one command in a fresh hardened sandbox, stream its output, exit with
       its exit code (124 on timeout, 125 if the sandbox failed), and remove
       everything afterwards. It works on a copy of DIR in a fresh volume, so the
@@ -27,7 +27,9 @@ Commands:
       works on DIR itself, with DIR/.git read-only unless --git-write. --artifacts
       copies PATH (relative to the workspace) out at the end, through the agent,
       within the byte and file caps. The host gives up 15 s after the timeout
-      (the policy's default without --timeout) whatever the sandbox says.
+      (the policy's default without --timeout) whatever the sandbox says. CI runner
+      commands (lines starting with ::, ##[) and terminal escape sequences in the
+      output are defused, colours kept; --raw-output passes the bytes unchanged.
   serve [--host 127.0.0.1] [--port 8080] [--workspace DIR [--git-write]] [--policy NAME]
         [--no-auth] [--state-dir DIR] [--max-sandboxes N] [--allowed-hosts a,b]
         [--allowed-origins a,b]

@@ -1,0 +1,89 @@
+/**
+ * What `sandboxd run` passes on of an untrusted command's output, by default.
+ * A CI runner reads a job's log for commands of its own — GitHub Actions takes a
+ * line starting with `::` (`::add-mask::`, `::stop-commands::`, `::error::`) or
+ * holding `##[` as an instruction — and a terminal obeys escape sequences (set
+ * the title, write the clipboard with OSC 52, move the cursor to paint over
+ * earlier lines). A pull request's test suite must not be able to do either, so
+ * such lines are defused and control characters shown as `\xNN`, while colours
+ * (SGR sequences, `ESC [ … m`), tabs, newlines and carriage returns pass as they
+ * are. `--raw-output` turns this off.
+ */
+
+/** An SGR sequence: colours and text attributes, nothing else. */
+const SGR = /^\x1b\[[0-9;:]{0,32}m/;
+/** How long an unfinished escape sequence or line start may be held back for the next chunk. */
+const MAX_HELD = 40;
+/** What a defused runner-command line starts with. */
+export const DEFUSED_PREFIX = '[sandboxd] ';
+
+function shown(code: number): string {
+  return `\\x${code.toString(16).padStart(2, '0')}`;
+}
+
+function isControl(code: number): boolean {
+  return (
+    (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) ||
+    code === 0x7f ||
+    (code >= 0x80 && code <= 0x9f)
+  );
+}
+
+export class CiOutputEscaper {
+  #held = '';
+  #atLineStart = true;
+
+  /** The escaped form of the next piece of output; may hold back a few characters. */
+  write(text: string): string {
+    return this.#escape(this.#held + text, false);
+  }
+
+  /** Whatever was held back, escaped: the stream has ended. */
+  end(): string {
+    return this.#escape(this.#held, true);
+  }
+
+  #escape(text: string, isFinal: boolean): string {
+    this.#held = '';
+    let out = '';
+    let index = 0;
+    while (index < text.length) {
+      if (this.#atLineStart) {
+        const rest = text.slice(index);
+        const trimmed = rest.replace(/^[ \t]+/, '');
+        if (!isFinal && trimmed.length < 2 && rest.length < MAX_HELD && !rest.includes('\n')) {
+          this.#held = rest; // Not yet known whether this line starts with "::".
+          return out;
+        }
+        if (trimmed.startsWith('::')) out += DEFUSED_PREFIX;
+        this.#atLineStart = false;
+      }
+      const code = text.charCodeAt(index);
+      if (code === 0x1b) {
+        const sgr = SGR.exec(text.slice(index, index + MAX_HELD));
+        if (sgr !== null) {
+          out += sgr[0];
+          index += sgr[0].length;
+          continue;
+        }
+        if (!isFinal && text.length - index < MAX_HELD && /^\x1b(\[[0-9;:]*)?$/.test(text.slice(index))) {
+          this.#held = text.slice(index); // Perhaps a colour whose end is in the next chunk.
+          return out;
+        }
+      }
+      if (code === 0x23 && text.startsWith('##[', index)) {
+        out += '#\u200b#[';
+        index += 3;
+        continue;
+      }
+      if (code === 0x23 && !isFinal && text.length - index < 3 && '##['.startsWith(text.slice(index))) {
+        this.#held = text.slice(index);
+        return out;
+      }
+      out += isControl(code) ? shown(code) : text[index];
+      if (code === 0x0a) this.#atLineStart = true;
+      index++;
+    }
+    return out;
+  }
+}
