@@ -98,10 +98,14 @@ describe('a sandboxd run killed with SIGKILL', () => {
   it('leaves a sandbox that ls calls an orphan, a dry run lists and prune removes', async () => {
     const workspace = path.join(scratch, 'workspace');
     await mkdir(workspace);
-    const run = spawn(process.execPath, [CLI, 'run', '--workspace', workspace, '--', 'sleep', '300'], {
-      env: { ...process.env, SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const run = spawn(
+      process.execPath,
+      [CLI, 'run', '--in-place', '--workspace', workspace, '--', 'sleep', '300'],
+      {
+        env: { ...process.env, SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const exited = new Promise((resolve) => run.once('exit', resolve));
     let log = '';
     await new Promise<void>((resolve, reject) => {
