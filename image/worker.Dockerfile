@@ -30,13 +30,20 @@ RUN export DEBIAN_FRONTEND=noninteractive \
       procps ca-certificates jq make xz-utils bzip2 unzip zip \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 
-# The workload user is sandbox (1000:1000); the base image's node user had that id.
+# The image's user is sandbox (1000:1000); the base image's node user had that id.
+# Workspace volumes run as a uid of their own (sandbox/uids.ts): a new volume
+# takes /workspace's mode when the engine first mounts it, so 1777 lets whichever
+# uid it has create files there; and git would refuse a repository at
+# /workspace owned by another uid ("dubious ownership"), which inside a
+# single-tenant sandbox protects nothing.
 RUN (userdel --remove node 2>/dev/null || true) \
  && (groupdel node 2>/dev/null || true) \
  && groupadd --gid 1000 sandbox \
  && useradd --uid 1000 --gid 1000 --shell /bin/bash --create-home --home-dir /home/sandbox sandbox \
  && mkdir -p /workspace /opt/sandboxd /run/sandboxd \
- && chown 1000:1000 /workspace
+ && chown 1000:1000 /workspace \
+ && chmod 1777 /workspace \
+ && git config --system safe.directory '*'
 
 # No setuid or setgid program may remain: with no-new-privileges they could not
 # elevate anyway, but an image that has none cannot regress if a policy drifts.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
+import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
 import { ControlPlane, structured } from './support/control-plane.ts';
 
 let plane: ControlPlane;
@@ -123,7 +124,9 @@ describe('MCP over HTTP on the default workspace', () => {
         await client.callTool({ name: 'exec_command', arguments: { cmd: 'cat hello.txt; id -u' } }),
       );
       assert.equal(exec.status, 'exited');
-      assert.equal(exec.stdout, 'hi\n1000\n');
+      const [content, uid] = String(exec.stdout).split('\n');
+      assert.equal(content, 'hi');
+      assert.ok(Number(uid) >= DEFAULT_UID_RANGE.first, `the workspace volume's own uid, not ${uid}`);
       const refused = await client.callTool({ name: 'read_file', arguments: { path: '/etc/passwd' } });
       assert.equal(refused.isError, true);
       assert.equal((structured(refused).error as { code: string }).code, 'ABSOLUTE_PATH_DENIED');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
+import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
 
 const sandboxes = new TestSandboxes();
@@ -12,11 +13,21 @@ before(async () => {
 });
 after(() => sandboxes.teardown());
 
+/** A uid from the range workspace volumes get theirs from: no host account's, never the image's 1000. */
+function isSandboxUid(uid: number | undefined): boolean {
+  return (
+    uid !== undefined &&
+    uid >= DEFAULT_UID_RANGE.first &&
+    uid < DEFAULT_UID_RANGE.first + DEFAULT_UID_RANGE.count
+  );
+}
+
 describe('the worker container as the engine sees it', () => {
   it('carries every hardening setting', async () => {
     const info = await sandboxes.driver.docker.getContainer(sandbox.containerId as string).inspect();
     const host = info.HostConfig as typeof info.HostConfig & { CgroupnsMode?: string; Init?: boolean };
-    assert.equal(info.Config.User, '1000:1000');
+    const [uid, gid] = (info.Config.User ?? '').split(':').map(Number);
+    assert.ok(isSandboxUid(uid) && gid === uid, `runs as a uid of its own, not ${info.Config.User}`);
     assert.equal(host.ReadonlyRootfs, true);
     assert.equal(host.NetworkMode, 'none');
     assert.deepEqual(host.CapDrop, ['ALL']);
@@ -57,7 +68,10 @@ describe('the worker container as the engine sees it', () => {
       ],
     );
     assert.match(host.Tmpfs?.['/tmp'] ?? '', /nosuid,nodev,size=\d+/);
-    assert.match(host.Tmpfs?.['/home/sandbox'] ?? '', /nosuid,nodev,size=\d+.*uid=1000/);
+    assert.match(
+      host.Tmpfs?.['/home/sandbox'] ?? '',
+      new RegExp(`nosuid,nodev,size=\\d+.*uid=${uid},gid=${uid}$`),
+    );
     assert.equal(host.Init, true);
     assert.equal(host.IpcMode, 'private');
     assert.equal(host.PidMode, '');
@@ -75,15 +89,15 @@ describe('the worker container as the engine sees it', () => {
 });
 
 describe('isolation as seen from inside', () => {
-  it('runs as uid and gid 1000 with every capability set empty, no new privileges and seccomp filtering', async () => {
+  it('runs as its own uid and gid with every capability set empty, no new privileges and seccomp filtering', async () => {
     const result = await sandboxes.exec(
       sandbox,
       'id -u; id -g; grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status',
     );
     assert.equal(result.exit_code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
-    assert.equal(lines[0], '1000');
-    assert.equal(lines[1], '1000');
+    assert.ok(isSandboxUid(Number(lines[0])), `uid ${lines[0]}`);
+    assert.equal(lines[1], lines[0]);
     const status = Object.fromEntries(lines.slice(2).map((line) => line.split(/:\s+/)));
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) {
       assert.equal(status[set], '0000000000000000', `${set} is empty`);

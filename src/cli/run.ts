@@ -11,6 +11,7 @@ import { SandboxManager } from '../sandbox/manager.ts';
 import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
+import { uidRangeFrom } from '../sandbox/uids.ts';
 import { CiOutputEscaper } from './ci-output.ts';
 import { packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
 import { COPY_MAX_BYTES, parseRunArgs, type RunOptions } from './run-args.ts';
@@ -245,6 +246,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
       stateDir,
       log,
       controlSocket: owner.path,
+      uidRange: uidRangeFrom(process.env),
     });
     return await runHolding(manager, options, { workspace, user, artifactsDir, policy });
   } finally {

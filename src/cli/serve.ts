@@ -14,6 +14,7 @@ import { WarmPool } from '../sandbox/pool.ts';
 import { Reaper } from '../sandbox/reaper.ts';
 import { reconcile } from '../sandbox/reconcile.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
+import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
 import { CannotStart, UsageError } from './usage.ts';
 import { hostWorkspace } from './workspace-dir.ts';
@@ -49,6 +50,8 @@ export const ServeConfig = z.object({
   createWorkspaces: z.boolean().default(true),
   /** Let the sandbox over --workspace write the folder's .git (read-only by default). */
   isGitWritable: z.boolean().default(false),
+  /** Where workspace volumes' uids come from. */
+  uidRange: UidRangeText.default(DEFAULT_UID_RANGE),
   sweepMs: z.coerce.number().int().min(100).default(10_000),
   defaultTtlSeconds: z.coerce.number().int().min(10).optional(),
   /** Warm pool sizes, "default=4,ci=2". */
@@ -132,6 +135,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     maxBodyBytes: env.SANDBOXD_MAX_BODY_BYTES,
     createWorkspaces: !(values['no-create-workspaces'] ?? env.SANDBOXD_NO_CREATE_WORKSPACES === '1'),
     isGitWritable: values['git-write'] ?? env.SANDBOXD_GIT_WRITE === '1',
+    uidRange: env.SANDBOXD_UID_RANGE,
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
@@ -185,6 +189,7 @@ async function serveHolding(
     quotas: { maxSandboxes: config.maxSandboxes, maxPerOwner: config.maxPerToken },
     controlSocket: lock.path,
     defaultLifetime: 'persistent',
+    uidRange: config.uidRange,
   });
   const token = await loadOperatorToken(config.stateDir);
   const policies = new Map<string, Promise<LoadedPolicy>>();

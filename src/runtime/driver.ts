@@ -79,9 +79,15 @@ export interface RuntimeDriver {
   hasImage(ref: string): Promise<boolean>;
   /** The id the reference names now, or undefined when there is no such image. */
   imageId(ref: string): Promise<string | undefined>;
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /**
+   * Creates the volume unless it exists, and returns its labels: those given for a
+   * new volume, the ones it was made with for an existing one.
+   */
+  createVolume(name: string, labels: Record<string, string>): Promise<Record<string, string>>;
   removeVolume(name: string): Promise<void>;
   listVolumes(labels: Record<string, string>): Promise<string[]>;
+  /** The labels of every volume that has `labels`. */
+  listVolumeLabels(labels: Record<string, string>): Promise<Record<string, string>[]>;
   /** Creates the container and returns its id. */
   create(spec: ContainerSpec): Promise<string>;
   start(id: string): Promise<void>;

@@ -35,3 +35,5 @@ export function userLabels(labels: Record<string, string>): Record<string, strin
 export const LABEL_POOL = 'io.sandboxd.pool';
 /** For a host folder: how its .git is mounted (sandbox/host-folder.ts, GitMode). */
 export const LABEL_GIT = 'io.sandboxd.git';
+/** On a workspace volume: the uid (and gid) its sandboxes run as (sandbox/uids.ts). */
+export const LABEL_UID = 'io.sandboxd.uid';

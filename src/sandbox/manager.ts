@@ -16,6 +16,7 @@ import {
   LABEL_OWNS_VOLUME,
   LABEL_STATE_DIR,
   LABEL_TOKEN_SHA256,
+  LABEL_UID,
   LABEL_WORKSPACE_INODE,
   managedLabels,
   workspaceVolumeName,
@@ -25,6 +26,7 @@ import { folderGone, folderIdentity, gitProtection } from './host-folder.ts';
 import { removeAssignment } from './metadata.ts';
 import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
+import { freshUid, type UidRange, volumeUser } from './uids.ts';
 
 export interface CreateOptions {
   policy: LoadedPolicy;
@@ -65,6 +67,8 @@ export interface ManagerOptions {
   controlSocket?: string;
   /** 'persistent' for `serve`, whose sandboxes outlive it; 'process' (the default) for `stdio` and `run`. */
   defaultLifetime?: Lifetime;
+  /** Where a new workspace volume's uid comes from; without it, volumes run as the image's user. */
+  uidRange?: UidRange;
 }
 
 const WATCH_INTERVAL_MS = 100;
@@ -81,6 +85,7 @@ export class SandboxManager extends EventEmitter {
   readonly log: Logger;
   readonly controlSocket: string | undefined;
   readonly defaultLifetime: Lifetime;
+  readonly uidRange: UidRange | undefined;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -91,6 +96,7 @@ export class SandboxManager extends EventEmitter {
     this.log = options.log;
     this.controlSocket = options.controlSocket;
     this.defaultLifetime = options.defaultLifetime ?? 'process';
+    this.uidRange = options.uidRange;
     this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
   }
 
@@ -208,9 +214,14 @@ export class SandboxManager extends EventEmitter {
         );
       }
       await link.listen();
+      let user = options.user;
       if (workspace.kind === 'volume') {
-        // Idempotent: a named workspace's volume may already hold its files.
-        await this.driver.createVolume(workspace.name, { ...managedLabels, [LABEL_ID]: id });
+        // Idempotent: a named workspace's volume may already hold its files, and keeps its uid.
+        const volumeLabels: Record<string, string> = { ...managedLabels, [LABEL_ID]: id };
+        if (this.uidRange !== undefined)
+          volumeLabels[LABEL_UID] = String(await freshUid(this.driver, this.uidRange));
+        const kept = await this.driver.createVolume(workspace.name, volumeLabels);
+        user ??= volumeUser(kept);
       }
       const ourLabels: Record<string, string> = {
         [LABEL_OWNS_VOLUME]: String(ownsVolume),
@@ -234,7 +245,7 @@ export class SandboxManager extends EventEmitter {
         workspace,
         socketDir,
         labels: { ...options.labels, ...ourLabels },
-        ...(options.user === undefined ? {} : { user: options.user }),
+        ...(user === undefined ? {} : { user }),
         ...(options.command === undefined ? {} : { command: options.command }),
       });
       sandbox.containerId = await this.driver.create(spec);

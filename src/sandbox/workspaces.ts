@@ -114,9 +114,12 @@ export class Workspaces {
     if (labels[LABEL_POLICY] !== this.#options.policyName) {
       return `its policy is ${labels[LABEL_POLICY]}, and this control plane's is ${this.#options.policyName}`;
     }
-    const wantedUser = `${(user ?? SANDBOX_USER).uid}:${(user ?? SANDBOX_USER).gid}`;
-    if ((labels[LABEL_USER] ?? `${SANDBOX_USER.uid}:${SANDBOX_USER.gid}`) !== wantedUser) {
-      return `it runs as ${labels[LABEL_USER]}, and the workspace wants ${wantedUser}`;
+    // A volume's sandboxes run as the volume's own uid, which the manager reads from the volume.
+    if (
+      user !== undefined &&
+      (labels[LABEL_USER] ?? `${SANDBOX_USER.uid}:${SANDBOX_USER.gid}`) !== `${user.uid}:${user.gid}`
+    ) {
+      return `it runs as ${labels[LABEL_USER]}, and the folder wants ${user.uid}:${user.gid}`;
     }
     const { policy } = await this.#options.policy();
     const imageId = await this.#options.manager.driver.imageId(policy.image);

@@ -10,6 +10,7 @@ import { DockerDriver } from '../../src/runtime/docker/driver.ts';
 import { LABEL_ID } from '../../src/runtime/labels.ts';
 import { type CreateOptions, SandboxManager } from '../../src/sandbox/manager.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
+import { DEFAULT_UID_RANGE } from '../../src/sandbox/uids.ts';
 
 export const TEST_LABEL = 'io.sandboxd.test-run';
 
@@ -41,7 +42,12 @@ export class TestSandboxes {
 
   async setup(): Promise<void> {
     this.stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-test-state-'));
-    this.manager = new SandboxManager({ driver: this.driver, stateDir: this.stateDir, log: this.log });
+    this.manager = new SandboxManager({
+      driver: this.driver,
+      stateDir: this.stateDir,
+      log: this.log,
+      uidRange: DEFAULT_UID_RANGE,
+    });
     await this.manager.init();
   }
 

@@ -43,8 +43,10 @@ export class DockerDriver implements RuntimeDriver {
     }
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  async createVolume(name: string, labels: Record<string, string>): Promise<Record<string, string>> {
+    // The engine answers an existing name with the existing volume, its labels unchanged.
     await this.docker.createVolume({ Name: name, Labels: labels });
+    return (await this.docker.getVolume(name).inspect()).Labels ?? {};
   }
 
   async removeVolume(name: string): Promise<void> {
@@ -56,8 +58,16 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async listVolumes(labels: Record<string, string>): Promise<string[]> {
+    return (await this.#volumes(labels)).map((volume) => volume.Name);
+  }
+
+  async listVolumeLabels(labels: Record<string, string>): Promise<Record<string, string>[]> {
+    return (await this.#volumes(labels)).map((volume) => volume.Labels ?? {});
+  }
+
+  async #volumes(labels: Record<string, string>) {
     const result = await this.docker.listVolumes({ filters: JSON.stringify({ label: labelFilter(labels) }) });
-    return (result.Volumes ?? []).map((volume) => volume.Name);
+    return result.Volumes ?? [];
   }
 
   async create(spec: ContainerSpec): Promise<string> {
