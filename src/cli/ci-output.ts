@@ -11,7 +11,11 @@
  */
 
 /** An SGR sequence: colours and text attributes, nothing else. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ESC is the point.
 const SGR = /^\x1b\[[0-9;:]{0,32}m/;
+/** The start of an escape sequence that may yet become an SGR one. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ESC is the point.
+const SGR_START = /^\x1b(\[[0-9;:]*)?$/;
 /** How long an unfinished escape sequence or line start may be held back for the next chunk. */
 const MAX_HELD = 40;
 /** What a defused runner-command line starts with. */
@@ -66,7 +70,7 @@ export class CiOutputEscaper {
           index += sgr[0].length;
           continue;
         }
-        if (!isFinal && text.length - index < MAX_HELD && /^\x1b(\[[0-9;:]*)?$/.test(text.slice(index))) {
+        if (!isFinal && text.length - index < MAX_HELD && SGR_START.test(text.slice(index))) {
           this.#held = text.slice(index); // Perhaps a colour whose end is in the next chunk.
           return out;
         }
