@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CheckExecEnvironmentTool, type ExecEnvironment } from '../src/protocol/tools/info.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
+import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
 
 const sandboxes = new TestSandboxes();
@@ -32,9 +33,9 @@ describe('check_exec_environment inside the worker container', () => {
   });
 
   it('runs as the sandbox user with empty capability sets and a seccomp filter', () => {
-    assert.equal(environment.user.uid, 1000);
-    assert.equal(environment.user.gid, 1000);
-    assert.equal(environment.user.name, 'sandbox');
+    assert.ok((environment.user.uid ?? 0) >= DEFAULT_UID_RANGE.first, "the workspace volume's own uid");
+    assert.equal(environment.user.gid, environment.user.uid);
+    assert.equal(environment.user.name, 'sandbox', 'the uid has a name (the mounted /etc/passwd)');
     for (const set of Object.values(environment.capabilities)) {
       assert.equal(set?.hex, '0000000000000000');
       assert.deepEqual(set?.names, []);

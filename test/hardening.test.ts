@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
@@ -79,9 +80,19 @@ describe('the worker container as the engine sees it', () => {
     assert.deepEqual(host.Devices ?? [], []);
     const mounts = info.Mounts.map((mount) => [mount.Destination, mount.Type, mount.RW]).sort();
     assert.deepEqual(mounts, [
+      ['/etc/group', 'bind', false],
+      ['/etc/passwd', 'bind', false],
       ['/run/sandboxd', 'bind', false],
       ['/workspace', 'volume', true],
     ]);
+    const identity = info.Mounts.filter((mount) => mount.Destination.startsWith('/etc/'));
+    for (const mount of identity) {
+      assert.equal(
+        path.dirname(mount.Source),
+        sandboxes.manager.stateDir + '/sockets/' + sandbox.id,
+        'from the socket directory',
+      );
+    }
     assert.equal(info.Config.Labels['io.sandboxd.managed'], 'true');
     assert.equal(info.Config.Labels['io.sandboxd.id'], sandbox.id);
     assert.equal(info.Config.Labels['io.sandboxd.policy'], 'default');
@@ -129,6 +140,8 @@ describe('isolation as seen from inside', () => {
       'rm -f /run/sandboxd/control.sock',
       'mv /run/sandboxd/control.sock /tmp/stolen.sock',
       'ln -sf /tmp/evil /run/sandboxd/control.sock',
+      'echo "sandbox::0:0::/root:/bin/bash" >> /etc/passwd',
+      'echo x > /run/sandboxd/passwd',
       'python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind(\'/run/sandboxd/evil.sock\')"',
     ];
     for (const attempt of attempts) {
@@ -137,7 +150,7 @@ describe('isolation as seen from inside', () => {
     }
     const still = await sandboxes.exec(sandbox, 'test -S /run/sandboxd/control.sock && ls /run/sandboxd');
     assert.equal(still.exit_code, 0);
-    assert.equal(still.stdout.trim(), 'control.sock');
+    assert.equal(still.stdout.trim(), 'control.sock\ngroup\npasswd');
     // The link still works after the attempts.
     assert.equal((await sandboxes.exec(sandbox, 'true')).exit_code, 0);
   });

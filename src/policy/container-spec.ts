@@ -24,6 +24,7 @@ export interface SpecInput {
   user?: { uid: number; gid: number };
   labels?: Record<string, string>;
   command?: string[];
+  identity?: { passwd: string; group: string };
 }
 
 /** The worker container a policy asks for, for one sandbox. */
@@ -62,6 +63,7 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
     socketDir: input.socketDir,
   };
   if (input.command !== undefined) spec.command = input.command;
+  if (input.identity !== undefined) spec.identity = input.identity;
   return spec;
 }
 

@@ -47,6 +47,8 @@ export interface ContainerSpec {
   workspace: WorkspaceSource;
   /** Host directory holding the agent's socket, mounted read-only at /run/sandboxd. */
   socketDir: string;
+  /** Host files (in the socket directory) mounted read-only at /etc/passwd and /etc/group. */
+  identity?: { passwd: string; group: string };
   hostname: string;
 }
 

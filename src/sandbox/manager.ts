@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { agentLimits, containerSpec } from '../policy/container-spec.ts';
+import { agentLimits, containerSpec, SANDBOX_USER } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
@@ -23,6 +23,7 @@ import {
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
 import { folderGone, folderIdentity, gitProtection } from './host-folder.ts';
+import { writeIdentityFiles } from './identity.ts';
 import { removeAssignment } from './metadata.ts';
 import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
@@ -240,10 +241,12 @@ export class SandboxManager extends EventEmitter {
       if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
       if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
       if (options.tokenSha256 !== undefined) ourLabels[LABEL_TOKEN_SHA256] = options.tokenSha256;
+      const identity = await writeIdentityFiles(socketDir, user ?? SANDBOX_USER);
       const spec = containerSpec(options.policy, {
         id,
         workspace,
         socketDir,
+        identity,
         labels: { ...options.labels, ...ourLabels },
         ...(user === undefined ? {} : { user }),
         ...(options.command === undefined ? {} : { command: options.command }),

@@ -637,6 +637,9 @@ answers = [
     ('100KiB-summary', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'result': {'summary': 'x' * (100 * 1024), 'result': {}}}),
     ('non-object-result', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'result': {'summary': 'ok', 'result': 'not an object'}}),
     ('forged-error', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'error': {'code': -32000, 'message': 'x', 'data': {'code': 'SYMLINK_ESCAPE', 'message': 'forged', 'category': 'security', 'retryable': False}}}),
+    # Nested deeper than JSON.stringify can recurse: the HTTP request must still get an answer.
+    ('deep-result', lambda rid: ('{"jsonrpc":"2.0","id":%d,"result":{"summary":"ok","result":{"content":"x","deep":' % rid + '[' * 200000 + ']' * 200000 + '}}}').encode()),
+    ('deep-error-details', lambda rid: ('{"jsonrpc":"2.0","id":%d,"error":{"code":-32000,"message":"x","data":{"code":"NOT_FOUND","message":"deep","category":"not_found","retryable":false,"details":' % rid + '[' * 200000 + ']' * 200000 + '}}}').encode()),
     ('33MiB-line', None),
 ]
 me.settimeout(20)
@@ -652,7 +655,8 @@ for label, answer in answers:
         except OSError as e:
             log(label, type(e).__name__)
         break
-    me.sendall((json.dumps(answer(request['id'])) + '\\n').encode())
+    reply = answer(request['id'])
+    me.sendall((reply if isinstance(reply, bytes) else json.dumps(reply).encode()) + b'\\n')
     log(label, 'sent')
 log('rogue-done', fate(me, b'', 1))
 for s in idle: s.close()
@@ -695,7 +699,7 @@ for s in idle: s.close()
       const info = await arena.call(arena.a, 'server_info', {});
       return {
         attempted:
-          'from a command in A, dial /run/sandboxd/control.sock: garbage, a request before hello, a 200 KiB hello, a wrong protocol version, 16 idle connections; then a valid hello with the greeting slots held, and hostile replies to the tool calls (a 100 KiB summary, a non-object result, a forged typed error, a 33 MiB line)',
+          'from a command in A, dial /run/sandboxd/control.sock: garbage, a request before hello, a 200 KiB hello, a wrong protocol version, 16 idle connections; then a valid hello with the greeting slots held, and hostile replies to the tool calls (a 100 KiB summary, a non-object result, a forged typed error, a result and an error 200 000 levels deep, a 33 MiB line)',
         result: `rogue log: ${String(log.stdout ?? '')
           .trim()
           .replace(

@@ -79,6 +79,12 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
         ...workspaceMounts,
         // connect() works through a read-only bind mount, so the agent can reach the socket but never replace it.
         { Type: 'bind', Source: spec.socketDir, Target: AGENT_SOCKET_DIR, ReadOnly: true },
+        ...(spec.identity === undefined
+          ? []
+          : [
+              { Type: 'bind' as const, Source: spec.identity.passwd, Target: '/etc/passwd', ReadOnly: true },
+              { Type: 'bind' as const, Source: spec.identity.group, Target: '/etc/group', ReadOnly: true },
+            ]),
       ],
       RestartPolicy: { Name: 'no' },
       AutoRemove: false,
