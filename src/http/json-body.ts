@@ -1,32 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isJsonContentType, readRequestBody } from '@modelcontextprotocol/server';
 import type { Context, MiddlewareHandler } from 'hono';
-
-/** Deepest nesting of arrays and objects a request body may have. */
-export const MAX_JSON_DEPTH = 64;
-
-/** Nesting depth of JSON text, counted without parsing (strings are skipped). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (inString) {
-      if (code === 92)
-        index++; // backslash: skip the escaped character
-      else if (code === 34) inString = false;
-    } else if (code === 34) {
-      inString = true;
-    } else if (code === 91 || code === 123) {
-      depth++;
-      if (depth > deepest) deepest = depth;
-    } else if (code === 93 || code === 125) {
-      depth--;
-    }
-  }
-  return deepest;
-}
+import { jsonShapeOf, MAX_JSON_DEPTH } from '../protocol/json-shape.ts';
 
 export function rpcError(
   c: Context,
@@ -84,7 +59,7 @@ export function mcpJsonBody(maxBytes: number): MiddlewareHandler {
     const body = await readBody(c, maxBytes);
     if (body.tooLarge) return rpcError(c, 413, -32000, `Payload Too Large: the limit is ${maxBytes} bytes`);
     const text = body.text;
-    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    if (jsonShapeOf(text).deepest > MAX_JSON_DEPTH) {
       return rpcError(c, 400, -32600, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
     let parsed: unknown;

@@ -13,7 +13,7 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/agent-api.ts';
 import { ToolError } from '../protocol/errors.ts';
-import { encodeLine, LineSplitter, MAX_LINE_BYTES } from '../protocol/framing.ts';
+import { encodeLine, type Line, LineSplitter, MAX_LINE_BYTES } from '../protocol/framing.ts';
 import { ErrorResponse, Notification, SuccessResponse } from '../protocol/jsonrpc.ts';
 import type { AgentLimits } from '../protocol/limits.ts';
 
@@ -169,9 +169,9 @@ export class AgentLink extends EventEmitter {
     this.#greeting.add(socket);
     socket.setNoDelay(true);
     const helloTimer = setTimeout(() => this.#drop(socket, 'no hello in time'), HELLO_TIMEOUT_MS);
-    let splitter = new LineSplitter(MAX_HELLO_BYTES);
+    let splitter = new LineSplitter({ maxBytes: MAX_HELLO_BYTES });
     socket.on('data', (chunk: Buffer) => {
-      let lines: string[];
+      let lines: Line[];
       try {
         lines = splitter.push(chunk);
       } catch (error) {
@@ -181,10 +181,10 @@ export class AgentLink extends EventEmitter {
       for (const line of lines) {
         if (socket.destroyed) return;
         if (this.#socket === socket) {
-          this.#onLine(socket, line);
-        } else if (this.#onHello(socket, line)) {
+          this.#onLine(socket, line.text);
+        } else if (this.#onHello(socket, line.text)) {
           clearTimeout(helloTimer);
-          splitter = new LineSplitter(this.#options.maxMessageBytes ?? MAX_LINE_BYTES);
+          splitter = new LineSplitter({ maxBytes: this.#options.maxMessageBytes ?? MAX_LINE_BYTES });
         }
       }
     });
