@@ -2,7 +2,8 @@ import { JsonShape } from './json-shape.ts';
 
 /**
  * Newline-delimited JSON with a hard cap on the length of one line. Both ends
- * use it; on the control plane it is what bounds an untrusted agent's replies.
+ * use it; on the control plane it is the ceiling of every reply budget
+ * (reply-budget.ts), which bound an untrusted agent's replies call by call.
  */
 export const MAX_LINE_BYTES = 32 * 1024 * 1024;
 
