@@ -247,6 +247,14 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
       ['127.0.0.1'],
       'published on loopback only',
     );
+    const host = JSON.parse(await docker('inspect', '--format', '{{json .HostConfig}}', controlPlane)) as {
+      Memory: number;
+      PidsLimit: number;
+      LogConfig: { Type: string; Config: Record<string, string> };
+    };
+    assert.equal(host.Memory, 1024 ** 3, 'the shared control plane has a memory limit');
+    assert.equal(host.PidsLimit, 256);
+    assert.deepEqual(host.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } });
     const processes = lines(await docker('top', controlPlane, '-eo', 'pid,uid,args')).slice(1);
     assert.ok(processes.length >= 2, 'tini and the control plane');
     for (const line of processes) {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Hello } from '../protocol/agent-api.ts';
 import { ToolError } from '../protocol/errors.ts';
-import { encodeLine, LineSplitter } from '../protocol/framing.ts';
+import { encodeLine, type Line, LineSplitter } from '../protocol/framing.ts';
 import { isRequest, Message, RpcErrorCode } from '../protocol/jsonrpc.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { AgentLog } from './log.ts';
@@ -56,7 +56,7 @@ export class Link {
       socket.write(encodeLine({ jsonrpc: '2.0', method: 'hello', params: this.#options.hello() }));
     });
     socket.on('data', (chunk: Buffer) => {
-      let lines: string[];
+      let lines: Line[];
       try {
         lines = splitter.push(chunk);
       } catch (error) {
@@ -64,7 +64,7 @@ export class Link {
         socket.destroy();
         return;
       }
-      for (const line of lines) this.#onLine(socket, line);
+      for (const line of lines) this.#onLine(socket, line.text);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (this.connections === 0 || error.code !== 'ENOENT') log('debug', 'link error', { code: error.code });

@@ -1,33 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { isJsonContentType, readRequestBody } from '@modelcontextprotocol/server';
 import type { Context, MiddlewareHandler } from 'hono';
+import { jsonShapeOf, MAX_JSON_DEPTH } from '../protocol/json-shape.ts';
 import { RPC_ERROR, requestIdOf, rpcErrorResponse } from './rpc-error.ts';
-
-/** Deepest nesting of arrays and objects a request body may have. */
-export const MAX_JSON_DEPTH = 64;
-
-/** Nesting depth of JSON text, counted without parsing (strings are skipped). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (inString) {
-      if (code === 92)
-        index++; // backslash: skip the escaped character
-      else if (code === 34) inString = false;
-    } else if (code === 34) {
-      inString = true;
-    } else if (code === 91 || code === 123) {
-      depth++;
-      if (depth > deepest) deepest = depth;
-    } else if (code === 93 || code === 125) {
-      depth--;
-    }
-  }
-  return deepest;
-}
 
 /**
  * The body as text, at most `maxBytes`. Under @hono/node-server it is read off
@@ -111,7 +86,7 @@ export function mcpJsonBody(maxBytes: number): MiddlewareHandler {
     const body = await readBody(c, maxBytes);
     if (body.tooLarge) return invalid(413, `Payload Too Large: the limit is ${maxBytes} bytes`);
     const text = body.text;
-    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    if (jsonShapeOf(text).deepest > MAX_JSON_DEPTH) {
       return invalid(400, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
     let parsed: unknown;

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AgentLimits } from './limits.ts';
+import { base64Bytes, type ReplyBudget, replyBudget } from './reply-budget.ts';
 import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
+import { agentToolSpecs } from './tools/index.ts';
 
 /** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */
 export const PROTOCOL_VERSION = 1;
@@ -76,21 +78,41 @@ export const ArchiveImported = z.object({
 });
 export type ArchiveImported = z.infer<typeof ArchiveImported>;
 
+/** A tool call's budget: its tool's, for its input with defaults; an error's for a call the agent refuses. */
+const toolsByName = new Map(agentToolSpecs.map((spec) => [spec.name, spec]));
+function toolReply(params: unknown, limits: AgentLimits): ReplyBudget {
+  const call = ToolCall.safeParse(params);
+  const spec = call.success ? toolsByName.get(call.data.name) : undefined;
+  const input = spec?.input.safeParse(call.data?.input ?? {});
+  return spec !== undefined && input?.success === true ? spec.reply(input.data, limits) : replyBudget();
+}
+
+/** Replies that carry nothing but small fields, or an error. */
+const smallReply = () => replyBudget();
+
 /**
  * Every method the control plane may call on the agent, with the schema of its
- * params (checked by the agent) and of its result (checked by the control plane).
+ * params (checked by the agent), of its result (checked by the control plane),
+ * and the largest reply the agent may send (enforced by the control plane).
  */
 export const agentMethods = {
-  configure: { params: Configure, result: z.object({}) },
-  ping: { params: z.object({}), result: Pong },
-  tool: { params: ToolCall, result: ToolReply },
-  'archive.export.open': { params: ArchiveExportOpen, result: ArchiveExportOpened },
-  'archive.read': { params: ArchiveRead, result: ArchiveChunk },
-  'archive.import.open': { params: ArchiveImportOpen, result: ArchiveOpened },
-  'archive.write': { params: ArchiveWrite, result: z.object({}) },
-  'archive.import.finish': { params: ArchiveStreamRef, result: ArchiveImported },
-  'archive.close': { params: ArchiveStreamRef, result: z.object({}) },
-} as const;
+  configure: { params: Configure, result: z.object({}), reply: smallReply },
+  ping: { params: z.object({}), result: Pong, reply: smallReply },
+  tool: { params: ToolCall, result: ToolReply, reply: toolReply },
+  'archive.export.open': { params: ArchiveExportOpen, result: ArchiveExportOpened, reply: smallReply },
+  'archive.read': {
+    params: ArchiveRead,
+    result: ArchiveChunk,
+    reply: () => replyBudget(base64Bytes(MAX_ARCHIVE_CHUNK_BYTES)),
+  },
+  'archive.import.open': { params: ArchiveImportOpen, result: ArchiveOpened, reply: smallReply },
+  'archive.write': { params: ArchiveWrite, result: z.object({}), reply: smallReply },
+  'archive.import.finish': { params: ArchiveStreamRef, result: ArchiveImported, reply: smallReply },
+  'archive.close': { params: ArchiveStreamRef, result: z.object({}), reply: smallReply },
+} as const satisfies Record<
+  string,
+  { params: z.ZodType; result: z.ZodType; reply: (params: unknown, limits: AgentLimits) => ReplyBudget }
+>;
 
 export type AgentMethod = keyof typeof agentMethods;
 export type AgentParams<M extends AgentMethod> = z.input<(typeof agentMethods)[M]['params']>;

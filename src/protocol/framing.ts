@@ -1,10 +1,36 @@
+import { JsonShape } from './json-shape.ts';
+
 /**
  * Newline-delimited JSON with a hard cap on the length of one line. Both ends
- * use it; on the control plane it is what bounds an untrusted agent's replies.
+ * use it; on the control plane it is the ceiling of every reply budget
+ * (reply-budget.ts), which bound an untrusted agent's replies call by call.
  */
 export const MAX_LINE_BYTES = 32 * 1024 * 1024;
 
-export class LineTooLongError extends Error {
+/** What one line may be. Shape limits, when set, are checked as the bytes arrive, before any parse. */
+export interface LineLimits {
+  maxBytes: number;
+  maxDepth?: number;
+  maxElements?: number;
+}
+
+/** One complete line and what it measured. */
+export interface Line {
+  text: string;
+  bytes: number;
+  /** JSON elements in it (see JsonShape); 0 when no shape limit was checked. */
+  elements: number;
+}
+
+/** A line broke its limits; the rest of it is never buffered. */
+export class LineRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LineRefusedError';
+  }
+}
+
+export class LineTooLongError extends LineRefusedError {
   readonly limitBytes: number;
 
   constructor(limitBytes: number) {
@@ -15,45 +41,75 @@ export class LineTooLongError extends Error {
 }
 
 /**
- * Splits a byte stream into lines without ever holding more than `maxLineBytes`
- * of an unfinished line. Feed chunks with `push`; complete lines come back.
+ * Splits a byte stream into lines without ever holding more than the limit of
+ * an unfinished line, and with shape limits, without passing on JSON that is
+ * too deep or has too many elements to parse cheaply. Feed chunks with `push`;
+ * complete lines come back. The limits are asked for once per chunk, so a
+ * reader may change them as it goes.
  */
 export class LineSplitter {
-  readonly #maxLineBytes: number;
+  readonly #limits: () => LineLimits;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  #shape = new JsonShape();
 
-  constructor(maxLineBytes = MAX_LINE_BYTES) {
-    this.#maxLineBytes = maxLineBytes;
+  constructor(limits: LineLimits | (() => LineLimits) = { maxBytes: MAX_LINE_BYTES }) {
+    this.#limits = typeof limits === 'function' ? limits : () => limits;
   }
 
-  push(chunk: Buffer): string[] {
-    const lines: string[] = [];
+  push(chunk: Buffer): Line[] {
+    const limits = this.#limits();
+    const lines: Line[] = [];
     let start = 0;
-    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, newline);
-      this.#ensureRoom(piece.length);
-      this.#pending.push(piece);
-      lines.push(Buffer.concat(this.#pending).toString('utf8'));
-      this.#pending = [];
-      this.#pendingBytes = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(10, start);
+      const end = newline === -1 ? chunk.length : newline;
+      this.#take(chunk, start, end, limits);
+      if (newline === -1) break;
+      lines.push(this.#finish(limits));
       start = newline + 1;
-    }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.#ensureRoom(rest.length);
-      this.#pending.push(rest);
-      this.#pendingBytes += rest.length;
     }
     return lines;
   }
 
-  #ensureRoom(extraBytes: number): void {
-    if (this.#pendingBytes + extraBytes > this.#maxLineBytes) {
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      throw new LineTooLongError(this.#maxLineBytes);
+  #take(chunk: Buffer, start: number, end: number, limits: LineLimits): void {
+    if (this.#pendingBytes + end - start > limits.maxBytes)
+      this.#refuse(new LineTooLongError(limits.maxBytes));
+    if (limits.maxDepth !== undefined || limits.maxElements !== undefined) {
+      this.#shape.scan(chunk, start, end);
+      if (this.#shape.deepest > (limits.maxDepth ?? Number.POSITIVE_INFINITY)) {
+        this.#refuse(new LineRefusedError(`a message nested deeper than ${limits.maxDepth} levels`));
+      }
+      if (this.#shape.elements > (limits.maxElements ?? Number.POSITIVE_INFINITY)) {
+        this.#refuse(new LineRefusedError(`a message with more than ${limits.maxElements} elements`));
+      }
     }
+    if (end === start) return;
+    this.#pending.push(chunk.subarray(start, end));
+    this.#pendingBytes += end - start;
+  }
+
+  #finish(limits: LineLimits): Line {
+    const bytes = this.#pendingBytes;
+    const pieces = this.#pending;
+    const text = (pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, bytes)).toString(
+      'utf8',
+    );
+    const isShaped = limits.maxDepth !== undefined || limits.maxElements !== undefined;
+    const line = { text, bytes, elements: isShaped ? this.#shape.elements : 0 };
+    this.#reset();
+    return line;
+  }
+
+  #refuse(error: LineRefusedError): never {
+    this.#reset();
+    throw error;
+  }
+
+  #reset(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#shape = new JsonShape();
   }
 }
 

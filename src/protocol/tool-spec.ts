@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { AgentLimits } from './limits.ts';
+import type { ReplyBudget } from './reply-budget.ts';
 
 /**
  * One tool of the runtime contract, defined once and imported by both ends:
@@ -17,6 +19,22 @@ export interface ToolSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType =
 }
 
 export function defineTool<I extends z.ZodType, O extends z.ZodType>(spec: ToolSpec<I, O>): ToolSpec<I, O> {
+  return spec;
+}
+
+/** A tool that runs inside the sandbox, through the agent. */
+export interface AgentToolSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType>
+  extends ToolSpec<I, O> {
+  /**
+   * The largest reply the agent may send for this input under these limits
+   * (see reply-budget.ts): the control plane drops a connection that sends more.
+   */
+  reply(input: z.output<I>, limits: AgentLimits): ReplyBudget;
+}
+
+export function defineAgentTool<I extends z.ZodType, O extends z.ZodType>(
+  spec: AgentToolSpec<I, O>,
+): AgentToolSpec<I, O> {
   return spec;
 }
 

@@ -13,12 +13,24 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/agent-api.ts';
 import { ToolError } from '../protocol/errors.ts';
-import { encodeLine, LineSplitter, MAX_LINE_BYTES } from '../protocol/framing.ts';
+import {
+  encodeLine,
+  type Line,
+  type LineLimits,
+  LineSplitter,
+  LineTooLongError,
+  MAX_LINE_BYTES,
+} from '../protocol/framing.ts';
+import { MAX_JSON_DEPTH } from '../protocol/json-shape.ts';
 import { ErrorResponse, Notification, SuccessResponse } from '../protocol/jsonrpc.ts';
 import type { AgentLimits } from '../protocol/limits.ts';
+import { type ReplyBudget, widerBudget } from '../protocol/reply-budget.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { WarningLimiter } from './warning-limiter.ts';
 
 interface Pending {
   method: AgentMethod;
+  budget: ReplyBudget;
   resolve: (value: unknown) => void;
   reject: (error: ToolError) => void;
   timer: NodeJS.Timeout;
@@ -29,8 +41,6 @@ export interface AgentLinkOptions {
   socketDir: string;
   limits: AgentLimits;
   log: Logger;
-  /** Bound on one agent message; an agent that sends more is disconnected. */
-  maxMessageBytes?: number;
 }
 
 export interface CallOptions {
@@ -41,22 +51,55 @@ const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 /** Connections that have not said hello yet, per sandbox. */
 const MAX_GREETING_CONNECTIONS = 4;
 const HELLO_TIMEOUT_MS = 10_000;
-const MAX_HELLO_BYTES = 64 * 1024;
+/** A hello is a notification with six small params. */
+const HELLO_LIMITS: LineLimits = { maxBytes: 64 * 1024, maxDepth: MAX_JSON_DEPTH, maxElements: 64 };
+/**
+ * Connections a sandbox's socket admits at once, and a second after that; a
+ * message the protocol does not allow costs as much as four. With none left
+ * the socket is closed until there is one again, so a workload that dials in a
+ * loop makes its own connect() fail with ENOENT and costs the control plane
+ * nothing (refusing each accepted connection instead cost 8 µs: half a CPU at
+ * the 65 000 dials a second one Python loop made here). An honest agent dials
+ * once per control-plane start or cut connection.
+ */
+const DIAL_BURST = 16;
+const DIALS_PER_SECOND = 4;
+const VIOLATION_COST = 4;
+/**
+ * After a sandbox's replies have made it parse this much in one read, its
+ * socket waits for the next turn of the event loop, so one sandbox's replies
+ * never run back to back while its neighbours' wait.
+ */
+const YIELD_AFTER_BYTES = 256 * 1024;
+/**
+ * Requests the agent has not read yet, in bytes: over this, calls fail at once
+ * instead of queueing in the control plane's memory (an agent stopped with
+ * SIGSTOP reads nothing). One maximal line, as the other way.
+ */
+const MAX_UNSENT_BYTES = MAX_LINE_BYTES;
+/** Timed-out requests whose late replies are still read and ignored, per connection. */
+const MAX_ABANDONED = 64;
 
 /**
  * The control plane's end of one sandbox's agent connection. It listens on the
  * sandbox's own Unix socket, so the socket a connection arrives on says which
- * sandbox it is. Everything the agent sends is untrusted: it is size-bounded,
- * parsed with the shared schemas, and matched to a request we made.
+ * sandbox it is. Everything the agent sends is untrusted: each reply must
+ * answer a request we made, is measured against that request's budget as it
+ * arrives (reply-budget.ts) and only then parsed with the shared schemas.
  *
  * Events: 'ready' (hello + configure done), 'disconnect'.
  */
 export class AgentLink extends EventEmitter {
   readonly socketPath: string;
   readonly #options: AgentLinkOptions;
-  readonly #server: net.Server;
   readonly #pending = new Map<number, Pending>();
+  /** Requests that timed out on this connection: a late reply is read within its budget and ignored. */
+  readonly #abandoned = new Map<number, ReplyBudget>();
   readonly #greeting = new Set<net.Socket>();
+  readonly #dials = new TokenBucket({ capacity: DIAL_BURST, perSecond: DIALS_PER_SECOND });
+  readonly #warnings: WarningLimiter;
+  #server: net.Server | undefined;
+  #reopenTimer: NodeJS.Timeout | undefined;
   #socket: net.Socket | undefined;
   #nextId = 1;
   #isClosed = false;
@@ -68,7 +111,7 @@ export class AgentLink extends EventEmitter {
     super();
     this.#options = options;
     this.socketPath = path.join(options.socketDir, AGENT_SOCKET_NAME);
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#warnings = new WarningLimiter(options.log);
   }
 
   get isReady(): boolean {
@@ -79,16 +122,57 @@ export class AgentLink extends EventEmitter {
   async listen(): Promise<void> {
     await mkdir(this.#options.socketDir, { recursive: true, mode: 0o755 });
     await chmod(this.#options.socketDir, 0o755);
+    await this.#open();
+  }
+
+  async #open(): Promise<void> {
     await rm(this.socketPath, { force: true });
+    const server = net.createServer((socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.socketPath, () => {
-        this.#server.off('error', reject);
+      server.once('error', reject);
+      // The agent runs as an unprivileged user; only this container mounts the directory.
+      // Made writable in the same tick as it starts listening: an agent that dials the
+      // reopened socket at once (see #chargeDials) must not meet EACCES.
+      server.listen({ path: this.socketPath, readableAll: true, writableAll: true }, () => {
+        server.off('error', reject);
         resolve();
       });
     });
-    // The agent runs as an unprivileged user; only this container mounts the directory.
-    await chmod(this.socketPath, 0o666);
+    this.#server = server;
+    if (this.#isClosed) server.close();
+    // Exactly 0666 (listen added to the umask's mode).
+    else await chmod(this.socketPath, 0o666);
+  }
+
+  /** Takes dials from the socket's budget; with none left, closes the socket until there is one again. */
+  #chargeDials(count: number): void {
+    if (this.#dials.take(count) >= 1 || this.#server === undefined) return;
+    // Closing a listening Unix socket removes its file: dials fail in the container's own kernel.
+    this.#server.close();
+    this.#server = undefined;
+    this.#warnings.warn(
+      { sandboxId: this.#options.sandboxId, closedForMs: this.#dials.msUntil(1) },
+      'too many agent connections or bad messages: closing the socket for a while',
+    );
+    this.#reopenWhenDue();
+  }
+
+  #reopenWhenDue(): void {
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = undefined;
+      if (this.#isClosed) return;
+      // Connections dropped while it was closed may have added to the debt.
+      if (this.#dials.msUntil(1) > 0) {
+        this.#reopenWhenDue();
+        return;
+      }
+      this.#open().catch((error: unknown) => {
+        this.#options.log.error(
+          { sandboxId: this.#options.sandboxId, error: String(error) },
+          'could not reopen the agent socket',
+        );
+      });
+    }, this.#dials.msUntil(1));
   }
 
   /** Resolves once an agent has said hello and been configured; rejects after `timeoutMs`. */
@@ -135,16 +219,45 @@ export class AgentLink extends EventEmitter {
         }),
       );
     }
+    if (socket.writableLength > MAX_UNSENT_BYTES) {
+      return Promise.reject(
+        new ToolError('SANDBOX_UNAVAILABLE', 'the sandbox agent is not reading its requests', {
+          details: { sandboxId: this.#options.sandboxId, unsentBytes: socket.writableLength },
+        }),
+      );
+    }
     const id = this.#nextId++;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const reply = agentMethods[method].reply as (params: unknown, limits: AgentLimits) => ReplyBudget;
+    const budget = reply(params, this.#options.limits);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
+        if (this.#socket === socket) this.#abandon(id, budget);
         reject(new ToolError('TIMEOUT', `the agent did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject, timer });
+      this.#pending.set(id, { method, budget, resolve: resolve as (value: unknown) => void, reject, timer });
       socket.write(encodeLine({ jsonrpc: '2.0', id, method, params }));
     });
+  }
+
+  #abandon(id: number, budget: ReplyBudget): void {
+    this.#abandoned.set(id, budget);
+    for (const oldest of this.#abandoned.keys()) {
+      if (this.#abandoned.size <= MAX_ABANDONED) break;
+      this.#abandoned.delete(oldest);
+    }
+  }
+
+  /**
+   * What the current connection's next line may be: the widest budget of the
+   * requests it may be answering. With none pending, not even a byte.
+   */
+  #replyLimits(): LineLimits {
+    let widest: ReplyBudget = { maxBytes: 0, maxElements: 0 };
+    for (const pending of this.#pending.values()) widest = widerBudget(widest, pending.budget);
+    for (const budget of this.#abandoned.values()) widest = widerBudget(widest, budget);
+    return { maxBytes: widest.maxBytes, maxDepth: MAX_JSON_DEPTH, maxElements: widest.maxElements };
   }
 
   /** Cuts the current agent connection (tests use it to prove the agent redials). */
@@ -154,14 +267,22 @@ export class AgentLink extends EventEmitter {
 
   async close(): Promise<void> {
     this.#isClosed = true;
+    clearTimeout(this.#reopenTimer);
     this.#socket?.destroy();
     for (const socket of this.#greeting) socket.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const server = this.#server;
+    this.#server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
     this.#failPending('the sandbox is shutting down');
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#isClosed || this.#greeting.size >= MAX_GREETING_CONNECTIONS) {
+    if (this.#isClosed) {
+      socket.destroy();
+      return;
+    }
+    this.#chargeDials(1);
+    if (this.#greeting.size >= MAX_GREETING_CONNECTIONS) {
       // Anything in the container can connect; never let it hold many host descriptors.
       socket.destroy();
       return;
@@ -169,23 +290,27 @@ export class AgentLink extends EventEmitter {
     this.#greeting.add(socket);
     socket.setNoDelay(true);
     const helloTimer = setTimeout(() => this.#drop(socket, 'no hello in time'), HELLO_TIMEOUT_MS);
-    let splitter = new LineSplitter(MAX_HELLO_BYTES);
+    // Asked at every chunk: a line is checked against the requests pending when its bytes arrive.
+    const splitter = new LineSplitter(() => (this.#socket === socket ? this.#replyLimits() : HELLO_LIMITS));
     socket.on('data', (chunk: Buffer) => {
-      let lines: string[];
+      let lines: Line[];
       try {
         lines = splitter.push(chunk);
       } catch (error) {
-        this.#drop(socket, `oversized message: ${(error as Error).message}`);
+        const isUnasked = error instanceof LineTooLongError && error.limitBytes === 0;
+        this.#drop(socket, isUnasked ? 'a message while no request was pending' : (error as Error).message);
         return;
       }
+      let parsedBytes = 0;
       for (const line of lines) {
         if (socket.destroyed) return;
-        if (this.#socket === socket) {
-          this.#onLine(socket, line);
-        } else if (this.#onHello(socket, line)) {
-          clearTimeout(helloTimer);
-          splitter = new LineSplitter(this.#options.maxMessageBytes ?? MAX_LINE_BYTES);
-        }
+        if (this.#socket === socket) this.#onLine(socket, line);
+        else if (this.#onHello(socket, line.text)) clearTimeout(helloTimer);
+        parsedBytes += line.bytes;
+      }
+      if (parsedBytes >= YIELD_AFTER_BYTES && !socket.destroyed) {
+        socket.pause();
+        setImmediate(() => socket.resume());
       }
     });
     socket.on('error', () => socket.destroy());
@@ -196,45 +321,62 @@ export class AgentLink extends EventEmitter {
       this.#socket = undefined;
       this.hello = undefined;
       this.#isConfigured = false;
+      this.#abandoned.clear();
       this.#failPending('the agent connection closed');
       this.emit('disconnect');
     });
   }
 
-  #onLine(socket: net.Socket, line: string): void {
+  /**
+   * After hello the agent may send nothing but replies to requests we made,
+   * each within its request's budget; anything else (a notification, an error
+   * without an id, a reply to nothing) drops the connection.
+   */
+  #onLine(socket: net.Socket, line: Line): void {
     let message: unknown;
     try {
-      message = JSON.parse(line);
+      message = JSON.parse(line.text);
     } catch {
       this.#drop(socket, 'a message that is not JSON');
       return;
     }
     const success = SuccessResponse.safeParse(message);
+    const failure = success.success ? undefined : ErrorResponse.safeParse(message);
+    const id = success.success ? success.data.id : failure?.success ? failure.data.id : null;
+    if (id === null) {
+      this.#drop(socket, 'a message that is not a reply to a request');
+      return;
+    }
+    if (this.#abandoned.delete(id)) return; // a late reply to a request that timed out
+    const pending = this.#pending.get(id);
+    if (pending === undefined) {
+      this.#drop(socket, `a reply to request ${id}, which is not pending`);
+      return;
+    }
+    if (line.bytes > pending.budget.maxBytes || line.elements > pending.budget.maxElements) {
+      this.#drop(
+        socket,
+        `a ${pending.method} reply of ${line.bytes} bytes and ${line.elements} elements, over its budget of ${pending.budget.maxBytes} and ${pending.budget.maxElements}`,
+      );
+      return;
+    }
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
     if (success.success) {
-      this.#settle(socket, success.data.id, (pending) => {
-        const result = agentMethods[pending.method].result.safeParse(success.data.result);
-        if (result.success) pending.resolve(result.data);
-        else
-          pending.reject(
-            new ToolError('AGENT_PROTOCOL_ERROR', `invalid ${pending.method} result from the agent`),
-          );
-      });
-      return;
-    }
-    const failure = ErrorResponse.safeParse(message);
-    if (failure.success && failure.data.id !== null) {
-      this.#settle(socket, failure.data.id, (pending) => {
-        const wire = failure.data.error.data;
+      const result = agentMethods[pending.method].result.safeParse(success.data.result);
+      if (result.success) pending.resolve(result.data);
+      else
         pending.reject(
-          wire === undefined
-            ? new ToolError('AGENT_PROTOCOL_ERROR', `agent error: ${failure.data.error.message}`)
-            : ToolError.fromWire(wire),
+          new ToolError('AGENT_PROTOCOL_ERROR', `invalid ${pending.method} result from the agent`),
         );
-      });
       return;
     }
-    if (failure.success || Notification.safeParse(message).success) return;
-    this.#drop(socket, 'a message that is not JSON-RPC');
+    const wire = failure?.data?.error.data;
+    pending.reject(
+      wire === undefined
+        ? new ToolError('AGENT_PROTOCOL_ERROR', `agent error: ${failure?.data?.error.message}`)
+        : ToolError.fromWire(wire),
+    );
   }
 
   /**
@@ -268,8 +410,9 @@ export class AgentLink extends EventEmitter {
     this.hello = hello.data;
     this.#isConfigured = false;
     this.connections++;
+    this.#abandoned.clear();
     if (previous !== undefined) {
-      this.#options.log.warn(
+      this.#warnings.warn(
         { sandboxId: this.#options.sandboxId },
         'a new agent connection replaces the current one',
       );
@@ -295,20 +438,12 @@ export class AgentLink extends EventEmitter {
     return true;
   }
 
-  #settle(socket: net.Socket, id: number, handle: (pending: Pending) => void): void {
-    const pending = this.#pending.get(id);
-    if (pending === undefined) {
-      this.#drop(socket, `a reply to request ${id}, which is not pending`);
-      return;
-    }
-    this.#pending.delete(id);
-    clearTimeout(pending.timer);
-    handle(pending);
-  }
-
+  /** Drops a connection that broke the protocol; it costs the sandbox dials (see DIAL_BURST). */
   #drop(socket: net.Socket, reason: string): void {
-    this.#options.log.warn({ sandboxId: this.#options.sandboxId, reason }, 'dropping agent connection');
+    if (socket.destroyed) return;
+    this.#warnings.warn({ sandboxId: this.#options.sandboxId, reason }, 'dropping agent connection');
     socket.destroy();
+    this.#chargeDials(VIOLATION_COST);
   }
 
   #failPending(reason: string): void {

@@ -581,11 +581,18 @@ describe('adversarial: control plane', () => {
   it('a process in A posing as its agent on the control socket cannot hurt the control plane', () =>
     arena.case('cp.rogue-agent', async () => {
       const rogue = `
-import json, socket, time
+import json, os, signal, socket, time
 P = '/run/sandboxd/control.sock'
 log = lambda *a: print(*a, flush=True)
 def conn():
-    s = socket.socket(socket.AF_UNIX); s.connect(P); return s
+    # A sandbox that keeps breaking the protocol finds its socket closed for a while: dial again.
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(P); return s
+        except (FileNotFoundError, ConnectionRefusedError):
+            s.close(); time.sleep(0.05)
+    raise OSError('the socket stayed closed')
 def fate(s, data, wait=2):
     try:
         s.sendall(data)
@@ -619,47 +626,47 @@ for _ in range(16):
 log('idle-connections', 'held', len(held), 'refused', refused)
 for s in held: s.close()
 time.sleep(0.3)
-# Take over: a valid hello, with the greeting slots filled so the real agent cannot redial at once.
-# The fourth slot is taken once the hello is through (configure arrives), within the agent's 20 ms backoff.
-for attempt in range(5):
-    idle = [conn() for _ in range(3)]
-    me = conn(); me.sendall(hello())
-    f = me.makefile('rb')
-    line = f.readline()
-    if line:
-        idle.append(conn())
-        break
-    for s in idle: s.close()
-    time.sleep(0.5)
-request = json.loads(line); log('takeover', 'attempt', attempt + 1, 'first-request', request['method'])
-me.sendall((json.dumps({'jsonrpc': '2.0', 'id': request['id'], 'result': {}}) + '\\n').encode())
-answers = [
-    ('100KiB-summary', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'result': {'summary': 'x' * (100 * 1024), 'result': {}}}),
-    ('non-object-result', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'result': {'summary': 'ok', 'result': 'not an object'}}),
-    ('forged-error', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'error': {'code': -32000, 'message': 'x', 'data': {'code': 'SYMLINK_ESCAPE', 'message': 'forged', 'category': 'security', 'retryable': False}}}),
-    # Nested deeper than JSON.stringify can recurse: the HTTP request must still get an answer.
-    ('deep-result', lambda rid: ('{"jsonrpc":"2.0","id":%d,"result":{"summary":"ok","result":{"content":"x","deep":' % rid + '[' * 200000 + ']' * 200000 + '}}}').encode()),
-    ('deep-error-details', lambda rid: ('{"jsonrpc":"2.0","id":%d,"error":{"code":-32000,"message":"x","data":{"code":"NOT_FOUND","message":"deep","category":"not_found","retryable":false,"details":' % rid + '[' * 200000 + ']' * 200000 + '}}}').encode()),
-    ('33MiB-line', None),
-]
-me.settimeout(20)
-for label, answer in answers:
-    line = f.readline()
-    if not line:
-        log('link-closed-before', label); break
-    request = json.loads(line)
-    if answer is None:
+# Take over: stop the real agent (the workload runs as its user), then say a valid hello.
+agents = [int(d) for d in os.listdir('/proc') if d.isdigit()
+          and open('/proc/%s/cmdline' % d, 'rb').read().startswith(b'node\\0/opt/sandboxd/agent.mjs')]
+for pid in agents: os.kill(pid, signal.SIGSTOP)
+try:
+    for attempt in range(10):
+        me = conn()
+        f = me.makefile('rb')
         try:
-            me.sendall(b'[' * (33 * 1024 * 1024))
-            log(label, 'sent')
-        except OSError as e:
-            log(label, type(e).__name__)
-        break
-    reply = answer(request['id'])
-    me.sendall((reply if isinstance(reply, bytes) else json.dumps(reply).encode()) + b'\\n')
-    log(label, 'sent')
-log('rogue-done', fate(me, b'', 1))
-for s in idle: s.close()
+            me.sendall(hello()); line = f.readline()
+        except OSError:
+            line = b''  # dialled just as the socket closed
+        if line:
+            break
+        time.sleep(0.5)
+    request = json.loads(line); log('takeover', 'attempt', attempt + 1, 'first-request', request['method'])
+    me.sendall((json.dumps({'jsonrpc': '2.0', 'id': request['id'], 'result': {}}) + '\\n').encode())
+    answers = [
+        ('100KiB-summary', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'result': {'summary': 'x' * (100 * 1024), 'result': {}}}),
+        ('non-object-result', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'result': {'summary': 'ok', 'result': 'not an object'}}),
+        ('forged-error', lambda rid: {'jsonrpc': '2.0', 'id': rid, 'error': {'code': -32000, 'message': 'x', 'data': {'code': 'SYMLINK_ESCAPE', 'message': 'forged', 'category': 'security', 'retryable': False}}}),
+        ('33MiB-line', None),
+    ]
+    me.settimeout(20)
+    for label, answer in answers:
+        line = f.readline()
+        if not line:
+            log('link-closed-before', label); break
+        request = json.loads(line)
+        if answer is None:
+            try:
+                me.sendall(b'[' * (33 * 1024 * 1024))
+                log(label, 'sent')
+            except OSError as e:
+                log(label, type(e).__name__)
+            break
+        me.sendall((json.dumps(answer(request['id'])) + '\\n').encode())
+        log(label, 'sent')
+    log('rogue-done', fate(me, b'', 1))
+finally:
+    for pid in agents: os.kill(pid, signal.SIGCONT)
 `;
       const planeBefore = await arena.controlPlaneRssKiB();
       const started = await arena.exec(arena.a, 'python3 -', {
@@ -699,7 +706,7 @@ for s in idle: s.close()
       const info = await arena.call(arena.a, 'server_info', {});
       return {
         attempted:
-          'from a command in A, dial /run/sandboxd/control.sock: garbage, a request before hello, a 200 KiB hello, a wrong protocol version, 16 idle connections; then a valid hello with the greeting slots held, and hostile replies to the tool calls (a 100 KiB summary, a non-object result, a forged typed error, a result and an error 200 000 levels deep, a 33 MiB line)',
+          'from a command in A, dial /run/sandboxd/control.sock: garbage, a request before hello, a 200 KiB hello, a wrong protocol version, 16 idle connections; then SIGSTOP the agent, say a valid hello, and send hostile replies to the tool calls (a 100 KiB summary, a non-object result, a forged typed error, a 33 MiB line); SIGCONT the agent',
         result: `rogue log: ${String(log.stdout ?? '')
           .trim()
           .replace(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
+import { replyBudget, textBytes } from '../reply-budget.ts';
+import { defineAgentTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
 
 /**
  * Where a command is: `killed` when kill_command's KILL ended it, `terminated`
@@ -19,6 +20,14 @@ const outputOptions = {
   verbosity: Verbosity.default('normal'),
   preview_bytes: nonNegativeInt(1024 * 1024).optional(),
 };
+
+/** New output a command-returning call gives back per stream when max_output_bytes is not set. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+
+/** A command-returning call's reply: at most max_output_bytes of new output from each of the two streams. */
+function commandReply(input: { max_output_bytes?: number | undefined }) {
+  return replyBudget(2 * textBytes(input.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES));
+}
 
 const StreamCounters = z.object({ stdout: nonNegativeInt(), stderr: nonNegativeInt() });
 
@@ -51,7 +60,7 @@ export const CommandResult = z.object({
 });
 export type CommandResult = z.infer<typeof CommandResult>;
 
-export const ExecCommandTool = defineTool({
+export const ExecCommandTool = defineAgentTool({
   name: 'exec_command',
   title: 'Run a command',
   description:
@@ -81,9 +90,10 @@ export const ExecCommandTool = defineTool({
     })
     .strict(),
   output: CommandResult,
+  reply: commandReply,
 });
 
-export const WriteStdinTool = defineTool({
+export const WriteStdinTool = defineAgentTool({
   name: 'write_stdin',
   title: 'Write to or poll a command',
   description:
@@ -103,6 +113,7 @@ export const WriteStdinTool = defineTool({
     })
     .strict(),
   output: CommandResult,
+  reply: commandReply,
 });
 
 /**
@@ -113,7 +124,7 @@ export const WriteStdinTool = defineTool({
 export const KillStatus = z.enum(['terminated', 'killed', 'exited', 'terminating', 'not_found']);
 export type KillStatus = z.infer<typeof KillStatus>;
 
-export const KillCommandTool = defineTool({
+export const KillCommandTool = defineAgentTool({
   name: 'kill_command',
   title: 'Stop a command',
   description:
@@ -137,13 +148,14 @@ export const KillCommandTool = defineTool({
     status: KillStatus.exclude(['not_found']),
     command_status: CommandStatus,
   }).or(z.object({ command_id: z.string(), status: z.literal('not_found') })),
+  reply: commandReply,
 });
 
 export const OutputRef = z.string().regex(/^command:[A-Za-z0-9_-]{1,64}(:(stdout|stderr))?$/, {
   message: 'output_ref looks like command:<id>:stdout',
 });
 
-export const ReadOutputTool = defineTool({
+export const ReadOutputTool = defineAgentTool({
   name: 'read_output',
   title: 'Read command output',
   description:
@@ -171,4 +183,5 @@ export const ReadOutputTool = defineTool({
     /** True when the command has finished and next_offset is the end of the stream. */
     is_complete: z.boolean(),
   }),
+  reply: (input) => replyBudget(textBytes(input.limit)),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
+import { base64Bytes, NAME_MAX_BYTES, PATH_MAX_BYTES, replyBudget, textBytes } from '../reply-budget.ts';
+import { defineAgentTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
 
 // Static ceilings of the inputs. The agent clamps further to its AgentLimits
 // (maxFileBytes, maxResults), which the policy may set lower.
@@ -59,7 +60,7 @@ export const ReadFileResult = z.object({
   is_line_cut: z.boolean().optional(),
 });
 
-export const ReadFileTool = defineTool({
+export const ReadFileTool = defineAgentTool({
   name: 'read_file',
   title: 'Read file',
   description:
@@ -69,6 +70,8 @@ export const ReadFileTool = defineTool({
   isReadOnly: true,
   input: ReadFileInput,
   output: ReadFileResult,
+  // Text (base64 is smaller): at most max_bytes of the file, within the sandbox's file limit.
+  reply: (input, limits) => replyBudget(textBytes(Math.min(input.max_bytes, limits.maxFileBytes))),
 });
 
 // write_file
@@ -89,7 +92,7 @@ export const WriteFileResult = z.object({
   created: z.boolean(),
 });
 
-export const WriteFileTool = defineTool({
+export const WriteFileTool = defineAgentTool({
   name: 'write_file',
   title: 'Write file',
   description:
@@ -99,6 +102,7 @@ export const WriteFileTool = defineTool({
   isReadOnly: false,
   input: WriteFileInput,
   output: WriteFileResult,
+  reply: () => replyBudget(),
 });
 
 // list_dir
@@ -137,7 +141,7 @@ export const ListDirResult = z.object({
   truncated: z.boolean(),
 });
 
-export const ListDirTool = defineTool({
+export const ListDirTool = defineAgentTool({
   name: 'list_dir',
   title: 'List directory',
   description:
@@ -146,6 +150,10 @@ export const ListDirTool = defineTool({
   isReadOnly: true,
   input: ListDirInput,
   output: ListDirResult,
+  reply: (input, limits) => {
+    const entries = Math.min(input.max_entries, limits.maxResults);
+    return replyBudget(entries * (textBytes(PATH_MAX_BYTES + NAME_MAX_BYTES) + 128), entries * 6);
+  },
 });
 
 // list_files
@@ -171,7 +179,7 @@ export const ListFilesResult = z.object({
   warnings: z.array(z.string()).optional(),
 });
 
-export const ListFilesTool = defineTool({
+export const ListFilesTool = defineAgentTool({
   name: 'list_files',
   title: 'List files',
   description:
@@ -180,6 +188,10 @@ export const ListFilesTool = defineTool({
   isReadOnly: true,
   input: ListFilesInput,
   output: ListFilesResult,
+  reply: (input, limits) => {
+    const files = Math.min(input.max_results, limits.maxResults);
+    return replyBudget(files * textBytes(PATH_MAX_BYTES), files);
+  },
 });
 
 // search_text
@@ -229,7 +241,7 @@ export const SearchTextResult = z.object({
   warnings: z.array(z.string()).optional(),
 });
 
-export const SearchTextTool = defineTool({
+export const SearchTextTool = defineAgentTool({
   name: 'search_text',
   title: 'Search text',
   description:
@@ -239,6 +251,13 @@ export const SearchTextTool = defineTool({
   isReadOnly: true,
   input: SearchTextInput,
   output: SearchTextResult,
+  // Each match: its path, its preview and up to context_lines lines before and after, each cut to max_preview_bytes.
+  reply: (input, limits) => {
+    const matches = Math.min(input.max_results, limits.maxResults);
+    const lines = 1 + 2 * input.context_lines;
+    const perMatch = textBytes(PATH_MAX_BYTES) + lines * (textBytes(input.max_preview_bytes) + 32) + 192;
+    return replyBudget(matches * perMatch, matches * (10 + 3 * (lines - 1)));
+  },
 });
 
 // view_image
@@ -267,7 +286,7 @@ export const ViewImageResult = z.object({
   warnings: z.array(z.string()).optional(),
 });
 
-export const ViewImageTool = defineTool({
+export const ViewImageTool = defineAgentTool({
   name: 'view_image',
   title: 'View image',
   description:
@@ -277,4 +296,5 @@ export const ViewImageTool = defineTool({
   isReadOnly: true,
   input: ViewImageInput,
   output: ViewImageResult,
+  reply: (input, limits) => replyBudget(base64Bytes(Math.min(input.max_bytes, limits.maxFileBytes))),
 });

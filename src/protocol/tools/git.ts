@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { defineTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
+import type { AgentLimits } from '../limits.ts';
+import { replyBudget, textBytes } from '../reply-budget.ts';
+import { defineAgentTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
 
 /**
  * The read-only git tools. Every path input is workspace-relative; every path in a
@@ -17,9 +19,18 @@ export const RevInput = z
 const MAX_DIFF_BYTES = 1024 * 1024;
 const DEFAULT_DIFF_BYTES = 64 * 1024;
 const MAX_PATHSPECS = 256;
+const MAX_OUTPUT_PATH_CHARS = 16_384;
+const MAX_LISTED_FILES = 10_000;
+const MAX_PARENTS = 1024;
+const MAX_PERSON_CHARS = 4096;
+const MAX_DATE_CHARS = 64;
+const MAX_SUBJECT_CHARS = 8192;
+const MAX_BODY_CHARS = 65_536;
+const MAX_BLAME_LINE_CHARS = 65_536;
+const MAX_BLAME_LINES = 10_000;
 
 /** Paths in results: git may hold names longer than the workspace input limit. */
-const OutputPath = z.string().max(16_384);
+const OutputPath = z.string().max(MAX_OUTPUT_PATH_CHARS);
 const RepoRoot = OutputPath.describe(
   'repository root relative to the workspace, "." for the workspace itself',
 );
@@ -58,14 +69,14 @@ export const GitStatusOutput = z.object({
   upstream: z.string().max(4096).nullable(),
   ahead: Count.nullable(),
   behind: Count.nullable(),
-  entries: z.array(GitStatusEntry).max(10_000),
+  entries: z.array(GitStatusEntry).max(MAX_LISTED_FILES),
   /** Entries git reported; a lower bound when git's output passed the agent's cap. */
   total_entries: Count,
   truncated: z.boolean(),
 });
 export type GitStatusOutput = z.infer<typeof GitStatusOutput>;
 
-export const GitStatusTool = defineTool({
+export const GitStatusTool = defineAgentTool({
   name: 'git_status',
   title: 'Git status',
   description:
@@ -73,6 +84,13 @@ export const GitStatusTool = defineTool({
   isReadOnly: true,
   input: GitStatusInput,
   output: GitStatusOutput,
+  reply: (input, limits) => {
+    const entries = Math.min(input.max_entries, limits.maxResults);
+    return replyBudget(
+      entries * FILE_STAT_REPLY.bytes + textBytes(2 * MAX_PERSON_CHARS),
+      entries * FILE_STAT_REPLY.elements,
+    );
+  },
 });
 
 // ---------------------------------------------------------------- shared diff shapes
@@ -96,10 +114,22 @@ export const GitPatch = z.object({
   /** Size of the whole diff; a lower bound when `is_total_exact` is false. */
   total_bytes: Count,
   is_total_exact: z.boolean(),
-  files: z.array(GitFileStat).max(10_000),
+  files: z.array(GitFileStat).max(MAX_LISTED_FILES),
   files_truncated: z.boolean(),
 });
 export type GitPatch = z.infer<typeof GitPatch>;
+
+/** The largest file entry (status or stat) and commit the schemas allow, as reply bytes and elements. */
+const FILE_STAT_REPLY = { bytes: 2 * textBytes(MAX_OUTPUT_PATH_CHARS) + 128, elements: 6 };
+
+/** A patch of at most `maxBytes` of diff text, with the stats of as many files as the agent lists. */
+function patchReply(maxBytes: number, limits: AgentLimits) {
+  const files = Math.min(limits.maxResults, MAX_LISTED_FILES);
+  return {
+    bytes: textBytes(maxBytes) + files * FILE_STAT_REPLY.bytes,
+    elements: 16 + files * FILE_STAT_REPLY.elements,
+  };
+}
 
 const PathspecsInput = z.array(PathInput).max(MAX_PATHSPECS);
 
@@ -124,7 +154,7 @@ export const GitDiffOutput = GitPatch.extend({
 });
 export type GitDiffOutput = z.infer<typeof GitDiffOutput>;
 
-export const GitDiffTool = defineTool({
+export const GitDiffTool = defineAgentTool({
   name: 'git_diff',
   title: 'Git diff',
   description:
@@ -132,6 +162,10 @@ export const GitDiffTool = defineTool({
   isReadOnly: true,
   input: GitDiffInput,
   output: GitDiffOutput,
+  reply: (input, limits) => {
+    const patch = patchReply(input.max_bytes, limits);
+    return replyBudget(patch.bytes, patch.elements);
+  },
 });
 
 // ---------------------------------------------------------------- git_log
@@ -139,18 +173,26 @@ export const GitDiffTool = defineTool({
 export const GitCommit = z.object({
   sha: ObjectId,
   short_sha: ObjectId,
-  parents: z.array(ObjectId).max(1024),
-  author_name: z.string().max(4096),
-  author_email: z.string().max(4096),
+  parents: z.array(ObjectId).max(MAX_PARENTS),
+  author_name: z.string().max(MAX_PERSON_CHARS),
+  author_email: z.string().max(MAX_PERSON_CHARS),
   /** ISO 8601 with the author's offset. */
-  author_date: z.string().max(64),
-  committer_date: z.string().max(64),
-  subject: z.string().max(8192),
+  author_date: z.string().max(MAX_DATE_CHARS),
+  committer_date: z.string().max(MAX_DATE_CHARS),
+  subject: z.string().max(MAX_SUBJECT_CHARS),
   /** The message after the subject; absent when there is none. */
-  body: z.string().max(65_536).optional(),
+  body: z.string().max(MAX_BODY_CHARS).optional(),
   body_truncated: z.boolean().optional(),
 });
 export type GitCommit = z.infer<typeof GitCommit>;
+
+const COMMIT_REPLY = {
+  bytes:
+    textBytes(2 * MAX_PERSON_CHARS + 2 * MAX_DATE_CHARS + MAX_SUBJECT_CHARS + MAX_BODY_CHARS) +
+    (MAX_PARENTS + 2) * 70 +
+    256,
+  elements: 12 + MAX_PARENTS,
+};
 
 export const GitLogInput = z
   .object({
@@ -170,7 +212,7 @@ export const GitLogOutput = z.object({
 });
 export type GitLogOutput = z.infer<typeof GitLogOutput>;
 
-export const GitLogTool = defineTool({
+export const GitLogTool = defineAgentTool({
   name: 'git_log',
   title: 'Git log',
   description:
@@ -178,6 +220,8 @@ export const GitLogTool = defineTool({
   isReadOnly: true,
   input: GitLogInput,
   output: GitLogOutput,
+  reply: (input) =>
+    replyBudget(input.max_count * COMMIT_REPLY.bytes, input.max_count * COMMIT_REPLY.elements),
 });
 
 // ---------------------------------------------------------------- git_show
@@ -216,7 +260,7 @@ export const GitShowOutput = z.object({
 });
 export type GitShowOutput = z.infer<typeof GitShowOutput>;
 
-export const GitShowTool = defineTool({
+export const GitShowTool = defineAgentTool({
   name: 'git_show',
   title: 'Git show',
   description:
@@ -224,6 +268,14 @@ export const GitShowTool = defineTool({
   isReadOnly: true,
   input: GitShowInput,
   output: GitShowOutput,
+  // A commit and its patch, or a file's content: budget for both.
+  reply: (input, limits) => {
+    const patch = patchReply(input.max_bytes, limits);
+    return replyBudget(
+      COMMIT_REPLY.bytes + patch.bytes + textBytes(input.max_bytes + MAX_OUTPUT_PATH_CHARS),
+      COMMIT_REPLY.elements + patch.elements,
+    );
+  },
 });
 
 // ---------------------------------------------------------------- git_blame
@@ -234,7 +286,7 @@ export const GitBlameInput = z
     rev: RevInput.optional().describe('blame the file as of this revision; default the working tree'),
     start_line: positiveInt(100_000_000).optional(),
     end_line: positiveInt(100_000_000).optional(),
-    max_lines: positiveInt(10_000).default(1000),
+    max_lines: positiveInt(MAX_BLAME_LINES).default(1000),
   })
   .strict();
 export type GitBlameInput = z.infer<typeof GitBlameInput>;
@@ -242,12 +294,12 @@ export type GitBlameInput = z.infer<typeof GitBlameInput>;
 export const GitBlameLine = z.object({
   line_number: z.number().int().min(1),
   sha: ObjectId,
-  author: z.string().max(4096),
-  author_email: z.string().max(4096),
+  author: z.string().max(MAX_PERSON_CHARS),
+  author_email: z.string().max(MAX_PERSON_CHARS),
   /** ISO 8601 with the author's offset. */
-  author_time: z.string().max(64),
-  summary: z.string().max(8192),
-  content: z.string().max(65_536),
+  author_time: z.string().max(MAX_DATE_CHARS),
+  summary: z.string().max(MAX_SUBJECT_CHARS),
+  content: z.string().max(MAX_BLAME_LINE_CHARS),
 });
 export type GitBlameLine = z.infer<typeof GitBlameLine>;
 
@@ -255,13 +307,13 @@ export const GitBlameOutput = z.object({
   repo_root: RepoRoot,
   path: OutputPath,
   rev: z.string().max(1024).nullable(),
-  lines: z.array(GitBlameLine).max(10_000),
+  lines: z.array(GitBlameLine).max(MAX_BLAME_LINES),
   /** More lines follow in the requested range; call again from the next line. */
   truncated: z.boolean(),
 });
 export type GitBlameOutput = z.infer<typeof GitBlameOutput>;
 
-export const GitBlameTool = defineTool({
+export const GitBlameTool = defineAgentTool({
   name: 'git_blame',
   title: 'Git blame',
   description:
@@ -269,4 +321,10 @@ export const GitBlameTool = defineTool({
   isReadOnly: true,
   input: GitBlameInput,
   output: GitBlameOutput,
+  reply: (input) =>
+    replyBudget(
+      input.max_lines *
+        (textBytes(2 * MAX_PERSON_CHARS + MAX_DATE_CHARS + MAX_SUBJECT_CHARS + MAX_BLAME_LINE_CHARS) + 128),
+      input.max_lines * 8,
+    ),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool, nonNegativeInt, positiveInt } from '../tool-spec.ts';
+import { replyBudget } from '../reply-budget.ts';
+import { defineAgentTool, nonNegativeInt, positiveInt } from '../tool-spec.ts';
 
 /** A kernel limit: a number of its unit, or no limit at all. */
 export const LimitValue = z.union([nonNegativeInt(), z.literal('unlimited')]);
@@ -121,7 +122,7 @@ export const ExecEnvironment = z.object({
 });
 export type ExecEnvironment = z.infer<typeof ExecEnvironment>;
 
-export const CheckExecEnvironmentTool = defineTool({
+export const CheckExecEnvironmentTool = defineAgentTool({
   name: 'check_exec_environment',
   title: 'Check the isolation in force',
   description:
@@ -131,4 +132,6 @@ export const CheckExecEnvironmentTool = defineTool({
   isReadOnly: true,
   input: z.object({}).strict(),
   output: ExecEnvironment,
+  // A fixed report: a few dozen mounts, interfaces and limits (about 10 KiB here).
+  reply: () => replyBudget(1024 * 1024, 16 * 1024),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool, nonNegativeInt } from '../tool-spec.ts';
+import { PATH_MAX_BYTES, replyBudget, textBytes } from '../reply-budget.ts';
+import { defineAgentTool, nonNegativeInt } from '../tool-spec.ts';
 
 /** Largest patch text apply_patch accepts. */
 export const MAX_PATCH_CHARS = 8 * 1024 * 1024;
@@ -32,7 +33,7 @@ export const ApplyPatchResult = z.object({
 });
 export type ApplyPatchResult = z.infer<typeof ApplyPatchResult>;
 
-export const ApplyPatchTool = defineTool({
+export const ApplyPatchTool = defineAgentTool({
   name: 'apply_patch',
   title: 'Apply patch',
   description: [
@@ -63,4 +64,9 @@ export const ApplyPatchTool = defineTool({
     })
     .strict(),
   output: ApplyPatchResult,
+  // A file or a hunk takes at least three characters of patch; each gives a file result or a warning.
+  reply: (input) => {
+    const items = Math.ceil(input.patch.length / 3) + 1;
+    return replyBudget(textBytes(input.patch.length) + items * (textBytes(PATH_MAX_BYTES) + 256), items * 8);
+  },
 });

@@ -3,6 +3,7 @@ import { ToolError } from '../../../protocol/errors.ts';
 import { MAX_SUMMARY_BYTES } from '../../../protocol/tool-spec.ts';
 import {
   type CommandResult,
+  DEFAULT_MAX_OUTPUT_BYTES,
   ExecCommandTool,
   KillCommandTool,
   type KillStatus,
@@ -17,7 +18,6 @@ import { commandEnv } from './env.ts';
 import { commandArgv, SCRIPT_PATH, SHELL_PATH } from './launch.ts';
 import type { CommandTable } from './table.ts';
 
-const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const DEFAULT_PREVIEW_BYTES = 8 * 1024;
 const DEFAULT_POLL_YIELD_MS = 5000;
 
