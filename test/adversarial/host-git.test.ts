@@ -7,12 +7,12 @@
  * shows that this test can see them.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI } from '../support/control-plane.ts';
+import { type CliResult, runSandboxd } from '../support/cli.ts';
 
 const scratch: string[] = [];
 after(async () => {
@@ -67,24 +67,10 @@ function attack(marks: string): string {
     .join('; ');
 }
 
-function runInPlace(
-  repo: string,
-  extra: string[],
-  script: string,
-): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'run', '--in-place', ...extra, '--workspace', repo, '--', 'sh', '-c', script],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, SANDBOXD_STATE_DIR: path.join(repo, '..', `${path.basename(repo)}-state`) },
-    },
-  );
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk;
+function runInPlace(repo: string, extra: string[], script: string): Promise<CliResult> {
+  return runSandboxd(['run', '--in-place', ...extra, '--workspace', repo, '--', 'sh', '-c', script], {
+    SANDBOXD_STATE_DIR: path.join(repo, '..', `${path.basename(repo)}-state`),
   });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
 }
 
 /** What a user does next on the host, ignoring failures: the question is only what runs. */
