@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
+import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { Duration } from '../policy/units.ts';
 import { ToolError } from '../protocol/errors.ts';
@@ -240,6 +241,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
       stateDir,
       log,
       controlSocket: owner.path,
+      egressLookup: egressLookupFromEnv(process.env, log),
     });
     return await runHolding(manager, options, { workspace, user, artifactsDir, policy });
   } finally {

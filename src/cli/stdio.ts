@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from 'pino';
+import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
@@ -45,6 +46,7 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
         stateDir,
         log,
         controlSocket: owner.path,
+        egressLookup: egressLookupFromEnv(process.env, log),
       }),
       log,
     );

@@ -29,6 +29,8 @@ export interface AgentLinkOptions {
   socketDir: string;
   limits: AgentLimits;
   log: Logger;
+  /** Whether the agent should serve the egress proxy; asked at every configure. */
+  serveEgressProxy?: () => boolean;
   /** Bound on one agent message; an agent that sends more is disconnected. */
   maxMessageBytes?: number;
 }
@@ -42,6 +44,7 @@ const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 const MAX_GREETING_CONNECTIONS = 4;
 const HELLO_TIMEOUT_MS = 10_000;
 const MAX_HELLO_BYTES = 64 * 1024;
+const CONFIGURE_TIMEOUT_MS = 10_000;
 
 /**
  * The control plane's end of one sandbox's agent connection. It listens on the
@@ -145,6 +148,20 @@ export class AgentLink extends EventEmitter {
       this.#pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject, timer });
       socket.write(encodeLine({ jsonrpc: '2.0', id, method, params }));
     });
+  }
+
+  /** Sends the configuration again (egress turned on or off); the next hello gets it anyway. */
+  async reconfigure(): Promise<void> {
+    if (!this.isReady) return;
+    await this.call('configure', this.#configuration(), { timeoutMs: CONFIGURE_TIMEOUT_MS });
+  }
+
+  #configuration(): AgentParams<'configure'> {
+    return {
+      sandboxId: this.#options.sandboxId,
+      limits: this.#options.limits,
+      serveEgressProxy: this.#options.serveEgressProxy?.() ?? false,
+    };
   }
 
   /** Cuts the current agent connection (tests use it to prove the agent redials). */
@@ -276,11 +293,7 @@ export class AgentLink extends EventEmitter {
       previous.destroy();
       this.#failPending('the agent connection was replaced');
     }
-    this.call(
-      'configure',
-      { sandboxId: this.#options.sandboxId, limits: this.#options.limits },
-      { timeoutMs: 10_000 },
-    ).then(
+    this.call('configure', this.#configuration(), { timeoutMs: CONFIGURE_TIMEOUT_MS }).then(
       () => {
         if (this.#socket !== socket) return;
         this.#isConfigured = true;

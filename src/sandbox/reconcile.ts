@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { agentLimits } from '../policy/container-spec.ts';
+import { egressAllowList } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
 import {
@@ -20,7 +20,6 @@ import {
   LABEL_WORKSPACE_INODE,
   userLabels,
 } from '../runtime/labels.ts';
-import { AgentLink } from './agent-link.ts';
 import type { SandboxManager } from './manager.ts';
 import { loadAssignment, removeAssignment } from './metadata.ts';
 import { probeOwner } from './owner-socket.ts';
@@ -98,7 +97,6 @@ async function adopt(
   options: ReconcileOptions,
 ): Promise<Sandbox | undefined> {
   const labels = container.labels;
-  const socketDir = socketDirFor(manager.stateDir, id);
   let loaded: LoadedPolicy;
   try {
     loaded = await options.loadPolicyNamed(labels[LABEL_POLICY] ?? 'default');
@@ -110,20 +108,20 @@ async function adopt(
   const workspace: WorkspaceSource = source.startsWith('/')
     ? { kind: 'bind', hostPath: source }
     : { kind: 'volume', name: source };
-  const link = new AgentLink({
-    sandboxId: id,
-    socketDir,
-    limits: agentLimits(loaded.policy),
-    log: manager.log,
-  });
-  // A warm-pool member taken by a task has its assignment in the state directory.
+  // A warm-pool member taken by a task, or a sandbox whose egress changed, has an assignment.
   const assignment = await loadAssignment(manager.stateDir, id);
+  const { link, egress } = manager.doors(
+    id,
+    loaded,
+    assignment?.egress === undefined ? egressAllowList(loaded) : assignment.egress,
+  );
   const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
   const sandbox = new Sandbox({
     id,
     loaded,
     workspace,
     link,
+    egress,
     ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
     expiresAt: expires === undefined ? undefined : new Date(expires),
     owner: assignment?.owner ?? labels[LABEL_OWNER],
@@ -134,6 +132,7 @@ async function adopt(
   sandbox.containerId = container.id;
   sandbox.workspaceIdentity = labels[LABEL_WORKSPACE_INODE];
   await link.listen();
+  await egress.listen();
   manager.adopt(sandbox);
   if (container.state === 'running') {
     // 'creating' until the agent redials; acquire() waits for it.
