@@ -45,6 +45,8 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<R
   const { policy } = sandbox.loaded;
   const workspace = target.facts();
   const hello = sandbox.link.hello;
+  // 'egress': only the allow-listed hosts, through the proxy in HTTPS_PROXY; 'none': loopback only.
+  const network = sandbox.egress.allowList === null ? 'none' : 'egress';
   const result = {
     server: { name: 'sandboxd', version: packageVersion() },
     contract: CONTRACT,
@@ -56,7 +58,8 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<R
       container_id: sandbox.containerId ?? null,
       image: policy.image,
       runtime: policy.runtime,
-      network: policy.network,
+      network,
+      egress_hosts: sandbox.egress.allowList?.hosts ?? [],
       created_at: sandbox.createdAt.toISOString(),
       agent: hello === undefined ? null : { version: hello.agentVersion, pid: hello.pid, uid: hello.uid },
     },
@@ -71,7 +74,7 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<R
   };
   const summary =
     `sandboxd ${result.server.version} (contract ${CONTRACT.name} ${CONTRACT.version}); workspace ${workspace.name} ` +
-    `at /workspace in sandbox ${sandbox.id} (${policy.image}, ${policy.runtime}, network ${policy.network}); ` +
+    `at /workspace in sandbox ${sandbox.id} (${policy.image}, ${policy.runtime}, network ${network}); ` +
     `policy ${policy.name}: ${policy.resources.cpus} CPU, ${Math.round(policy.resources.memory / 1024 ** 2)} MiB, ` +
     `${policy.resources.pids} pids`;
   return { summary, result };
