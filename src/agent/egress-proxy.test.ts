@@ -139,7 +139,7 @@ describe('agent egress proxy', () => {
 
   it('answers a refused CONNECT with a 403 that names the rule', async () => {
     const text = await connectThenGet('evil.test:443');
-    assert.match(text, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    assert.match(text, /^HTTP\/1\.1 403 Forbidden \(sandboxd egress: host-not-allowed\)\r\n/);
     assert.match(text, /X-Sandboxd-Egress-Rule: host-not-allowed/);
     assert.match(text, /CONNECT evil\.test:443 refused \(rule host-not-allowed\)/);
     assert.match(text, /evil\.test is not on this sandbox's egress allow-list/);

@@ -78,17 +78,22 @@ async function openTunnel(
   return { socket };
 }
 
+/** The reason phrase carries the rule: npm, pip and others print it with the status. */
+function refusalReason(refusal: Refusal): string {
+  return `${http.STATUS_CODES[refusal.status] ?? 'Error'} (sandboxd egress: ${refusal.rule})`;
+}
+
 function refusalBody(refusal: Refusal, what: string): string {
   return `sandboxd egress proxy: ${what} refused (rule ${refusal.rule})\n${refusal.message}\n`;
 }
 
 /** A response written by hand on a CONNECT socket, which has no http.ServerResponse. */
-function writeRawResponse(socket: net.Socket, status: number, body: string, rule?: string): void {
+function writeRawResponse(socket: net.Socket, status: number, body: string, refusal?: Refusal): void {
   const headers = [
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}`,
+    `HTTP/1.1 ${status} ${refusal === undefined ? (http.STATUS_CODES[status] ?? 'Error') : refusalReason(refusal)}`,
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
-    ...(rule === undefined ? [] : [`X-Sandboxd-Egress-Rule: ${rule}`]),
+    ...(refusal === undefined ? [] : [`X-Sandboxd-Egress-Rule: ${refusal.rule}`]),
     'Connection: close',
   ];
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
@@ -186,12 +191,7 @@ export class EgressProxy {
     void openTunnel(this.#options.socketPath, target.host, target.port).then((result) => {
       if ('refusal' in result) {
         const { refusal } = result;
-        writeRawResponse(
-          client,
-          refusal.status,
-          refusalBody(refusal, `CONNECT ${request.url}`),
-          refusal.rule,
-        );
+        writeRawResponse(client, refusal.status, refusalBody(refusal, `CONNECT ${request.url}`), refusal);
         return;
       }
       if (client.destroyed) {
@@ -223,7 +223,7 @@ export class EgressProxy {
     void openTunnel(this.#options.socketPath, host, port).then((result) => {
       if ('refusal' in result) {
         const { refusal } = result;
-        response.writeHead(refusal.status, {
+        response.writeHead(refusal.status, refusalReason(refusal), {
           'content-type': 'text/plain; charset=utf-8',
           'x-sandboxd-egress-rule': refusal.rule,
           connection: 'close',

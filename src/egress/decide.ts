@@ -8,6 +8,8 @@ export interface Refused {
   status: number;
   rule: EgressRefusal;
   message: string;
+  /** The resolved address an address rule refused (for the audit record). */
+  address?: string;
 }
 
 /** What the name check lets through: the canonical host and the allow-list entry that matched. */
@@ -130,8 +132,11 @@ export function pickAddress(
     firstRefusal ??= { address, rule: admitted.rule };
   }
   if (firstRefusal === undefined) return refused('resolve-failed', `${name} resolved to no address`);
-  return refused(
-    firstRefusal.rule,
-    `${name} resolves to ${firstRefusal.address}, ${ADDRESS_KIND[firstRefusal.rule] ?? 'an address'} that sandboxes may not reach unless the policy's cidrs name it`,
-  );
+  return {
+    ...refused(
+      firstRefusal.rule,
+      `${name} resolves to ${firstRefusal.address}, ${ADDRESS_KIND[firstRefusal.rule] ?? 'an address'} that sandboxes may not reach unless the policy's cidrs name it`,
+    ),
+    address: firstRefusal.address,
+  };
 }

@@ -227,7 +227,12 @@ export class EgressGate {
         name.host.kind === 'ip'
           ? { isAllowed: true as const, address: name.host.address, rule: name.rule }
           : await this.#resolve(allowList, name.host.name, name.rule);
-      if (!target.isAllowed) return refuse(withHint(target, this.#options.sandboxId), fields);
+      if (!target.isAllowed) {
+        return refuse(withHint(target, this.#options.sandboxId), {
+          ...fields,
+          address: target.address ?? null,
+        });
+      }
       const at = { ...fields, address: target.address };
       let outside: net.Socket;
       try {

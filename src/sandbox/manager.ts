@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { EgressRecord } from '../egress/audit.ts';
-import { EgressGate } from '../egress/gate.ts';
+import { type Connect, EgressGate } from '../egress/gate.ts';
 import { type Lookup, systemLookup } from '../egress/resolve.ts';
 import { agentLimits, containerSpec, egressAllowList } from '../policy/container-spec.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
@@ -68,6 +68,8 @@ export interface ManagerOptions {
   defaultLifetime?: Lifetime;
   /** How egress names are resolved on the host; the system resolver by default. */
   egressLookup?: Lookup;
+  /** How egress connects to a checked address; TCP by default (tests watch it). */
+  egressConnect?: Connect;
 }
 
 const WATCH_INTERVAL_MS = 100;
@@ -86,6 +88,7 @@ export class SandboxManager extends EventEmitter {
   readonly controlSocket: string | undefined;
   readonly defaultLifetime: Lifetime;
   readonly egressLookup: Lookup;
+  readonly egressConnect: Connect | undefined;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -97,6 +100,7 @@ export class SandboxManager extends EventEmitter {
     this.controlSocket = options.controlSocket;
     this.defaultLifetime = options.defaultLifetime ?? 'process';
     this.egressLookup = options.egressLookup ?? systemLookup;
+    this.egressConnect = options.egressConnect;
     this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
   }
 
@@ -140,6 +144,7 @@ export class SandboxManager extends EventEmitter {
       socketDir,
       allowList,
       lookup: this.egressLookup,
+      ...(this.egressConnect === undefined ? {} : { connect: this.egressConnect }),
       log: this.log,
       onRecord: (record: EgressRecord) => this.emit('egress', record),
       onOpen: (setupMs: number) => this.emit('egress-open', setupMs),
