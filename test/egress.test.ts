@@ -72,7 +72,10 @@ before(async () => {
   const names = ['registry.test', 'pypi.test', 'git.test', 'web.test', 'tls.test'];
   await sandboxes.setup({
     egressLookup: overrideLookup(
-      Object.fromEntries(names.map((name) => [name, ['127.0.0.1']])),
+      {
+        ...Object.fromEntries(names.map((name) => [name, ['127.0.0.1']])),
+        'metadata.test': ['169.254.169.254'],
+      },
       async (name) => assert.fail(`${name} was looked up, but it is not on the allow-list`),
     ),
     egressConnect: (address, port) => {
@@ -82,8 +85,8 @@ before(async () => {
   });
   sandboxes.manager.on('egress', (record: EgressRecord) => records.push(record));
   const egress = EgressSection.parse({
-    hosts: names,
-    ports: [registry.port, pip.port, git.port, tls.port, webPort],
+    hosts: [...names, 'metadata.test'],
+    ports: [registry.port, pip.port, git.port, tls.port, webPort, 80],
     cidrs: ['127.0.0.1/32'],
   });
   sandbox = await sandboxes.create({
@@ -202,6 +205,12 @@ describe('egress through the agent link', () => {
     assert.equal(answer.secure, `tls ok: tls.test:${tls.port}\n`);
     assert.match(answer.refused, /Proxy response \(403\)/);
     assert.match(answer.refusedTls, /Proxy response \(403\)/);
+  });
+
+  it('refuses a metadata address before any connect', async () => {
+    const refused = await sh('curl -sS -i http://metadata.test/');
+    assert.match(refused.stdout, /^HTTP\/1\.1 403 Forbidden \(sandboxd egress: address-metadata\)/);
+    assert.ok(!connects.some((target) => target.startsWith('169.254.')), connects.join(', '));
   });
 
   it('connected only to the addresses it checked', () => {
