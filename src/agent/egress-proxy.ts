@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   MAX_TUNNEL_REPLY_BYTES,
   type TunnelReply,
@@ -11,6 +12,8 @@ import type { AgentLog } from './log.ts';
 
 /** The control plane resolves (≤ 5 s) and connects (≤ 10 s) before it answers. */
 const TUNNEL_REPLY_TIMEOUT_MS = 30_000;
+/** A kept-alive tunnel for plain HTTP that carries nothing for this long is closed. */
+const FREE_TUNNEL_TIMEOUT_MS = 15_000;
 
 /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1), plus the proxy's own. */
 const HOP_BY_HOP = new Set([
@@ -87,6 +90,42 @@ function refusalBody(refusal: Refusal, what: string): string {
   return `sandboxd egress proxy: ${what} refused (rule ${refusal.rule})\n${refusal.message}\n`;
 }
 
+/** A tunnel the control plane refused, as the error a request over TunnelAgent fails with. */
+class TunnelRefused extends Error {
+  readonly refusal: Refusal;
+
+  constructor(refusal: Refusal) {
+    super(refusal.message);
+    this.refusal = refusal;
+  }
+}
+
+/**
+ * Plain HTTP requests ride tunnels kept alive per host:port, as a client keeps
+ * connections to one origin: a package manager's hundred small GETs then cost
+ * a few tunnels, not a hundred (each a name check, lookup and connect).
+ */
+class TunnelAgent extends http.Agent {
+  readonly #socketPath: string;
+
+  constructor(socketPath: string) {
+    super({ keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: FREE_TUNNEL_TIMEOUT_MS });
+    this.#socketPath = socketPath;
+  }
+
+  /** Node's Agent takes the socket from the callback when this returns nothing. */
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (error: Error | null, socket: Duplex) => void,
+  ): undefined {
+    void openTunnel(this.#socketPath, options.host ?? '', Number(options.port)).then((result) => {
+      if ('refusal' in result) callback?.(new TunnelRefused(result.refusal), undefined as never);
+      else callback?.(null, result.socket.resume());
+    });
+    return undefined;
+  }
+}
+
 /** A response written by hand on a CONNECT socket, which has no http.ServerResponse. */
 function writeRawResponse(socket: net.Socket, status: number, body: string, refusal?: Refusal): void {
   const headers = [
@@ -135,6 +174,7 @@ export class EgressProxy {
   readonly #options: EgressProxyOptions;
   readonly #tunnels = new Set<net.Socket>();
   #server: http.Server | undefined;
+  #agent: TunnelAgent | undefined;
   #change: Promise<void> = Promise.resolve();
 
   constructor(options: EgressProxyOptions) {
@@ -164,6 +204,7 @@ export class EgressProxy {
       });
     });
     this.#server = server;
+    this.#agent = new TunnelAgent(this.#options.socketPath);
     const { port } = server.address() as net.AddressInfo;
     const url = `http://127.0.0.1:${port}`;
     this.#options.log('info', 'egress proxy listening', { url });
@@ -176,6 +217,8 @@ export class EgressProxy {
     this.#server = undefined;
     this.#options.onChange(undefined);
     for (const socket of this.#tunnels) socket.destroy();
+    this.#agent?.destroy();
+    this.#agent = undefined;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     this.#options.log('info', 'egress proxy stopped');
@@ -220,39 +263,39 @@ export class EgressProxy {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port === '' ? 80 : Number(url.port);
     const path = `${url.pathname}${url.search}`;
-    void openTunnel(this.#options.socketPath, host, port).then((result) => {
-      if ('refusal' in result) {
-        const { refusal } = result;
-        response.writeHead(refusal.status, refusalReason(refusal), {
-          'content-type': 'text/plain; charset=utf-8',
-          'x-sandboxd-egress-rule': refusal.rule,
-          connection: 'close',
-        });
-        response.end(refusalBody(refusal, `${request.method} ${url.href}`));
-        request.resume();
-        return;
-      }
-      const upstream = http.request({
-        method: request.method,
-        path,
-        headers: [...endToEndHeaders(request.rawHeaders), 'Connection', 'close'],
-        setHost: false,
-        // The tunnel comes paused from reading its reply; the client reads the response from it.
-        createConnection: () => result.socket.resume(),
+    const refuse = (refusal: Refusal) => {
+      response.writeHead(refusal.status, refusalReason(refusal), {
+        'content-type': 'text/plain; charset=utf-8',
+        'x-sandboxd-egress-rule': refusal.rule,
+        connection: 'close',
       });
-      upstream.on('response', (reply) => {
-        response.writeHead(reply.statusCode ?? 502, reply.statusMessage, endToEndHeaders(reply.rawHeaders));
-        reply.pipe(response);
-      });
-      upstream.on('error', (error) => {
-        if (response.headersSent) response.destroy();
-        else {
-          response.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-          response.end(`sandboxd egress proxy: ${request.method} ${url.href} failed: ${error.message}\n`);
-        }
-      });
-      response.on('close', () => upstream.destroy());
-      request.pipe(upstream);
+      response.end(refusalBody(refusal, `${request.method} ${url.href}`));
+      request.resume();
+    };
+    const upstream = http.request({
+      agent: this.#agent,
+      host,
+      port,
+      method: request.method,
+      path,
+      headers: endToEndHeaders(request.rawHeaders),
+      setHost: false,
     });
+    upstream.on('response', (reply) => {
+      response.writeHead(reply.statusCode ?? 502, reply.statusMessage, endToEndHeaders(reply.rawHeaders));
+      reply.pipe(response);
+    });
+    upstream.on('error', (error) => {
+      if (error instanceof TunnelRefused) refuse(error.refusal);
+      else if (response.headersSent) response.destroy();
+      else {
+        response.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+        response.end(`sandboxd egress proxy: ${request.method} ${url.href} failed: ${error.message}\n`);
+      }
+    });
+    response.on('close', () => {
+      if (!upstream.writableFinished || !response.writableFinished) upstream.destroy();
+    });
+    request.pipe(upstream);
   }
 }
