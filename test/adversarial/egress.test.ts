@@ -113,7 +113,7 @@ function auditLines(): Record<string, unknown>[] {
 describe('adversarial: egress', () => {
   it('a name that rebinds to loopback after the check is refused, never connected', () =>
     arena.case('egress.rebinding', async () => {
-      const first = await arena.exec(arena.a, `curl -sS http://rebind.test:${port}/`);
+      const first = await arena.exec(arena.a, `curl -sS --proxytunnel http://rebind.test:${port}/`);
       assert.equal(first.stdout, 'allowed destination\n', first.stderr);
       const second = await arena.exec(arena.a, `curl -sS -i http://rebind.test:${port}/`);
       assert.match(second.stdout, /^HTTP\/1\.1 403 .*address-loopback/);
