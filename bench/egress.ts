@@ -15,9 +15,8 @@
  *
  *   node bench/egress.ts [--quick] [--set downloads=3] [--set connections=200] [--set installs=3]
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -25,14 +24,32 @@ import { overrideLookup } from '../src/egress/resolve.ts';
 import { EgressSection } from '../src/policy/egress.ts';
 import { loadPolicy } from '../src/policy/load.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
-import { close, listen, startRegistry } from '../test/support/egress-servers.ts';
+import { startRegistry } from '../test/support/egress-servers.ts';
 import { directSandbox } from './lib/direct.ts';
 import { formatMs, latencyTable, markdownTable, summarize } from './lib/stats.ts';
 import { type Bench, type BenchContext, isMain, ratioCell, runStandalone } from './lib/suite.ts';
 
 const run = promisify(execFile);
 const DOWNLOAD_BYTES = 100 * 2 ** 20;
-const CHUNK = Buffer.alloc(2 ** 20, 97);
+
+/** GET /100m: 100 MiB in 1 MiB writes (with backpressure); anything else: "ok". Prints its port. */
+const DOWNLOAD_SERVER = `
+const chunk = Buffer.alloc(2 ** 20, 97);
+const server = http.createServer((request, response) => {
+  if (request.url !== '/100m') return void response.end('ok');
+  response.setHeader('content-length', ${DOWNLOAD_BYTES});
+  let sent = 0;
+  const write = () => {
+    while (sent < ${DOWNLOAD_BYTES}) {
+      sent += chunk.length;
+      if (!response.write(chunk)) return void response.once('drain', write);
+    }
+    response.end();
+  };
+  write();
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
 
 /** One Node script for both sides: new connections, direct or through the proxy, each with one tiny GET. */
 const SETUP_SCRIPT = `
@@ -106,24 +123,15 @@ async function setUp(context: BenchContext) {
   context.cleanup.add('remove the egress benchmark directory', () =>
     rm(directory, { recursive: true, force: true }),
   );
-  const web = http.createServer((request, response) => {
-    if (request.url !== '/100m') {
-      response.end('ok');
-      return;
-    }
-    response.setHeader('content-length', DOWNLOAD_BYTES);
-    let sent = 0;
-    const write = () => {
-      while (sent < DOWNLOAD_BYTES) {
-        sent += CHUNK.length;
-        if (!response.write(CHUNK)) return void response.once('drain', write);
-      }
-      response.end();
-    };
-    write();
+  // The download server runs in a process of its own, as a real one is not inside the control plane.
+  const web = spawn(process.execPath, ['--input-type=module', '-e', DOWNLOAD_SERVER], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const webPort = await listen(web);
-  context.cleanup.add('stop the download server', () => close(web));
+  context.cleanup.add('stop the download server', async () => web.kill());
+  const webPort = await new Promise<number>((resolve, reject) => {
+    web.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    web.once('exit', (code) => reject(new Error(`the download server exited with ${code}`)));
+  });
   const registry = await startRegistry(path.join(directory, 'registry'));
   context.cleanup.add('stop the registry', () => registry.close());
   const dependencies = await publishTree(registry);

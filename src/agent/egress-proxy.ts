@@ -7,6 +7,7 @@ import {
   TunnelReply as TunnelReplySchema,
 } from '../protocol/egress.ts';
 import { readFirstLine } from '../protocol/framing.ts';
+import { LargeReads } from '../protocol/large-reads.ts';
 import { splice } from '../protocol/splice.ts';
 import type { AgentLog } from './log.ts';
 
@@ -39,14 +40,21 @@ export interface EgressProxyOptions {
 
 /**
  * Asks the control plane for a tunnel to host:port over a connection of its own.
- * The control plane decides; this only relays its answer.
+ * The control plane decides; this only relays its answer. With `reads`, the
+ * tunnel's bytes arrive in large reads (a CONNECT splice), else as a plain stream.
  */
 async function openTunnel(
   socketPath: string,
   host: string,
   port: number,
+  reads?: LargeReads,
 ): Promise<{ socket: net.Socket } | { refusal: Refusal }> {
-  const socket = net.connect({ path: socketPath, allowHalfOpen: true });
+  const socket = net.connect({
+    path: socketPath,
+    allowHalfOpen: true,
+    ...(reads === undefined ? {} : { onread: reads.options }),
+  });
+  reads?.attach(socket);
   const failed = (message: string): { refusal: Refusal } => {
     socket.destroy();
     return { refusal: { ok: false, status: 502, rule: 'connect-failed', message } };
@@ -56,10 +64,8 @@ async function openTunnel(
     socketError = error.code ?? error.message;
   });
   socket.write(`${JSON.stringify({ host, port })}\n`);
-  const line = await readFirstLine(socket, {
-    maxBytes: MAX_TUNNEL_REPLY_BYTES,
-    timeoutMs: TUNNEL_REPLY_TIMEOUT_MS,
-  });
+  const limits = { maxBytes: MAX_TUNNEL_REPLY_BYTES, timeoutMs: TUNNEL_REPLY_TIMEOUT_MS };
+  const line = await (reads === undefined ? readFirstLine(socket, limits) : reads.firstLine(limits));
   if (line === undefined) {
     return failed(
       socketError === undefined
@@ -231,7 +237,8 @@ export class EgressProxy {
       writeRawResponse(client, 400, 'sandboxd egress proxy: CONNECT needs host:port\n');
       return;
     }
-    void openTunnel(this.#options.socketPath, target.host, target.port).then((result) => {
+    const reads = new LargeReads();
+    void openTunnel(this.#options.socketPath, target.host, target.port, reads).then((result) => {
       if ('refusal' in result) {
         const { refusal } = result;
         writeRawResponse(client, refusal.status, refusalBody(refusal, `CONNECT ${request.url}`), refusal);
@@ -244,7 +251,7 @@ export class EgressProxy {
       this.#tunnels.add(client);
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) result.socket.write(head);
-      void splice(client, result.socket).finally(() => this.#tunnels.delete(client));
+      void splice(client, result.socket, { bReads: reads }).finally(() => this.#tunnels.delete(client));
     });
   }
 

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { LargeReads } from '../protocol/large-reads.ts';
 import { splice } from '../protocol/splice.ts';
 import type { ByteBudget } from './budget.ts';
 
@@ -49,11 +50,16 @@ export async function meteredSplice(
   inside: net.Socket,
   outside: net.Socket,
   budget: ByteBudget,
+  outsideReads?: LargeReads,
 ): Promise<MeteredResult> {
   const forward = new Meter(budget);
   const backward = new Meter(budget);
   outside.setTimeout(TUNNEL_IDLE_TIMEOUT_MS, () => outside.destroy(new Error('idle')));
-  const { error } = await splice(inside, outside, { forward, backward });
+  const { error } = await splice(inside, outside, {
+    forward,
+    backward,
+    ...(outsideReads === undefined ? {} : { bReads: outsideReads }),
+  });
   return {
     bytesSent: forward.bytes,
     bytesReceived: backward.bytes,

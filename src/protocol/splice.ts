@@ -1,17 +1,19 @@
 import type { Socket } from 'node:net';
 import type { Transform } from 'node:stream';
+import type { LargeReads } from './large-reads.ts';
 
 /**
  * How both ends carry a tunnel's bytes: `a` to `b` through `forward` (if given)
  * and `b` to `a` through `backward`, with pipe()'s backpressure, half-closes
  * passed through (make both sockets with allowHalfOpen), and any error on any
  * stream closing everything. Resolves, with the first error's message if any,
- * once both sockets are closed.
+ * once both sockets are closed. `bReads`: `b` was made with LargeReads, which then
+ * carries its bytes.
  */
 export function splice(
   a: Socket,
   b: Socket,
-  transforms: { forward?: Transform; backward?: Transform } = {},
+  transforms: { forward?: Transform; backward?: Transform; bReads?: LargeReads } = {},
 ): Promise<{ error?: string }> {
   const streams = [a, b, transforms.forward, transforms.backward].filter((stream) => stream !== undefined);
   let error: string | undefined;
@@ -22,8 +24,10 @@ export function splice(
   for (const stream of streams) stream.on('error', fail);
   if (transforms.forward === undefined) a.pipe(b);
   else a.pipe(transforms.forward).pipe(b);
-  if (transforms.backward === undefined) b.pipe(a);
-  else b.pipe(transforms.backward).pipe(a);
+  const { backward, bReads } = transforms;
+  if (backward !== undefined) backward.pipe(a);
+  if (bReads !== undefined) bReads.pipeTo(backward ?? a);
+  else b.pipe(backward ?? a);
   // Once one side is gone nothing more can reach it: the other closes as soon as what it
   // still has to write is written (at once when the first side vanished without ending).
   const follow = (gone: Socket, other: Socket) =>
