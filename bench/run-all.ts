@@ -8,7 +8,7 @@
  *                         [--update-readme] [--out FILE]
  *
  * Benchmarks: cold-start, warm-acquire, exec-round-trip, read-file, throughput,
- * density, noisy-neighbour. --set overrides one count, e.g. --set read-file.mcp=1000
+ * density, noisy-neighbour, egress. --set overrides one count, e.g. --set read-file.mcp=1000
  * (each file's header lists its counts). Exits 1 when a benchmark could not run,
  * 130 when interrupted, never because a goal was missed.
  */
@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { density } from './density.ts';
+import { egressBench } from './egress.ts';
 import { execRoundTrip } from './exec-round-trip.ts';
 import { coldStart } from './lib/cold-start-spawn.ts';
 import { engine } from './lib/plane.ts';
@@ -49,6 +50,7 @@ const ALL: Bench<Counts>[] = [
   throughput,
   density,
   noisyNeighbour,
+  egressBench,
 ] as unknown as Bench<Counts>[];
 
 const progress = (line: string) => process.stderr.write(`run-all: ${line}\n`);

@@ -19,14 +19,15 @@ RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protect
 # --- the worker
 FROM node:24-bookworm-slim
 
-# What a coding agent expects to find: a shell, git, ripgrep, python, build basics.
-# Agents type `python`, `pip` and `python -m venv` by habit (without them `python -m pytest`
-# exits 127), hence python-is-python3, python3-pip and python3-venv.
+# What a coding agent expects to find: a shell, git, ripgrep, python with pip and venv, curl,
+# build basics. Agents type `python`, `pip` and `python -m venv` by habit (without them
+# `python -m pytest` exits 127), hence python-is-python3, python3-pip and python3-venv.
+# Package managers reach allow-listed hosts only, through the egress proxy.
 RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       bash coreutils findutils grep sed gawk diffutils patch less file tree \
-      git ripgrep python3 python-is-python3 python3-pip python3-venv \
+      git ripgrep python3 python-is-python3 python3-pip python3-venv curl \
       procps ca-certificates jq make xz-utils bzip2 unzip zip \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 
@@ -67,7 +68,7 @@ RUN mkdir /opt/sandboxd/compile-cache \
  && chmod -R u=rwX,go=rX /opt/sandboxd/compile-cache \
  && test -n "$(find /opt/sandboxd/compile-cache -type f)"
 
-LABEL io.sandboxd.worker="true" io.sandboxd.agent-protocol="1"
+LABEL io.sandboxd.worker="true" io.sandboxd.agent-protocol="2"
 ENV HOME=/home/sandbox LANG=C.UTF-8
 USER 1000:1000
 WORKDIR /workspace

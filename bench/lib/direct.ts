@@ -9,7 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { loadPolicy } from '../../src/policy/load.ts';
+import type { Lookup } from '../../src/egress/resolve.ts';
+import { type LoadedPolicy, loadPolicy } from '../../src/policy/load.ts';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
 import { LABEL_ID } from '../../src/runtime/labels.ts';
 import { SandboxManager } from '../../src/sandbox/manager.ts';
@@ -17,7 +18,11 @@ import type { Sandbox } from '../../src/sandbox/sandbox.ts';
 import { BENCH_LABEL } from './baseline-container.ts';
 import type { BenchContext } from './suite.ts';
 
-export async function directSandbox(context: BenchContext): Promise<Sandbox> {
+/** `policy` replaces the default one; `egressLookup` resolves egress names (loopback test names). */
+export async function directSandbox(
+  context: BenchContext,
+  options: { policy?: LoadedPolicy; egressLookup?: Lookup } = {},
+): Promise<Sandbox> {
   const driver = new DockerDriver();
   const runId = randomUUID();
   const id = `bench-${runId.slice(0, 12)}`;
@@ -26,6 +31,7 @@ export async function directSandbox(context: BenchContext): Promise<Sandbox> {
     driver,
     stateDir,
     log: pino({ level: process.env.SANDBOXD_BENCH_LOG ?? 'silent' }, pino.destination(2)),
+    ...(options.egressLookup === undefined ? {} : { egressLookup: options.egressLookup }),
   });
   context.cleanup.add('remove the in-process sandbox', async () => {
     await manager.destroyAll().catch(() => undefined);
@@ -35,7 +41,7 @@ export async function directSandbox(context: BenchContext): Promise<Sandbox> {
   });
   await manager.init();
   return manager.create({
-    policy: await loadPolicy('default'),
+    policy: options.policy ?? (await loadPolicy('default')),
     id,
     labels: { [BENCH_LABEL]: runId },
     signal: context.signal,

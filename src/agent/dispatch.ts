@@ -29,13 +29,25 @@ export class Dispatcher {
   readonly #archives: ArchiveStreams;
   readonly #startedAt = Date.now();
   readonly #onConfigured: (() => void) | undefined;
+  readonly #egressProxy: { setEnabled(isEnabled: boolean): Promise<void> } | undefined;
   sandboxId: string | undefined;
 
-  /** `onConfigured` runs after each `configure` is handled (the agent is ready then). */
-  constructor(registry: ToolRegistry, context: ToolContext, options: { onConfigured?: () => void } = {}) {
+  /**
+   * `onConfigured` runs after each `configure` is handled (the agent is ready then);
+   * `egressProxy` is started or stopped by each `configure` before it answers.
+   */
+  constructor(
+    registry: ToolRegistry,
+    context: ToolContext,
+    options: {
+      onConfigured?: () => void;
+      egressProxy?: { setEnabled(isEnabled: boolean): Promise<void> };
+    } = {},
+  ) {
     this.#registry = registry;
     this.#context = context;
     this.#onConfigured = options.onConfigured;
+    this.#egressProxy = options.egressProxy;
     this.#archives = new ArchiveStreams(() => context.workspaceRoot);
   }
 
@@ -55,6 +67,7 @@ export class Dispatcher {
         if (!parsed.success) throw invalidArgument('configure', parsed.error.issues);
         this.sandboxId = parsed.data.sandboxId;
         this.#context.limits = parsed.data.limits;
+        await this.#egressProxy?.setEnabled(parsed.data.serveEgressProxy);
         this.#onConfigured?.();
         return {};
       }

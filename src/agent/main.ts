@@ -1,10 +1,13 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '../protocol/agent-api.ts';
+import { EGRESS_SOCKET_NAME } from '../protocol/egress.ts';
 import { defaultAgentLimits } from '../protocol/limits.ts';
 import { Dispatcher } from './dispatch.ts';
+import { EgressProxy } from './egress-proxy.ts';
 import { Link } from './link.ts';
 import { createAgentLog, type LogLevel } from './log.ts';
+import { setEgressProxy } from './tools/commands/env.ts';
 import { Launcher } from './tools/commands/launcher.ts';
 import type { ToolContext } from './tools/context.ts';
 import { createToolRegistry } from './tools/registry.ts';
@@ -23,8 +26,15 @@ async function main(): Promise<void> {
   const registry = createToolRegistry(() => context, home, launcher);
   // The launcher starts once the control plane has its ready agent: its spawn (a fork of
   // this process) would otherwise delay the reply to configure, and with it the cold start.
+  // The egress socket sits beside the control socket in the read-only socket directory.
+  const egressProxy = new EgressProxy({
+    socketPath: path.join(path.dirname(socketPath), EGRESS_SOCKET_NAME),
+    log,
+    onChange: setEgressProxy,
+  });
   const dispatcher = new Dispatcher(registry, context, {
     onConfigured: () => setImmediate(() => launcher.start()),
+    egressProxy,
   });
   const link = new Link({
     socketPath,
@@ -43,6 +53,7 @@ async function main(): Promise<void> {
     log('info', 'stopping', { signal });
     registry.commands.killAll();
     launcher.close();
+    void egressProxy.setEnabled(false);
     link.close();
     setTimeout(() => process.exit(0), 100).unref();
   };

@@ -2,6 +2,7 @@ import { realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { CommandResult } from '../protocol/tools/commands.ts';
@@ -247,6 +248,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
       log,
       controlSocket: owner.path,
       uidRange: uidRangeFrom(process.env),
+      egressLookup: egressLookupFromEnv(process.env, log),
     });
     return await runHolding(manager, options, { workspace, user, artifactsDir, policy });
   } finally {

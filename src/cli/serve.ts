@@ -3,6 +3,7 @@ import { serve as serveHttp } from '@hono/node-server';
 import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
 import { loadOperatorToken } from '../http/tokens.ts';
@@ -188,6 +189,7 @@ async function serveHolding(
     log,
     quotas: { maxSandboxes: config.maxSandboxes, maxPerOwner: config.maxPerToken },
     controlSocket: lock.path,
+    egressLookup: egressLookupFromEnv(process.env, log),
     defaultLifetime: 'persistent',
     uidRange: config.uidRange,
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from 'pino';
+import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { SpeakableVersionTransport } from '../mcp/protocol-versions.ts';
 import { createMcpServer } from '../mcp/server.ts';
@@ -47,6 +48,7 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
         stateDir,
         log,
         controlSocket: owner.path,
+        egressLookup: egressLookupFromEnv(process.env, log),
       }),
       log,
     );

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EgressRecord } from '../egress/audit.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox, SandboxState } from '../sandbox/sandbox.ts';
@@ -14,6 +15,9 @@ export class Metrics {
   readonly reconnects: Counter;
   readonly reaped: Counter<'reason'>;
   readonly transitions: Counter<'to'>;
+  readonly egressConnections: Counter<'decision' | 'rule'>;
+  readonly egressBytes: Counter<'direction'>;
+  readonly egressSetupSeconds: Histogram;
 
   constructor(manager: SandboxManager, pool?: WarmPool) {
     const registers = [this.registry];
@@ -73,10 +77,46 @@ export class Metrics {
       labelNames: ['to'],
       registers,
     });
+    this.egressConnections = new Counter({
+      name: 'sandboxd_egress_connections_total',
+      help: 'Egress connections by decision and rule (the refusing rule, or the kind of entry that allowed it)',
+      labelNames: ['decision', 'rule'],
+      registers,
+    });
+    this.egressBytes = new Counter({
+      name: 'sandboxd_egress_bytes_total',
+      help: 'Bytes through egress tunnels: sent (sandbox to destination) and received',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.egressSetupSeconds = new Histogram({
+      name: 'sandboxd_egress_setup_seconds',
+      help: 'Time from a tunnel request to the destination connected (name check, resolution, connect)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    new Gauge({
+      name: 'sandboxd_egress_active_connections',
+      help: 'Egress tunnels open now, across all sandboxes',
+      registers,
+      collect() {
+        this.set(manager.list().reduce((sum, sandbox) => sum + sandbox.egress.activeConnections, 0));
+      },
+    });
+    manager.on('egress', (record: EgressRecord) => this.recordEgress(record));
+    manager.on('egress-open', (setupMs: number) => this.egressSetupSeconds.observe(setupMs / 1000));
     manager.on('created', (_sandbox: Sandbox, ms: number) => this.createSeconds.observe(ms / 1000));
     manager.on('reconnect', () => this.reconnects.inc());
     manager.on('reaped', (_sandbox: Sandbox, reason: string) => this.reaped.inc({ reason }));
     manager.on('transition', (_sandbox: Sandbox, _from: string, to: string) => this.transitions.inc({ to }));
+  }
+
+  recordEgress(record: EgressRecord): void {
+    // An allowed connection's rule names hosts; the label keeps only its kind (host, pattern, cidr).
+    const rule = record.decision === 'allowed' ? (record.rule.split(':')[0] ?? '') : record.rule;
+    this.egressConnections.inc({ decision: record.decision, rule });
+    if (record.bytesSent > 0) this.egressBytes.inc({ direction: 'sent' }, record.bytesSent);
+    if (record.bytesReceived > 0) this.egressBytes.inc({ direction: 'received' }, record.bytesReceived);
   }
 
   recordToolCall(tool: string, outcome: 'ok' | 'error', code: string | undefined, durationMs: number): void {

@@ -1,8 +1,9 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { prefetchInstructions } from '../mcp/instructions.ts';
 import { agentLimits } from '../policy/container-spec.ts';
-import type { LoadedPolicy } from '../policy/load.ts';
+import { allowListOf, type EgressAllowList, EgressSection } from '../policy/egress.ts';
+import { type LoadedPolicy, loadHostLists } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
@@ -36,15 +37,35 @@ export const CreateSandboxBody = z
   })
   .strict();
 
+/** PATCH /v1/sandboxes/:id: what may change while a sandbox runs. */
+export const UpdateSandboxBody = z
+  .object({
+    /** The whole new egress allow-list (a policy's network.egress section), or "none" to close the door. */
+    egress: z.union([z.literal('none'), EgressSection]),
+  })
+  .strict();
+
 export interface V1Options {
   manager: SandboxManager;
   pool: WarmPool | undefined;
   loadPolicy: (name: string) => Promise<LoadedPolicy>;
+  /** Host lists a PATCHed allow-list includes, by name; the policy directory's by default. */
+  loadHostLists?: (names: readonly string[]) => Promise<Record<string, string[]>>;
   defaultTtlSeconds: number | undefined;
 }
 
 function mcpUrl(origin: string, id: string): string {
   return `${origin}/s/${id}/mcp`;
+}
+
+/** The allow-list in force (the policy's, or as last changed), with what the sandbox used of it. */
+function describeEgress(sandbox: Sandbox) {
+  const allowList: EgressAllowList | null = sandbox.egress.allowList;
+  if (allowList === null) return null;
+  return {
+    ...allowList,
+    usage: { activeConnections: sandbox.egress.activeConnections, bytes: sandbox.egress.usedBytes },
+  };
 }
 
 function describe(sandbox: Sandbox, origin: string) {
@@ -61,6 +82,7 @@ function describe(sandbox: Sandbox, origin: string) {
         ? { volume: sandbox.workspace.name }
         : { hostPath: sandbox.workspace.hostPath },
     labels: sandbox.labels,
+    egress: describeEgress(sandbox),
     createdAt: sandbox.createdAt.toISOString(),
     expiresAt: sandbox.expiresAt?.toISOString() ?? null,
     limits: {
@@ -77,6 +99,22 @@ function describe(sandbox: Sandbox, origin: string) {
   };
 }
 
+/** A JSON body checked with `schema` (null or empty as {}); the first problem is the 400's message. */
+async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new ToolError('INVALID_ARGUMENT', 'the body must be a JSON object');
+  }
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ToolError('INVALID_ARGUMENT', `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
 /** The provisioning API: one sandbox per task, each with its own MCP URL and token. */
 export function v1Routes(options: V1Options): Hono {
   const { manager } = options;
@@ -85,18 +123,7 @@ export function v1Routes(options: V1Options): Hono {
 
   app.post('/sandboxes', async (c) => {
     try {
-      let raw: unknown;
-      try {
-        raw = await c.req.json();
-      } catch {
-        throw new ToolError('INVALID_ARGUMENT', 'the body must be a JSON object');
-      }
-      const parsed = CreateSandboxBody.safeParse(raw ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new ToolError('INVALID_ARGUMENT', `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
-      }
-      const body = parsed.data;
+      const body = await jsonBody(c, CreateSandboxBody);
       const loaded = await options.loadPolicy(body.policy).catch((error: unknown) => {
         throw new ToolError('INVALID_ARGUMENT', `policy ${body.policy}: ${(error as Error).message}`);
       });
@@ -146,6 +173,28 @@ export function v1Routes(options: V1Options): Hono {
     try {
       const sandbox = manager.get(c.req.param('id'));
       if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
+      return c.json(describe(sandbox, origin(c.req.url)));
+    } catch (error) {
+      return restError(c, error);
+    }
+  });
+
+  // Operator only, like all of /v1: a sandbox's own token never reaches it, nor does anything inside.
+  app.patch('/sandboxes/:id', async (c) => {
+    try {
+      const sandbox = manager.get(c.req.param('id'));
+      if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
+      const { egress } = await jsonBody(c, UpdateSandboxBody);
+      let allowList: EgressAllowList | null = null;
+      if (egress !== 'none') {
+        const hostLists = await (options.loadHostLists ?? loadHostLists)(egress.include).catch(
+          (error: unknown) => {
+            throw new ToolError('INVALID_ARGUMENT', `egress.include: ${(error as Error).message}`);
+          },
+        );
+        allowList = allowListOf(egress, hostLists);
+      }
+      await manager.setEgress(sandbox.id, allowList);
       return c.json(describe(sandbox, origin(c.req.url)));
     } catch (error) {
       return restError(c, error);

@@ -29,7 +29,9 @@ export const ServerInfoResult = z.object({
     container_id: z.string().nullable(),
     image: z.string(),
     runtime: z.enum(['runc', 'runsc']),
-    network: z.literal('none'),
+    network: z.enum(['none', 'egress']),
+    /** The allow-listed host patterns when network is 'egress'. */
+    egress_hosts: z.array(z.string()),
     created_at: z.string(),
     agent: z.object({ version: z.string(), pid: z.number().int(), uid: z.number().int() }).nullable(),
   }),
@@ -92,6 +94,8 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<S
   const { policy } = sandbox.loaded;
   const workspace = target.facts();
   const hello = sandbox.link.hello;
+  // 'egress': only the allow-listed hosts, through the proxy in HTTPS_PROXY; 'none': loopback only.
+  const network = sandbox.egress.allowList === null ? 'none' : 'egress';
   const result: ServerInfoResult = {
     server: { name: 'sandboxd', version: packageVersion() },
     contract: CONTRACT,
@@ -103,7 +107,8 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<S
       container_id: sandbox.containerId ?? null,
       image: policy.image,
       runtime: policy.runtime,
-      network: policy.network,
+      network,
+      egress_hosts: sandbox.egress.allowList?.hosts ?? [],
       created_at: sandbox.createdAt.toISOString(),
       agent: hello === undefined ? null : { version: hello.agentVersion, pid: hello.pid, uid: hello.uid },
     },
@@ -118,7 +123,7 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<S
   };
   const summary =
     `sandboxd ${result.server.version} (contract ${CONTRACT.name} ${CONTRACT.version}); workspace ${workspace.name} ` +
-    `at /workspace in sandbox ${sandbox.id} (${policy.image}, ${policy.runtime}, network ${policy.network}); ` +
+    `at /workspace in sandbox ${sandbox.id} (${policy.image}, ${policy.runtime}, network ${network}); ` +
     `policy ${policy.name}: ${policy.resources.cpus} CPU, ${Math.round(policy.resources.memory / 1024 ** 2)} MiB, ` +
     `${policy.resources.pids} pids`;
   return { summary, result };

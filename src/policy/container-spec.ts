@@ -11,6 +11,7 @@ import {
   LABEL_WORKSPACE,
   managedLabels,
 } from '../runtime/labels.ts';
+import { allowListOf, type EgressAllowList } from './egress.ts';
 import type { LoadedPolicy } from './load.ts';
 import type { Policy } from './schema.ts';
 
@@ -80,4 +81,10 @@ export function agentLimits(policy: Policy): AgentLimits {
     maxCommandTimeoutMs: policy.timeouts.commandMax,
     maxResults: policy.files.maxResults,
   };
+}
+
+/** What a sandbox of this policy may reach through the egress proxy; null for `network: none`. */
+export function egressAllowList(loaded: LoadedPolicy): EgressAllowList | null {
+  const { network } = loaded.policy;
+  return network === 'none' ? null : allowListOf(network.egress, loaded.hostLists);
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { HOST_LIST_NAME, HostList } from './egress.ts';
 import { policyDir } from './package-files.ts';
 import { Policy } from './schema.ts';
 
@@ -21,6 +22,8 @@ export interface LoadedPolicy {
   policy: Policy;
   file: string;
   seccompProfile: string;
+  /** The host lists its egress section includes, by name (policies/hosts/NAME.yaml), canonical. */
+  hostLists: Record<string, string[]>;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -40,13 +43,16 @@ export function policyFile(nameOrPath: string, directory = policyDir()): string 
   return path.join(directory, `${nameOrPath}.yaml`);
 }
 
-export async function loadPolicy(nameOrPath: string, directory = policyDir()): Promise<LoadedPolicy> {
-  const file = policyFile(nameOrPath, directory);
+/** A YAML file parsed and checked with `schema`; every failure names the file, the field and the problem. */
+async function loadYaml<S extends z.ZodType>(file: string, what: string, schema: S): Promise<z.output<S>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new PolicyError(file, `cannot read the policy (${(error as NodeJS.ErrnoException).code ?? error})`);
+    throw new PolicyError(
+      file,
+      `cannot read the ${what} (${(error as NodeJS.ErrnoException).code ?? error})`,
+    );
   }
   let raw: unknown;
   try {
@@ -55,16 +61,46 @@ export async function loadPolicy(nameOrPath: string, directory = policyDir()): P
     const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
     throw new PolicyError(file, `not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`);
   }
-  const parsed = Policy.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new PolicyError(file, parsed.error.issues.slice(0, 5).map(describeIssue).join('; '));
   }
-  const seccompFile = path.join(path.dirname(file), 'seccomp', parsed.data.seccomp.profile);
+  return parsed.data;
+}
+
+/**
+ * The host lists `names` (policies/hosts/NAME.yaml in the policy directory), each
+ * checked and in canonical form. A policy and PATCH /v1/sandboxes/:id include them by name.
+ */
+export async function loadHostLists(
+  names: readonly string[],
+  directory = policyDir(),
+): Promise<Record<string, string[]>> {
+  const lists: Record<string, string[]> = {};
+  for (const name of names) {
+    if (!HOST_LIST_NAME.test(name)) throw new PolicyError(name, 'a host-list name is [a-z0-9_-]');
+    const file = path.join(directory, 'hosts', `${name}.yaml`);
+    lists[name] = (await loadYaml(file, 'host list', HostList)).hosts;
+  }
+  return lists;
+}
+
+export async function loadPolicy(nameOrPath: string, directory = policyDir()): Promise<LoadedPolicy> {
+  const file = policyFile(nameOrPath, directory);
+  const policy = await loadYaml(file, 'policy', Policy);
+  const seccompFile = path.join(path.dirname(file), 'seccomp', policy.seccomp.profile);
   let seccompProfile: string;
   try {
     seccompProfile = JSON.stringify(JSON.parse(await readFile(seccompFile, 'utf8')));
   } catch (error) {
     throw new PolicyError(file, `seccomp.profile: cannot load ${seccompFile}: ${(error as Error).message}`);
   }
-  return { policy: parsed.data, file, seccompProfile };
+  const includes = policy.network === 'none' ? [] : policy.network.egress.include;
+  let hostLists: Record<string, string[]>;
+  try {
+    hostLists = await loadHostLists(includes, path.dirname(file));
+  } catch (error) {
+    throw new PolicyError(file, `network.egress.include: ${(error as Error).message}`);
+  }
+  return { policy, file, seccompProfile, hostLists };
 }

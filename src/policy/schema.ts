@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Network } from './egress.ts';
 import { Bytes, Duration } from './units.ts';
 
 /**
@@ -12,7 +13,7 @@ export const Policy = z
     description: z.string().max(1000).default(''),
     image: z.string().min(1).default('sandboxd-worker:latest'),
     runtime: z.enum(['runc', 'runsc']).default('runc'),
-    network: z.literal('none').default('none'),
+    network: Network.default('none'),
     resources: z
       .object({
         cpus: z.number().positive().max(256).default(1),

@@ -5,7 +5,7 @@ import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
 import { agentToolSpecs } from './tools/index.ts';
 
 /** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const SandboxId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'a sandbox id is 3-63 of [a-z0-9-]');
 export type SandboxId = z.infer<typeof SandboxId>;
@@ -25,6 +25,8 @@ export type Hello = z.infer<typeof Hello>;
 export const Configure = z.object({
   sandboxId: SandboxId,
   limits: AgentLimits,
+  /** Whether the agent serves the egress proxy on the sandbox's loopback (the policy allows egress). */
+  serveEgressProxy: z.boolean().default(false),
 });
 export type Configure = z.infer<typeof Configure>;
 

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { JsonShape } from './json-shape.ts';
 
 /**
@@ -116,4 +117,47 @@ export class LineSplitter {
 /** One message as a line on the wire. */
 export function encodeLine(message: unknown): string {
   return `${JSON.stringify(message)}\n`;
+}
+
+/**
+ * The first line of a stream socket (a tunnel's request or reply), read without
+ * ever holding more than `maxBytes`. Undefined when the line is longer, does not
+ * come within `timeoutMs`, or the connection ends first. Bytes after the newline
+ * are put back and the socket is left paused, so they go on to whoever pipes it.
+ */
+export function readFirstLine(
+  socket: Socket,
+  options: { maxBytes: number; timeoutMs: number },
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const done = (line: string | undefined) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      resolve(line);
+    };
+    const onData = (chunk: Buffer) => {
+      const newline = chunk.indexOf(10);
+      if (newline === -1 || length + newline > options.maxBytes) {
+        chunks.push(chunk);
+        length += chunk.length;
+        if (newline !== -1 || length > options.maxBytes) done(undefined);
+        return;
+      }
+      chunks.push(chunk.subarray(0, newline));
+      const rest = chunk.subarray(newline + 1);
+      done(Buffer.concat(chunks).toString('utf8'));
+      if (rest.length > 0) socket.unshift(rest);
+    };
+    const onEnd = () => done(undefined);
+    const timer = setTimeout(onEnd, options.timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.resume();
+  });
 }

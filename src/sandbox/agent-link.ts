@@ -41,6 +41,8 @@ export interface AgentLinkOptions {
   socketDir: string;
   limits: AgentLimits;
   log: Logger;
+  /** Whether the agent should serve the egress proxy; asked at every configure. */
+  serveEgressProxy?: () => boolean;
 }
 
 export interface CallOptions {
@@ -79,6 +81,7 @@ const YIELD_AFTER_BYTES = 256 * 1024;
 const MAX_UNSENT_BYTES = MAX_LINE_BYTES;
 /** Timed-out requests whose late replies are still read and ignored, per connection. */
 const MAX_ABANDONED = 64;
+const CONFIGURE_TIMEOUT_MS = 10_000;
 
 /**
  * The control plane's end of one sandbox's agent connection. It listens on the
@@ -260,6 +263,20 @@ export class AgentLink extends EventEmitter {
     return { maxBytes: widest.maxBytes, maxDepth: MAX_JSON_DEPTH, maxElements: widest.maxElements };
   }
 
+  /** Sends the configuration again (egress turned on or off); the next hello gets it anyway. */
+  async reconfigure(): Promise<void> {
+    if (!this.isReady) return;
+    await this.call('configure', this.#configuration(), { timeoutMs: CONFIGURE_TIMEOUT_MS });
+  }
+
+  #configuration(): AgentParams<'configure'> {
+    return {
+      sandboxId: this.#options.sandboxId,
+      limits: this.#options.limits,
+      serveEgressProxy: this.#options.serveEgressProxy?.() ?? false,
+    };
+  }
+
   /** Cuts the current agent connection (tests use it to prove the agent redials). */
   disconnect(): void {
     this.#socket?.destroy();
@@ -419,11 +436,7 @@ export class AgentLink extends EventEmitter {
       previous.destroy();
       this.#failPending('the agent connection was replaced');
     }
-    this.call(
-      'configure',
-      { sandboxId: this.#options.sandboxId, limits: this.#options.limits },
-      { timeoutMs: 10_000 },
-    ).then(
+    this.call('configure', this.#configuration(), { timeoutMs: CONFIGURE_TIMEOUT_MS }).then(
       () => {
         if (this.#socket !== socket) return;
         this.#isConfigured = true;

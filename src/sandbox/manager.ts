@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { agentLimits, containerSpec, SANDBOX_USER } from '../policy/container-spec.ts';
+import type { EgressRecord } from '../egress/audit.ts';
+import { type Connect, EgressGate } from '../egress/gate.ts';
+import { type Lookup, systemLookup } from '../egress/resolve.ts';
+import { agentLimits, containerSpec, egressAllowList, SANDBOX_USER } from '../policy/container-spec.ts';
+import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
@@ -24,7 +28,7 @@ import {
 import { AgentLink } from './agent-link.ts';
 import { folderGone, folderIdentity, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
-import { removeAssignment } from './metadata.ts';
+import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
 import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 import { freshUid, type UidRange, volumeUser } from './uids.ts';
@@ -70,6 +74,10 @@ export interface ManagerOptions {
   defaultLifetime?: Lifetime;
   /** Where a new workspace volume's uid comes from; without it, volumes run as the image's user. */
   uidRange?: UidRange;
+  /** How egress names are resolved on the host; the system resolver by default. */
+  egressLookup?: Lookup;
+  /** How egress connects to a checked address; TCP by default (tests watch it). */
+  egressConnect?: Connect;
 }
 
 const WATCH_INTERVAL_MS = 100;
@@ -77,7 +85,8 @@ const STOP_GRACE_SECONDS = 5;
 
 /**
  * Creates, tracks, stops, resumes and destroys sandboxes. Knows nothing of MCP
- * or HTTP. Events: 'transition' (sandbox, from, to), 'created' (sandbox, ms).
+ * or HTTP. Events: 'transition' (sandbox, from, to), 'created' (sandbox, ms),
+ * 'egress' (record) for every egress connection, 'egress-open' (setup ms).
  */
 export class SandboxManager extends EventEmitter {
   readonly driver: RuntimeDriver;
@@ -87,6 +96,8 @@ export class SandboxManager extends EventEmitter {
   readonly controlSocket: string | undefined;
   readonly defaultLifetime: Lifetime;
   readonly uidRange: UidRange | undefined;
+  readonly egressLookup: Lookup;
+  readonly egressConnect: Connect | undefined;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -98,6 +109,8 @@ export class SandboxManager extends EventEmitter {
     this.controlSocket = options.controlSocket;
     this.defaultLifetime = options.defaultLifetime ?? 'process';
     this.uidRange = options.uidRange;
+    this.egressLookup = options.egressLookup ?? systemLookup;
+    this.egressConnect = options.egressConnect;
     this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
   }
 
@@ -124,6 +137,58 @@ export class SandboxManager extends EventEmitter {
   adopt(sandbox: Sandbox): void {
     this.#sandboxes.set(sandbox.id, sandbox);
     this.#watchLink(sandbox);
+  }
+
+  /**
+   * A sandbox's two sockets: the agent link, and the egress gate with `allowList`
+   * (the agent serves its proxy while the gate has one).
+   */
+  doors(
+    id: string,
+    loaded: LoadedPolicy,
+    allowList: EgressAllowList | null,
+  ): { link: AgentLink; egress: EgressGate } {
+    const socketDir = socketDirFor(this.stateDir, id);
+    const egress = new EgressGate({
+      sandboxId: id,
+      socketDir,
+      allowList,
+      lookup: this.egressLookup,
+      ...(this.egressConnect === undefined ? {} : { connect: this.egressConnect }),
+      log: this.log,
+      onRecord: (record: EgressRecord) => this.emit('egress', record),
+      onOpen: (setupMs: number) => this.emit('egress-open', setupMs),
+    });
+    const link = new AgentLink({
+      sandboxId: id,
+      socketDir,
+      limits: agentLimits(loaded.policy),
+      log: this.log,
+      serveEgressProxy: () => egress.allowList !== null,
+    });
+    return { link, egress };
+  }
+
+  /**
+   * Changes what a sandbox may reach, at once: new tunnels follow the new list
+   * (null closes the door and its open tunnels), the agent starts or stops its
+   * proxy, and the list is kept in the state directory for a restart.
+   */
+  async setEgress(id: string, allowList: EgressAllowList | null): Promise<Sandbox> {
+    const sandbox = this.get(id);
+    await sandbox.egress.setAllowList(allowList);
+    const kept = await loadAssignment(this.stateDir, id);
+    await saveAssignment(this.stateDir, id, {
+      ...(kept.state === 'assigned' ? kept.assignment : {}),
+      labels: sandbox.labels,
+      ...(sandbox.tokenSha256 === undefined ? {} : { tokenSha256: sandbox.tokenSha256 }),
+      ...(sandbox.expiresAt === undefined ? {} : { expiresAt: sandbox.expiresAt.toISOString() }),
+      ...(sandbox.owner === undefined ? {} : { owner: sandbox.owner }),
+      egress: allowList,
+    });
+    this.log.info({ sandboxId: id, egress: allowList }, 'egress allow-list changed');
+    await sandbox.link.reconfigure();
+    return sandbox;
   }
 
   /** Every agent connection after the first is a reconnect: 'reconnect' (sandbox). */
@@ -183,7 +248,7 @@ export class SandboxManager extends EventEmitter {
     const workspace: WorkspaceSource =
       requested.kind === 'bind' ? { ...requested, readOnlyPaths: git?.readOnlyPaths ?? [] } : requested;
     const socketDir = socketDirFor(this.stateDir, id);
-    const link = new AgentLink({ sandboxId: id, socketDir, limits: agentLimits(policy), log: this.log });
+    const { link, egress } = this.doors(id, options.policy, egressAllowList(options.policy));
     const expiresAt = options.ttlMs === undefined ? undefined : new Date(Date.now() + options.ttlMs);
     const lifetime = options.lifetime ?? this.defaultLifetime;
     const sandbox = new Sandbox({
@@ -191,6 +256,7 @@ export class SandboxManager extends EventEmitter {
       loaded: options.policy,
       workspace,
       link,
+      egress,
       ownsVolume,
       expiresAt,
       owner: options.owner,
@@ -216,6 +282,7 @@ export class SandboxManager extends EventEmitter {
       }
       await link.listen();
       let user = options.user;
+      await egress.listen();
       if (workspace.kind === 'volume') {
         // Idempotent: a named workspace's volume may already hold its files, and keeps its uid.
         const volumeLabels: Record<string, string> = { ...managedLabels, [LABEL_ID]: id };
@@ -367,6 +434,7 @@ export class SandboxManager extends EventEmitter {
   }
 
   async #teardown(sandbox: Sandbox, removeVolume: boolean): Promise<void> {
+    await sandbox.egress.close();
     await sandbox.link.close();
     if (sandbox.containerId !== undefined) await this.driver.remove(sandbox.containerId);
     await rm(socketDirFor(this.stateDir, sandbox.id), { recursive: true, force: true });
@@ -404,7 +472,9 @@ export class SandboxManager extends EventEmitter {
 
   /** Lets go of every sandbox without touching its container: the control plane is shutting down. */
   async detachAll(): Promise<void> {
-    await Promise.allSettled(this.list().map((sandbox) => sandbox.link.close()));
+    await Promise.allSettled(
+      this.list().flatMap((sandbox) => [sandbox.egress.close(), sandbox.link.close()]),
+    );
     this.#sandboxes.clear();
   }
 }

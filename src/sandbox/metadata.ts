@@ -1,10 +1,12 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { EgressAllowList } from '../policy/egress.ts';
 
 /**
  * What a task attached to a sandbox after it was created (a warm-pool member
- * taken by /v1): container labels cannot change, so these live in the state
+ * taken by /v1, an egress allow-list changed at run time): container labels
+ * cannot change, so these live in the state
  * directory, one small file per sandbox, and reconcile reads them back.
  */
 export const Assignment = z.object({
@@ -15,6 +17,8 @@ export const Assignment = z.object({
   expiresAt: z.iso.datetime().optional(),
   owner: z.string().max(128).optional(),
   labels: z.record(z.string(), z.string()).default({}),
+  /** The egress allow-list as last changed at run time (null: turned off); absent: the policy's. */
+  egress: EgressAllowList.nullable().optional(),
 });
 export type Assignment = z.infer<typeof Assignment>;
 

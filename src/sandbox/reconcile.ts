@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { agentLimits } from '../policy/container-spec.ts';
+import { egressAllowList } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
 import {
@@ -18,7 +18,6 @@ import {
   LABEL_WORKSPACE_INODE,
   userLabels,
 } from '../runtime/labels.ts';
-import { AgentLink } from './agent-link.ts';
 import type { SandboxManager } from './manager.ts';
 import { loadAssignment, removeAssignment } from './metadata.ts';
 import { probeOwner } from './owner-socket.ts';
@@ -88,8 +87,7 @@ async function adopt(
   options: ReconcileOptions,
 ): Promise<Sandbox | undefined> {
   const labels = container.labels;
-  const socketDir = socketDirFor(manager.stateDir, id);
-  // A warm-pool member taken by a task has its assignment in the state directory.
+  // A warm-pool member taken by a task, or a sandbox whose egress changed, has an assignment.
   const loadedAssignment = await loadAssignment(manager.stateDir, id);
   if (loadedAssignment.state === 'unreadable') {
     // Taken by a task we can no longer name: neither serve it to anyone nor pool it again.
@@ -108,18 +106,18 @@ async function adopt(
   const workspace: WorkspaceSource = source.startsWith('/')
     ? { kind: 'bind', hostPath: source }
     : { kind: 'volume', name: source };
-  const link = new AgentLink({
-    sandboxId: id,
-    socketDir,
-    limits: agentLimits(loaded.policy),
-    log: manager.log,
-  });
+  const { link, egress } = manager.doors(
+    id,
+    loaded,
+    assignment?.egress === undefined ? egressAllowList(loaded) : assignment.egress,
+  );
   const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
   const sandbox = new Sandbox({
     id,
     loaded,
     workspace,
     link,
+    egress,
     ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
     expiresAt: expires === undefined ? undefined : new Date(expires),
     owner: assignment?.owner ?? labels[LABEL_OWNER],
@@ -130,6 +128,7 @@ async function adopt(
   sandbox.containerId = container.id;
   sandbox.workspaceIdentity = labels[LABEL_WORKSPACE_INODE];
   await link.listen();
+  await egress.listen();
   manager.adopt(sandbox);
   if (container.state === 'running') {
     // 'creating' until the agent redials; acquire() waits for it.

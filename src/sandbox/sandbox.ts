@@ -1,3 +1,4 @@
+import type { EgressGate } from '../egress/gate.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ToolReply } from '../protocol/agent-api.ts';
 import type { WorkspaceSource } from '../runtime/driver.ts';
@@ -13,6 +14,7 @@ export interface SandboxInit {
   loaded: LoadedPolicy;
   workspace: WorkspaceSource;
   link: AgentLink;
+  egress: EgressGate;
   ownsVolume: boolean;
   createdAt?: Date;
   expiresAt?: Date | undefined;
@@ -28,6 +30,8 @@ export class Sandbox {
   readonly loaded: LoadedPolicy;
   readonly workspace: WorkspaceSource;
   readonly link: AgentLink;
+  /** Its door out: the allow-list in force and the egress.sock that serves it. */
+  readonly egress: EgressGate;
   readonly createdAt: Date;
   /** When the sandbox and its volume are removed whatever happens; undefined: never.
    *  These four are set at creation, or when a task takes the sandbox from the warm pool. */
@@ -56,6 +60,7 @@ export class Sandbox {
     this.loaded = init.loaded;
     this.workspace = init.workspace;
     this.link = init.link;
+    this.egress = init.egress;
     this.ownsVolume = init.ownsVolume;
     this.createdAt = init.createdAt ?? new Date();
     this.expiresAt = init.expiresAt;

@@ -86,6 +86,9 @@ export class Arena {
     policy.description = 'The adversarial suite attacker: default with tight resources.' as never;
     for (const [section, values] of Object.entries(ATTACKER_POLICY))
       policy[section] = { ...policy[section], ...values, ...overrides[section] };
+    // Sections the attacker policy does not tighten (network) are taken as given.
+    for (const [section, values] of Object.entries(overrides))
+      if (!(section in ATTACKER_POLICY)) policy[section] = values;
     await writeFile(path.join(this.plane.policyDir, 'adversary.yaml'), stringifyYaml(policy));
   }
 

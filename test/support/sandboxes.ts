@@ -8,7 +8,7 @@ import { type LoadedPolicy, loadPolicy } from '../../src/policy/load.ts';
 import type { Policy } from '../../src/policy/schema.ts';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
 import { LABEL_ID } from '../../src/runtime/labels.ts';
-import { type CreateOptions, SandboxManager } from '../../src/sandbox/manager.ts';
+import { type CreateOptions, type ManagerOptions, SandboxManager } from '../../src/sandbox/manager.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
 import { DEFAULT_UID_RANGE } from '../../src/sandbox/uids.ts';
 
@@ -40,13 +40,15 @@ export class TestSandboxes {
   manager!: SandboxManager;
   readonly createdIds: string[] = [];
 
-  async setup(): Promise<void> {
+  /** `options` go to the manager (an egress name override, a watched egress connect). */
+  async setup(options: Partial<ManagerOptions> = {}): Promise<void> {
     this.stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-test-state-'));
     this.manager = new SandboxManager({
       driver: this.driver,
       stateDir: this.stateDir,
       log: this.log,
       uidRange: DEFAULT_UID_RANGE,
+      ...options,
     });
     await this.manager.init();
   }

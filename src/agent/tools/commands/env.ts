@@ -39,6 +39,38 @@ export function isRefusedEnvName(name: string): boolean {
 
 const SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+let egressProxyUrl: string | undefined;
+
+/** The agent's egress proxy URL while it listens (the policy allows egress), else undefined. */
+export function setEgressProxy(url: string | undefined): void {
+  egressProxyUrl = url;
+}
+
+/**
+ * What sends a command's HTTP(S) through the egress proxy: the variables curl,
+ * git (libcurl), pip (requests), Go and most tools read, in both cases; Node 24's
+ * fetch and http only with NODE_USE_ENV_PROXY; npm's and pip's own settings too,
+ * so a proxy left in a project's .npmrc or pip.conf does not win. Loopback stays direct.
+ */
+export function proxyEnv(url: string): Record<string, string> {
+  const direct = 'localhost,127.0.0.1,::1';
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    ALL_PROXY: url,
+    NO_PROXY: direct,
+    http_proxy: url,
+    https_proxy: url,
+    all_proxy: url,
+    no_proxy: direct,
+    NODE_USE_ENV_PROXY: '1',
+    npm_config_proxy: url,
+    npm_config_https_proxy: url,
+    npm_config_noproxy: direct,
+    PIP_PROXY: url,
+  };
+}
+
 /**
  * The environment of a command, built from scratch: the agent's own variables
  * (socket path, sandbox id) never reach the workload.
@@ -58,6 +90,7 @@ export function commandEnv(
     TERM: options.isTty ? 'xterm-256color' : 'dumb',
     PAGER: 'cat',
     GIT_PAGER: 'cat',
+    ...(egressProxyUrl === undefined ? {} : proxyEnv(egressProxyUrl)),
   };
   for (const [name, value] of Object.entries(extra ?? {})) {
     if (isRefusedEnvName(name)) {
