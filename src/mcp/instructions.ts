@@ -3,7 +3,8 @@ import type { WorkspaceTarget } from './target.ts';
 
 const BASE =
   'Every tool runs inside a hardened sandbox container: the workspace is /workspace, all paths are relative to it, ' +
-  'there is no network, and commands run as an unprivileged user. Long commands return a command_id: poll them ' +
+  'there is no network (only the hosts the sandbox policy allows, through the proxy in HTTPS_PROXY; a refusal ' +
+  'names the rule), and commands run as an unprivileged user. Long commands return a command_id: poll them ' +
   'with write_stdin (empty chars).';
 
 const PROJECT_FILES = ['AGENTS.md', 'CLAUDE.md'];
