@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { policyDir } from './package-files.ts';
 import { Policy } from './schema.ts';
+import { seccompMismatch } from './seccomp-runtime.ts';
 
 /** A policy file that cannot be used; the message names the file, the field and the problem. */
 export class PolicyError extends Error {
@@ -59,12 +60,17 @@ export async function loadPolicy(nameOrPath: string, directory = policyDir()): P
   if (!parsed.success) {
     throw new PolicyError(file, parsed.error.issues.slice(0, 5).map(describeIssue).join('; '));
   }
-  const seccompFile = path.join(path.dirname(file), 'seccomp', parsed.data.seccomp.profile);
-  let seccompProfile: string;
+  const { runtime, seccomp } = parsed.data;
+  const seccompFile = path.join(path.dirname(file), 'seccomp', seccomp.profile);
+  let profile: unknown;
   try {
-    seccompProfile = JSON.stringify(JSON.parse(await readFile(seccompFile, 'utf8')));
+    profile = JSON.parse(await readFile(seccompFile, 'utf8'));
   } catch (error) {
     throw new PolicyError(file, `seccomp.profile: cannot load ${seccompFile}: ${(error as Error).message}`);
   }
-  return { policy: parsed.data, file, seccompProfile };
+  const mismatch = seccompMismatch(runtime, profile);
+  if (mismatch !== undefined) {
+    throw new PolicyError(file, `seccomp.profile: ${seccomp.profile} ${mismatch} (runtime: ${runtime})`);
+  }
+  return { policy: parsed.data, file, seccompProfile: JSON.stringify(profile) };
 }
