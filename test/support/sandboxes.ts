@@ -4,12 +4,13 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { type LoadedPolicy, loadPolicy } from '../../src/policy/load.ts';
+import type { LoadedPolicy } from '../../src/policy/load.ts';
 import type { Policy } from '../../src/policy/schema.ts';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
 import { LABEL_ID } from '../../src/runtime/labels.ts';
 import { type CreateOptions, SandboxManager } from '../../src/sandbox/manager.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
+import { assertTestRuntimeRegistered, loadTestPolicy } from './runtime.ts';
 
 export const TEST_LABEL = 'io.sandboxd.test-run';
 
@@ -40,13 +41,14 @@ export class TestSandboxes {
   readonly createdIds: string[] = [];
 
   async setup(): Promise<void> {
+    await assertTestRuntimeRegistered(this.driver);
     this.stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-test-state-'));
     this.manager = new SandboxManager({ driver: this.driver, stateDir: this.stateDir, log: this.log });
     await this.manager.init();
   }
 
   async policy(overrides: (policy: Policy) => void = () => undefined): Promise<LoadedPolicy> {
-    const loaded = await loadPolicy('default');
+    const loaded = await loadTestPolicy('default');
     const policy = structuredClone(loaded.policy);
     overrides(policy);
     return { ...loaded, policy };
