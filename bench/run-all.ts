@@ -8,8 +8,9 @@
  *                         [--update-readme] [--out FILE]
  *
  * Benchmarks: cold-start, warm-acquire, exec-round-trip, read-file, throughput,
- * density, noisy-neighbour. --set overrides one count, e.g. --set read-file.mcp=1000
- * (each file's header lists its counts). Exits 1 when a benchmark could not run,
+ * density, noisy-neighbour, gvisor (runsc against runc; skipped without runsc).
+ * --set overrides one count, e.g. --set read-file.mcp=1000 (each file's header
+ * lists its counts). Exits 1 when a benchmark could not run,
  * 130 when interrupted, never because a goal was missed.
  */
 import { execFile } from 'node:child_process';
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { density } from './density.ts';
 import { execRoundTrip } from './exec-round-trip.ts';
+import { gvisorBench } from './gvisor.ts';
 import { coldStart } from './lib/cold-start-spawn.ts';
 import { engine } from './lib/plane.ts';
 import {
@@ -49,6 +51,7 @@ const ALL: Bench<Counts>[] = [
   throughput,
   density,
   noisyNeighbour,
+  gvisorBench,
 ] as unknown as Bench<Counts>[];
 
 const progress = (line: string) => process.stderr.write(`run-all: ${line}\n`);
