@@ -5,13 +5,14 @@ import type { ContainerSpec } from '../driver.ts';
 /**
  * Under runsc the engine's pids limit counts gVisor's own host threads and stub
  * processes, not the sandbox's processes: 944 host tasks for 100 tasks inside,
- * 6 101 for 400 (runsc 2022-12-19, ptrace platform), and when it cannot make one
- * more, gVisor's kernel stops, agent and all. So inside, RLIMIT_NPROC carries the
- * policy's limit (gVisor counts every task of the sandbox's user against it, root
- * included, as the pids cgroup counts every task under runc), and the engine's
- * limit is this multiple of it: it only bounds what the host hands out.
+ * 6 101 for 400, and more than 2 048 for 128 during a fork bomb's churn (runsc
+ * 2022-12-19, ptrace platform); when it cannot make one more, gVisor's kernel
+ * stops, agent and all. So inside, RLIMIT_NPROC carries the policy's limit (gVisor
+ * counts every task of the sandbox's user against it, root included, as the pids
+ * cgroup counts every task under runc), and the engine's limit is this multiple
+ * of it, twice the worst we saw: it only bounds what the host hands out.
  */
-export const RUNSC_HOST_TASKS_PER_TASK = 16;
+export const RUNSC_HOST_TASKS_PER_TASK = 32;
 
 /** The policy's pids limit as the engine's PidsLimit and the ulimits that carry it, per runtime. */
 export function pidsSettings(spec: Pick<ContainerSpec, 'runtime' | 'pidsLimit'>): {
