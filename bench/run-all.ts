@@ -8,8 +8,9 @@
  *                         [--update-readme] [--out FILE]
  *
  * Benchmarks: cold-start, warm-acquire, exec-round-trip, read-file, throughput,
- * density, noisy-neighbour, egress. --set overrides one count, e.g. --set read-file.mcp=1000
- * (each file's header lists its counts). Exits 1 when a benchmark could not run,
+ * density, noisy-neighbour, egress, gvisor (runsc against runc; skipped without runsc).
+ * --set overrides one count, e.g. --set read-file.mcp=1000 (each file's header
+ * lists its counts). Exits 1 when a benchmark could not run,
  * 130 when interrupted, never because a goal was missed.
  */
 import { execFile } from 'node:child_process';
@@ -20,6 +21,7 @@ import { parseArgs, promisify } from 'node:util';
 import { density } from './density.ts';
 import { egressBench } from './egress.ts';
 import { execRoundTrip } from './exec-round-trip.ts';
+import { gvisorBench } from './gvisor.ts';
 import { coldStart } from './lib/cold-start-spawn.ts';
 import { engine } from './lib/plane.ts';
 import {
@@ -51,6 +53,7 @@ const ALL: Bench<Counts>[] = [
   density,
   noisyNeighbour,
   egressBench,
+  gvisorBench,
 ] as unknown as Bench<Counts>[];
 
 const progress = (line: string) => process.stderr.write(`run-all: ${line}\n`);

@@ -15,6 +15,13 @@ RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protect
       -o /src/launcher /src/launcher.c \
  && strip /src/launcher \
  && install -m 0755 /src/launcher /launcher
+# statx without AT_NO_AUTOMOUNT where gVisor refuses it (see the file): `ls` works under runsc.
+COPY image/statx-compat/statx-compat.c /src/statx-compat.c
+RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+      -fcf-protection -fPIC -shared -Wl,-z,relro,-z,now,-z,noexecstack \
+      -o /src/statx-compat.so /src/statx-compat.c \
+ && strip /src/statx-compat.so \
+ && install -m 0644 /src/statx-compat.so /statx-compat.so
 
 # --- the worker
 FROM node:24-bookworm-slim
@@ -54,6 +61,8 @@ RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} + \
 COPY dist/agent.mjs /opt/sandboxd/agent.mjs
 # Root-owned and 0755 (install -m in the launcher stage; COPY keeps the mode and gives root the file).
 COPY --from=launcher /launcher /opt/sandboxd/launcher
+COPY --from=launcher /statx-compat.so /opt/sandboxd/statx-compat.so
+RUN echo /opt/sandboxd/statx-compat.so > /etc/ld.so.preload
 
 # V8's code cache for the agent, made at build time since the root filesystem is
 # read-only at run time: each sandbox's agent then skips compiling its bundle.

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { CheckExecEnvironmentTool, type ExecEnvironment } from '../src/protocol/tools/info.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
+import { GVISOR_LIMITS, isGvisor, skipUnderGvisor } from './support/runtime.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
 
 const sandboxes = new TestSandboxes();
@@ -21,15 +22,18 @@ after(() => sandboxes.teardown());
 
 describe('check_exec_environment inside the worker container', () => {
   it('reports every isolation flag as in force', () => {
-    assert.deepEqual(environment.summary_flags, {
+    const { has_no_new_privs, ...flags } = environment.summary_flags;
+    assert.deepEqual(flags, {
       is_non_root: true,
       has_no_capabilities: true,
-      has_no_new_privs: true,
       is_seccomp_filtered: true,
       has_no_network: true,
       is_root_read_only: true,
     });
     assert.match(summary, /is_root_read_only: true/);
+    // gVisor's /proc/self/status has no NoNewPrivs line, so the tool cannot prove it there
+    // (hardening.test.ts asks prctl instead, under both runtimes).
+    if (!isGvisor) assert.equal(has_no_new_privs, true);
   });
 
   it('runs as the sandbox user with empty capability sets and a seccomp filter', () => {
@@ -41,7 +45,8 @@ describe('check_exec_environment inside the worker container', () => {
       assert.deepEqual(set?.names, []);
     }
     assert.equal(environment.seccomp.mode_name, 'filter');
-    assert.ok((environment.seccomp.filters ?? 0) >= 1);
+    // gVisor prints Seccomp but no Seccomp_filters line.
+    if (!isGvisor) assert.ok((environment.seccomp.filters ?? 0) >= 1);
   });
 
   it('sees only loopback and no route out', () => {
@@ -51,9 +56,11 @@ describe('check_exec_environment inside the worker container', () => {
   });
 
   it('cannot write to / or /usr, and sees the sandbox mounts as built', () => {
+    assert.equal(environment.filesystem.is_root_mount_read_only, true);
     for (const probe of environment.filesystem.write_probes) {
       assert.equal(probe.is_writable, false, probe.path);
-      assert.equal(probe.errno, 'EROFS', probe.path);
+      // gVisor checks the directory's permissions before the read-only mount: EACCES for uid 1000.
+      assert.equal(probe.errno, isGvisor ? 'EACCES' : 'EROFS', probe.path);
     }
     const byRole = new Map(environment.filesystem.mounts.map((mount) => [mount.role, mount]));
     assert.equal(byRole.get('workspace')?.mount_point, '/workspace');
@@ -67,21 +74,46 @@ describe('check_exec_environment inside the worker container', () => {
     ] as const) {
       const mount = byRole.get(role);
       assert.equal(mount?.fstype, 'tmpfs', role);
-      assert.equal(mount?.is_nosuid, true, role);
-      assert.equal(mount?.is_nodev, true, role);
       assert.equal(mount?.capacity_bytes, size, role);
     }
   });
 
-  it("reports the policy's limits from the cgroup and the rlimits", () => {
+  it('sees /tmp and $HOME mounted nosuid and nodev', skipUnderGvisor(GVISOR_LIMITS.tmpfsFlags), () => {
+    const byRole = new Map(environment.filesystem.mounts.map((mount) => [mount.role, mount]));
+    for (const role of ['tmp', 'home'] as const) {
+      assert.equal(byRole.get(role)?.is_nosuid, true, role);
+      assert.equal(byRole.get(role)?.is_nodev, true, role);
+    }
+  });
+
+  it(
+    "reports the policy's limits from the cgroup",
+    skipUnderGvisor('it mounts no cgroup filesystem inside; the limits hold on its processes outside'),
+    () => {
+      const { resources } = sandbox.loaded.policy;
+      const { cgroup } = environment.limits;
+      assert.equal(cgroup.memory_max_bytes, resources.memory);
+      assert.equal(cgroup.memory_swap_max_bytes, 0);
+      assert.equal(cgroup.pids_max, resources.pids);
+      assert.equal(cgroup.cpus, resources.cpus);
+    },
+  );
+
+  it("reports the policy's limits from the rlimits", skipUnderGvisor('it has no /proc/self/limits'), () => {
     const { resources } = sandbox.loaded.policy;
-    const { cgroup, rlimits } = environment.limits;
-    assert.equal(cgroup.memory_max_bytes, resources.memory);
-    assert.equal(cgroup.memory_swap_max_bytes, 0);
-    assert.equal(cgroup.pids_max, resources.pids);
-    assert.equal(cgroup.cpus, resources.cpus);
+    const { rlimits } = environment.limits;
     assert.deepEqual(rlimits.open_files, { soft: resources.nofile, hard: resources.nofile });
     assert.deepEqual(rlimits.core_file_size_bytes, { soft: 0, hard: 0 });
+  });
+
+  it("holds the policy's rlimits in every command", async () => {
+    const { resources } = sandbox.loaded.policy;
+    const result = await sandboxes.exec(sandbox, 'ulimit -Sn; ulimit -Hn; ulimit -c; ulimit -Su; ulimit -Hu');
+    const [softFiles, hardFiles, core, softProcesses, hardProcesses] = result.stdout.trim().split('\n');
+    assert.deepEqual([softFiles, hardFiles, core], [String(resources.nofile), String(resources.nofile), '0']);
+    // Under runsc the pids limit is RLIMIT_NPROC inside (container-config.ts).
+    if (isGvisor)
+      assert.deepEqual([softProcesses, hardProcesses], [String(resources.pids), String(resources.pids)]);
   });
 
   it("runs every process of a command as the OOM killer's first choice", async () => {

@@ -24,6 +24,8 @@ export interface PlaneOptions {
   env?: Record<string, string>;
   /** Merged into policies/default.yaml. */
   policy?: Record<string, Record<string, unknown>>;
+  /** More policies, each policies/default.yaml (as the plane has it) with these top-level fields set. */
+  policies?: Record<string, Record<string, unknown>>;
 }
 
 const engine = new DockerDriver();
@@ -41,6 +43,9 @@ export class BenchPlane {
   static async start(context: BenchContext, options: PlaneOptions = {}): Promise<BenchPlane> {
     const plane = new BenchPlane(await ControlPlane.create(options.policy ?? {}));
     context.cleanup.add('tear down the control plane', () => plane.destroy(context.progress));
+    for (const [name, fields] of Object.entries(options.policies ?? {})) {
+      await plane.control.addPolicy(name, fields);
+    }
     await plane.control.start({
       SANDBOXD_LOG_LEVEL: process.env.SANDBOXD_BENCH_LOG ?? 'warn',
       ...options.env,

@@ -4,8 +4,9 @@
  * Usage:
  *   node policies/seccomp/derive.ts <moby default.json> [--out <file>] [--check]
  *
- * Without --out the result is written next to this script as sandboxd.json.
- * With --check nothing is written; the exit code is 1 when the derived profile
+ * Without --out the result is written next to this script as sandboxd.json,
+ * and its gVisor variant (see gvisorProfile) beside it as sandboxd-gvisor.json.
+ * With --check nothing is written; the exit code is 1 when a derived profile
  * differs from the existing output file (useful in CI).
  *
  * The transformation is deliberately subtractive: it never adds an allowance
@@ -277,6 +278,30 @@ export function assertDerivedInvariants(profile: SeccompProfile): void {
   }
 }
 
+/** The comment on the gVisor variant's clone3 rule. */
+export const GVISOR_CLONE3_COMMENT =
+  'sandboxd-gvisor: runsc 2022-12-19 answers every errno rule with EPERM; it has no clone3 and answers ENOSYS itself';
+
+/**
+ * The variant for gVisor as Debian 12 ships it (runsc release 2022-12-19), which
+ * applies the OCI profile inside its own kernel (`--oci-seccomp`) but answers every
+ * SCMP_ACT_ERRNO rule with EPERM, whatever its errnoRet. clone3's ENOSYS would
+ * become EPERM, libc would not fall back to clone, and no program could start a
+ * thread (node aborts at start). That runsc does not implement clone3 and answers
+ * ENOSYS itself, so the variant allows it and the workload sees the same ENOSYS.
+ * Nothing else differs. Under runc, allowing clone3 would let namespace flags past
+ * the filter: the policy loader refuses this profile there.
+ */
+export function gvisorProfile(profile: SeccompProfile): SeccompProfile {
+  const variant = clone(profile);
+  const rule = variant.syscalls.find((r) => r.names.length === 1 && r.names[0] === 'clone3');
+  if (rule?.action !== 'SCMP_ACT_ERRNO') throw new Error('expected a clone3 errno rule to replace');
+  delete rule.errnoRet;
+  rule.action = 'SCMP_ACT_ALLOW';
+  rule.comment = GVISOR_CLONE3_COMMENT;
+  return variant;
+}
+
 /** Same layout as moby's file (tab indentation), so `diff` against it shows only the removals. */
 export function serializeProfile(profile: SeccompProfile): string {
   return `${JSON.stringify(profile, null, '\t')}\n`;
@@ -305,10 +330,14 @@ function main(): void {
     process.exit(2);
   }
   const out = values.out ?? join(import.meta.dirname, 'sandboxd.json');
+  const gvisorOut = out.replace(/\.json$/, '-gvisor.json');
 
   const upstream = JSON.parse(readFileSync(input, 'utf8')) as SeccompProfile;
   const { profile, report } = deriveProfile(upstream);
-  const text = serializeProfile(profile);
+  const outputs: [string, string][] = [
+    [out, serializeProfile(profile)],
+    [gvisorOut, serializeProfile(gvisorProfile(profile))],
+  ];
 
   const lines = [
     `input: ${input}`,
@@ -323,22 +352,24 @@ function main(): void {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
-  if (values.check) {
+  for (const [file, text] of outputs) {
+    if (!values.check) {
+      writeFileSync(file, text);
+      process.stdout.write(`wrote ${file}\n`);
+      continue;
+    }
     let current = '';
     try {
-      current = readFileSync(out, 'utf8');
+      current = readFileSync(file, 'utf8');
     } catch {
       // missing file counts as a difference
     }
     if (current !== text) {
-      process.stderr.write(`${out} is out of date; re-run without --check\n`);
+      process.stderr.write(`${file} is out of date; re-run without --check\n`);
       process.exit(1);
     }
-    process.stdout.write(`${out} is up to date\n`);
-    return;
+    process.stdout.write(`${file} is up to date\n`);
   }
-  writeFileSync(out, text);
-  process.stdout.write(`wrote ${out}\n`);
 }
 
 if (import.meta.main) {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   deriveProfile,
+  GVISOR_CLONE3_COMMENT,
+  gvisorProfile,
   MODE_GUARDED,
   REMOVED_NAMES,
   REMOVED_SYSCALLS,
@@ -16,6 +18,7 @@ import {
 const profileText = readFileSync(join(import.meta.dirname, 'sandboxd.json'), 'utf8');
 const profile = JSON.parse(profileText) as SeccompProfile;
 const readme = readFileSync(join(import.meta.dirname, 'README.md'), 'utf8');
+const gvisorText = readFileSync(join(import.meta.dirname, 'sandboxd-gvisor.json'), 'utf8');
 
 const ENOSYS = 38;
 const EPERM = 1;
@@ -285,5 +288,24 @@ describe('deriveProfile', () => {
     for (const group of REMOVED_SYSCALLS) {
       assert.ok(group.names.length > 0, group.topic);
     }
+  });
+});
+
+describe('the gVisor variant (sandboxd-gvisor.json)', () => {
+  const variant = JSON.parse(gvisorText) as SeccompProfile;
+
+  test('is exactly what derive.ts makes of sandboxd.json', () => {
+    assert.equal(serializeProfile(gvisorProfile(profile)), gvisorText);
+  });
+
+  test('differs from sandboxd.json only in letting clone3 through', () => {
+    const differing = variant.syscalls.filter(
+      (rule, index) => JSON.stringify(rule) !== JSON.stringify(profile.syscalls[index]),
+    );
+    assert.deepEqual(differing, [
+      { names: ['clone3'], action: 'SCMP_ACT_ALLOW', comment: GVISOR_CLONE3_COMMENT },
+    ]);
+    assert.equal(variant.syscalls.length, profile.syscalls.length);
+    assert.equal(variant.defaultAction, profile.defaultAction);
   });
 });

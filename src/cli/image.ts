@@ -23,7 +23,12 @@ export async function imageCommand(args: string[]): Promise<number> {
   process.stderr.write(`building ${values.tag} from image/worker.Dockerfile\n`);
   await buildImage(docker, {
     contextDir: root,
-    files: ['image/worker.Dockerfile', 'image/launcher/launcher.c', 'dist/agent.mjs'],
+    files: [
+      'image/worker.Dockerfile',
+      'image/launcher/launcher.c',
+      'image/statx-compat/statx-compat.c',
+      'dist/agent.mjs',
+    ],
     dockerfile: 'image/worker.Dockerfile',
     tag: values.tag,
     onProgress: (line) => {

@@ -33,7 +33,7 @@ async function failure(name: string, text: string): Promise<string> {
 
 describe('loadPolicy', () => {
   it('loads every shipped policy', async () => {
-    for (const name of ['default', 'ci']) {
+    for (const name of ['default', 'ci', 'ci-gvisor']) {
       const loaded = await loadPolicy(name);
       assert.equal(loaded.policy.name, name);
       assert.equal(loaded.policy.network, 'none');
@@ -67,6 +67,28 @@ describe('loadPolicy', () => {
       /seccomp\.profile: cannot load/,
     );
     await assert.rejects(loadPolicy('absent', directory), /absent\.yaml: cannot read the policy \(ENOENT\)/);
+  });
+
+  it('gives each runtime its seccomp profile when the policy names none', async () => {
+    const runc = await loadText('plain', 'name: plain\n');
+    assert.equal(runc.policy.seccomp.profile, 'sandboxd.json');
+    const runsc = await loadText('gvisor', 'name: gvisor\nruntime: runsc\n');
+    assert.equal(runsc.policy.seccomp.profile, 'sandboxd-gvisor.json');
+    const clone3 = JSON.parse(runsc.seccompProfile).syscalls.find((rule: { names: string[] }) =>
+      rule.names.includes('clone3'),
+    );
+    assert.equal(clone3.action, 'SCMP_ACT_ALLOW');
+  });
+
+  it('refuses a seccomp profile that does not suit the runtime, and names the one that does', async () => {
+    assert.match(
+      await failure('runcgvisor', 'name: runcgvisor\nseccomp:\n  profile: sandboxd-gvisor.json\n'),
+      /runcgvisor\.yaml: seccomp\.profile: sandboxd-gvisor\.json allows clone3.*use sandboxd\.json \(runtime: runc\)/,
+    );
+    assert.match(
+      await failure('runscplain', 'name: runscplain\nruntime: runsc\nseccomp:\n  profile: sandboxd.json\n'),
+      /runscplain\.yaml: seccomp\.profile: sandboxd\.json refuses clone3.*use sandboxd-gvisor\.json \(runtime: runsc\)/,
+    );
   });
 
   it('refuses a policy name that is not a plain name', async () => {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { HOST_LIST_NAME, HostList } from './egress.ts';
 import { policyDir } from './package-files.ts';
 import { Policy } from './schema.ts';
+import { seccompMismatch } from './seccomp-runtime.ts';
 
 /** A policy file that cannot be used; the message names the file, the field and the problem. */
 export class PolicyError extends Error {
@@ -88,12 +89,17 @@ export async function loadHostLists(
 export async function loadPolicy(nameOrPath: string, directory = policyDir()): Promise<LoadedPolicy> {
   const file = policyFile(nameOrPath, directory);
   const policy = await loadYaml(file, 'policy', Policy);
-  const seccompFile = path.join(path.dirname(file), 'seccomp', policy.seccomp.profile);
-  let seccompProfile: string;
+  const { runtime, seccomp } = policy;
+  const seccompFile = path.join(path.dirname(file), 'seccomp', seccomp.profile);
+  let profile: unknown;
   try {
-    seccompProfile = JSON.stringify(JSON.parse(await readFile(seccompFile, 'utf8')));
+    profile = JSON.parse(await readFile(seccompFile, 'utf8'));
   } catch (error) {
     throw new PolicyError(file, `seccomp.profile: cannot load ${seccompFile}: ${(error as Error).message}`);
+  }
+  const mismatch = seccompMismatch(runtime, profile);
+  if (mismatch !== undefined) {
+    throw new PolicyError(file, `seccomp.profile: ${seccomp.profile} ${mismatch} (runtime: ${runtime})`);
   }
   const includes = policy.network === 'none' ? [] : policy.network.egress.include;
   let hostLists: Record<string, string[]>;
@@ -102,5 +108,5 @@ export async function loadPolicy(nameOrPath: string, directory = policyDir()): P
   } catch (error) {
     throw new PolicyError(file, `network.egress.include: ${(error as Error).message}`);
   }
-  return { policy, file, seccompProfile, hostLists };
+  return { policy, file, seccompProfile: JSON.stringify(profile), hostLists };
 }

@@ -2,6 +2,19 @@ import { z } from 'zod';
 import { Network } from './egress.ts';
 import { Bytes, Duration } from './units.ts';
 
+/** The OCI runtime of a worker container: runc, or runsc (gVisor) where the engine registered it. */
+export const Runtime = z.enum(['runc', 'runsc']);
+export type Runtime = z.infer<typeof Runtime>;
+
+/**
+ * The seccomp profile a policy gets when it names none. Debian's runsc needs its own
+ * variant (policies/seccomp/README.md, "gVisor"); the loader refuses a mismatch.
+ */
+export const DEFAULT_SECCOMP_PROFILE: Record<Runtime, string> = {
+  runc: 'sandboxd.json',
+  runsc: 'sandboxd-gvisor.json',
+};
+
 /**
  * A sandbox policy as written in policies/*.yaml. Sizes take units ("1GiB"),
  * durations take units ("30s"); every field has a default, so a policy file
@@ -12,7 +25,7 @@ export const Policy = z
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
     description: z.string().max(1000).default(''),
     image: z.string().min(1).default('sandboxd-worker:latest'),
-    runtime: z.enum(['runc', 'runsc']).default('runc'),
+    runtime: Runtime.default('runc'),
     network: Network.default('none'),
     resources: z
       .object({
@@ -66,11 +79,15 @@ export const Policy = z
         profile: z
           .string()
           .regex(/^[A-Za-z0-9_.-]+\.json$/, 'a file name in policies/seccomp/')
-          .default('sandboxd.json'),
+          .optional(),
       })
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .transform((policy) => ({
+    ...policy,
+    seccomp: { profile: policy.seccomp.profile ?? DEFAULT_SECCOMP_PROFILE[policy.runtime] },
+  }));
 export type Policy = z.output<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;

@@ -235,7 +235,8 @@ describe('adversarial: path fuzzing', () => {
 cd /workspace && mkdir -p dir links && echo needle > f.txt && echo needle > dir/g.txt
 ln -sfn / links/root && ln -sfn /etc/passwd links/passwd
 git init -q . && git -c user.name=f -c user.email=f@f add -A && git -c user.name=f -c user.email=f@f commit -qm fuzz
-touch /tmp/.fuzz-marker /home/sandbox/.fuzz-marker /dev/shm/.fuzz-marker
+touch /home/sandbox/.fuzz-marker /dev/shm/.fuzz-marker
+touch /tmp/.fuzz-marker
 sleep 1`,
       );
       const core = corePaths();
@@ -282,7 +283,9 @@ sleep 1`,
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       for (const client of pool) await client.close().catch(() => undefined);
       // Nothing may have appeared outside /workspace: the root is read-only anyway, and the
-      // tools must never write to /tmp, $HOME or /dev/shm either.
+      // tools must never write to /tmp, $HOME or /dev/shm either. (The reference marker is made
+      // last: gVisor's clock is finer than Linux's tick, and the markers made after it in $HOME
+      // and /dev/shm made those directories newer than it.)
       const outside = await arena.sh(
         arena.a,
         `find / -xdev -path /workspace -prune -o -newer /tmp/.fuzz-marker -print 2>/dev/null | head -20

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
+import { GVISOR_LIMITS, isGvisor } from '../support/runtime.ts';
 import { Arena, ATTACKER_POLICY, codeOf, type ExecResult, tally } from './arena.ts';
 
 /**
@@ -34,25 +35,48 @@ async function agentConnections(): Promise<number> {
 }
 
 /** Retries a command in A until it runs (the pids limit can make spawns fail for a moment). */
-async function waitUsable(): Promise<number> {
+async function waitUsable(timeoutMs = 30_000): Promise<number> {
   const started = Date.now();
-  while (Date.now() - started < 30_000) {
+  while (Date.now() - started < timeoutMs) {
     const probe = await arena.exec(arena.a, 'echo alive').catch(() => undefined);
     if (probe?.stdout?.trim() === 'alive') return Date.now() - started;
     await sleep(300);
   }
-  throw new Error('A did not become usable again within 30 s');
+  throw new Error(`A did not become usable again within ${timeoutMs / 1000} s`);
 }
 
 const cgroupFile = (v1: string, v2: string) =>
   `cat /sys/fs/cgroup/${v1} 2>/dev/null || cat /sys/fs/cgroup/${v2}`;
+
+/** A's pids limit and its tasks now; under runsc the limit is RLIMIT_NPROC and gVisor mounts no cgroups. */
+const PIDS_MAX = isGvisor ? 'ulimit -u' : cgroupFile('pids/pids.max', 'pids.max');
+const PIDS_CURRENT = isGvisor
+  ? "awk '/^Threads/ { tasks += $2 } END { print tasks }' /proc/[0-9]*/status"
+  : cgroupFile('pids/pids.current', 'pids.current');
+
+/**
+ * Under runsc the same bomb stops all of A (GVISOR_LIMITS.memoryBomb): what must hold is
+ * that only A stops, B stays healthy (the case checks), and A comes back on demand with
+ * its workspace once the reaper has seen its container stop.
+ */
+async function memoryBombUnderGvisor() {
+  const hog = await arena.exec(arena.a, 'python3 -c "x = bytearray(2 * 1024 * 1024 * 1024); print(len(x))"');
+  assert.notEqual(hog.status, 'exited', 'the hog did not get its 2 GiB');
+  const backMs = await waitUsable(45_000);
+  const listed = await arena.call(arena.a, 'list_dir', { path: '.' });
+  assert.equal(listed.ok, true, 'the workspace is still there');
+  return {
+    attempted: `python3 bytearray(2 GiB) under a ${ATTACKER_POLICY.resources.memory} memory limit, under gVisor`,
+    result: `the call answered ${hog.error?.code ?? hog.status}: all of A stopped (${GVISOR_LIMITS.memoryBomb}); A usable again ${(backMs / 1000).toFixed(1)} s later, workspace intact`,
+  };
+}
 
 describe('adversarial: resources', () => {
   it('a fork bomb stops at the pids limit; the agent survives and kill_command clears it', () =>
     arena.case('res.fork-bomb', async () => {
       const pid = await agentPid();
       const connections = await agentConnections();
-      const limit = (await arena.sh(arena.a, cgroupFile('pids/pids.max', 'pids.max'))).trim();
+      const limit = (await arena.sh(arena.a, PIDS_MAX)).trim();
       assert.equal(limit, String(ATTACKER_POLICY.resources.pids));
       // The bomb's leader returns at once; the bomb lives on in the command's process group.
       const bomb = await arena.exec(arena.a, 'bomb() { bomb | bomb & }; bomb; sleep 2; echo leader-done', {
@@ -73,7 +97,7 @@ describe('adversarial: resources', () => {
       });
       const recoveredMs = await waitUsable();
       await sleep(300);
-      const now = (await arena.sh(arena.a, cgroupFile('pids/pids.current', 'pids.current'))).trim();
+      const now = (await arena.sh(arena.a, PIDS_CURRENT)).trim();
       assert.ok(Number(now) < 20, `processes left: ${now}`);
       assert.equal(await agentPid(), pid, 'the same agent process');
       assert.equal(await agentConnections(), connections, 'the agent never reconnected');
@@ -85,6 +109,7 @@ describe('adversarial: resources', () => {
 
   it('a memory bomb kills only the hog', () =>
     arena.case('res.memory-bomb', async () => {
+      if (isGvisor) return memoryBombUnderGvisor();
       const pid = await agentPid();
       const connections = await agentConnections();
       const hog = await arena.exec(

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
+import { assertTestRuntimeRegistered, runtimeFields } from './runtime.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'bin/sandboxd.js');
@@ -24,17 +25,28 @@ export class ControlPlane {
   process: ChildProcess | undefined;
   stderr = '';
 
-  /** `overrides` is merged into policies/default.yaml, e.g. { timeouts: { idle: '2s' } }. */
+  /**
+   * `overrides` is merged into policies/default.yaml, e.g. { timeouts: { idle: '2s' } }; the
+   * runtime is the tests' (SANDBOXD_TEST_RUNTIME).
+   */
   static async create(overrides: Record<string, Record<string, unknown>> = {}): Promise<ControlPlane> {
+    await assertTestRuntimeRegistered();
     const plane = new ControlPlane();
     plane.stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-cp-state-'));
     plane.policyDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-cp-policies-'));
     await cp(path.join(ROOT, 'policies/seccomp'), path.join(plane.policyDir, 'seccomp'), { recursive: true });
     const policy = parseYaml(await readFile(path.join(ROOT, 'policies/default.yaml'), 'utf8'));
+    Object.assign(policy, runtimeFields());
     for (const [section, values] of Object.entries(overrides))
       policy[section] = { ...policy[section], ...values };
     await writeFile(path.join(plane.policyDir, 'default.yaml'), stringifyYaml(policy));
     return plane;
+  }
+
+  /** Writes policy NAME: this plane's default.yaml with `fields` set at the top level. */
+  async addPolicy(name: string, fields: Record<string, unknown>): Promise<void> {
+    const policy = parseYaml(await readFile(path.join(this.policyDir, 'default.yaml'), 'utf8'));
+    await writeFile(path.join(this.policyDir, `${name}.yaml`), stringifyYaml({ ...policy, ...fields, name }));
   }
 
   async start(extraEnv: Record<string, string> = {}, args: string[] = []): Promise<void> {

@@ -4,13 +4,14 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { type LoadedPolicy, loadPolicy } from '../../src/policy/load.ts';
+import type { LoadedPolicy } from '../../src/policy/load.ts';
 import type { Policy } from '../../src/policy/schema.ts';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
 import { LABEL_ID } from '../../src/runtime/labels.ts';
 import { type CreateOptions, type ManagerOptions, SandboxManager } from '../../src/sandbox/manager.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
 import { DEFAULT_UID_RANGE } from '../../src/sandbox/uids.ts';
+import { assertTestRuntimeRegistered, loadTestPolicy } from './runtime.ts';
 
 export const TEST_LABEL = 'io.sandboxd.test-run';
 
@@ -42,6 +43,7 @@ export class TestSandboxes {
 
   /** `options` go to the manager (an egress name override, a watched egress connect). */
   async setup(options: Partial<ManagerOptions> = {}): Promise<void> {
+    await assertTestRuntimeRegistered(this.driver);
     this.stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-test-state-'));
     this.manager = new SandboxManager({
       driver: this.driver,
@@ -54,7 +56,7 @@ export class TestSandboxes {
   }
 
   async policy(overrides: (policy: Policy) => void = () => undefined): Promise<LoadedPolicy> {
-    const loaded = await loadPolicy('default');
+    const loaded = await loadTestPolicy('default');
     const policy = structuredClone(loaded.policy);
     overrides(policy);
     return { ...loaded, policy };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ContainerSpec } from '../driver.ts';
-import { containerConfig } from './container-config.ts';
+import { containerConfig, RUNSC_HOST_TASKS_PER_TASK } from './container-config.ts';
 
 const spec: ContainerSpec = {
   name: 'sandboxd-sb-1',
@@ -55,5 +55,21 @@ describe('containerConfig', () => {
   it('replaces the command only when the spec says so', () => {
     assert.equal(containerConfig(spec).Cmd, undefined);
     assert.deepEqual(containerConfig({ ...spec, command: ['sleep', '1'] }).Cmd, ['sleep', '1']);
+  });
+
+  it('holds the pids limit in the pids cgroup under runc', () => {
+    const host = containerConfig(spec).HostConfig ?? {};
+    assert.equal(host.PidsLimit, 256);
+    assert.deepEqual(
+      host.Ulimits?.map((limit) => limit.Name),
+      ['nofile', 'core'],
+    );
+  });
+
+  it("holds it in RLIMIT_NPROC under runsc, and gives gVisor's own host tasks room", () => {
+    const host = containerConfig({ ...spec, runtime: 'runsc' }).HostConfig ?? {};
+    assert.equal(host.Runtime, 'runsc');
+    assert.equal(host.PidsLimit, 256 * RUNSC_HOST_TASKS_PER_TASK);
+    assert.deepEqual(host.Ulimits?.at(-1), { Name: 'nproc', Soft: 256, Hard: 256 });
   });
 });

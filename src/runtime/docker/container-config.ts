@@ -4,6 +4,30 @@ import { AGENT_SOCKET_DIR } from '../../protocol/agent-api.ts';
 import type { ContainerSpec } from '../driver.ts';
 
 /**
+ * Under runsc the engine's pids limit counts gVisor's own host threads and stub
+ * processes, not the sandbox's processes: 944 host tasks for 100 tasks inside,
+ * 6 101 for 400, and more than 2 048 for 128 during a fork bomb's churn (runsc
+ * 2022-12-19, ptrace platform); when it cannot make one more, gVisor's kernel
+ * stops, agent and all. So inside, RLIMIT_NPROC carries the policy's limit (gVisor
+ * counts every task of the sandbox's user against it, root included, as the pids
+ * cgroup counts every task under runc), and the engine's limit is this multiple
+ * of it, twice the worst we saw: it only bounds what the host hands out.
+ */
+export const RUNSC_HOST_TASKS_PER_TASK = 32;
+
+/** The policy's pids limit as the engine's PidsLimit and the ulimits that carry it, per runtime. */
+export function pidsSettings(spec: Pick<ContainerSpec, 'runtime' | 'pidsLimit'>): {
+  PidsLimit: number;
+  Ulimits: { Name: string; Soft: number; Hard: number }[];
+} {
+  if (spec.runtime !== 'runsc') return { PidsLimit: spec.pidsLimit, Ulimits: [] };
+  return {
+    PidsLimit: spec.pidsLimit * RUNSC_HOST_TASKS_PER_TASK,
+    Ulimits: [{ Name: 'nproc', Soft: spec.pidsLimit, Hard: spec.pidsLimit }],
+  };
+}
+
+/**
  * The Docker create request for a worker container. Everything not taken from
  * the spec is hardening that no policy can turn off.
  */
@@ -16,6 +40,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
     // outside /workspace, and builds (go test, pip) run what they compile in /tmp.
     tmpfs[mount.target] = `rw,exec,nosuid,nodev,size=${mount.sizeBytes},mode=${mount.mode}${owner}`;
   }
+  const pids = pidsSettings(spec);
   const workspace = spec.workspace;
   const workspaceMounts: Docker.MountSettings[] =
     workspace.kind === 'volume'
@@ -62,7 +87,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
       // API 1.41 field (a private cgroup namespace); dockerode's types predate it.
       ...({ CgroupnsMode: 'private' } as object),
       Devices: [],
-      PidsLimit: spec.pidsLimit,
+      PidsLimit: pids.PidsLimit,
       Memory: spec.memoryBytes,
       // Equal to Memory: no swap on top of the memory limit.
       MemorySwap: spec.memoryBytes,
@@ -73,6 +98,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
       Ulimits: [
         { Name: 'nofile', Soft: spec.nofile, Hard: spec.nofile },
         { Name: 'core', Soft: 0, Hard: 0 },
+        ...pids.Ulimits,
       ],
       Tmpfs: tmpfs,
       Mounts: [

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const GROUP_KILL_INTERVAL_MS = 50;
 const GROUP_KILL_ATTEMPTS = 100;
@@ -13,20 +13,39 @@ function sendToGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/** The parent pid in a /proc/<pid>/stat line: the field after the state, which follows `(comm)`. */
+export function parentPidOf(stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ppid = Number(fields[1]);
+  return Number.isSafeInteger(ppid) ? ppid : undefined;
+}
+
 /**
  * The process group of the shell that script(1) runs on a pseudo-terminal.
  * script's child calls setsid() to take the terminal, so a TTY command runs in
  * a session of its own, outside the group of script, the command's leader.
  * script has one child, that shell, which leads the new session and its group.
+ * Undefined when script has exited, or not forked its shell yet.
  */
 function terminalGroupOf(scriptPid: number): number | undefined {
+  let children: string;
   try {
-    const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8');
-    const shellPid = Number.parseInt(children, 10);
-    return Number.isSafeInteger(shellPid) && shellPid > 0 ? shellPid : undefined;
-  } catch {
-    return undefined; // script has exited, or not forked its shell yet.
+    children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    // gVisor (runsc 2022-12-19) has no children file: find the process whose parent is script.
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (parentPidOf(readFileSync(`/proc/${entry}/stat`, 'utf8')) === scriptPid) return Number(entry);
+      } catch {
+        // That process has gone meanwhile.
+      }
+    }
+    return undefined;
   }
+  const shellPid = Number.parseInt(children, 10);
+  return Number.isSafeInteger(shellPid) && shellPid > 0 ? shellPid : undefined;
 }
 
 /**

@@ -10,7 +10,7 @@ import { checkExecEnvironment, summaryFlags } from './check-exec-environment.ts'
 import { cgroupDirectory, parseCgroupMembership, parseLimit, parseProcLimits } from './limits.ts';
 import { isReadOnlyMount, mountOf, parseMountinfo } from './mounts.ts';
 import { parseIpv4Routes, parseIpv6Routes } from './network.ts';
-import { decodeCapabilities, parseStatus } from './process-status.ts';
+import { decodeCapabilities, parseStatus, processReport } from './process-status.ts';
 
 describe('check_exec_environment on this host', () => {
   let workspaceRoot: string;
@@ -149,6 +149,19 @@ describe('reading /proc/self/status', () => {
       'CAP_SETFCAP',
     ]);
     assert.deepEqual(decodeCapabilities('0000080000000000'), ['cap_43']);
+  });
+
+  it('takes the ambient set as empty where the kernel prints none and the permitted set is empty', () => {
+    // gVisor's status: no CapAmb line.
+    const gvisor = 'Uid:\t1000\t1000\t1000\t1000\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n';
+    const notes: string[] = [];
+    assert.deepEqual(processReport(parseStatus(gvisor), notes).capabilities.ambient, {
+      hex: '0000000000000000',
+      names: [],
+    });
+    assert.ok(notes.some((note) => note.includes('ambient ⊆ permitted')));
+    const privileged = gvisor.replace('CapPrm:\t0000000000000000', 'CapPrm:\t00000000a80425fb');
+    assert.equal(processReport(parseStatus(privileged), []).capabilities.ambient, null);
   });
 });
 

@@ -23,9 +23,10 @@ function kernelReport(procVersion: string | null, notes: Notes): ExecEnvironment
   if (/gvisor/i.test(release) || version === GVISOR_KERNEL_VERSION || /gvisor/i.test(procVersion ?? '')) {
     hint = 'gvisor';
     evidence = `uname reports ${release} ${version}, the kernel gVisor (runsc) emulates`;
-    // The sentry filters system calls itself; the process sees no seccomp filter of its own.
+    // runsc applies the container's profile inside its own kernel only with --oci-seccomp.
     notes.push(
-      'gVisor: Seccomp reads 0 inside the sandbox because the user-space kernel filters calls itself',
+      'gVisor: the seccomp filter shown is the one runsc applies in its own kernel (--oci-seccomp); ' +
+        'Seccomp 0 means runsc was registered without it and the profile is not applied',
     );
   }
   return {

@@ -108,6 +108,13 @@ export function processReport(status: Map<string, string> | null, notes: Notes):
     if (hex === undefined || !/^[0-9a-f]+$/i.test(hex)) return null;
     return { hex, names: decodeCapabilities(hex) };
   };
+  const permitted = capability('CapPrm');
+  // gVisor prints no CapAmb line; the ambient set is a subset of the permitted one (capabilities(7)).
+  let ambient = capability('CapAmb');
+  if (ambient === null && status !== null && permitted?.names.length === 0) {
+    ambient = { hex: permitted.hex, names: [] };
+    notes.push('ambient capabilities: empty, since the permitted set is (ambient ⊆ permitted)');
+  }
   const noNewPrivs = field('NoNewPrivs');
   const seccompMode = field('Seccomp');
   const mode = seccompMode !== undefined && /^[012]$/.test(seccompMode) ? Number(seccompMode) : null;
@@ -124,10 +131,10 @@ export function processReport(status: Map<string, string> | null, notes: Notes):
     },
     capabilities: {
       inheritable: capability('CapInh'),
-      permitted: capability('CapPrm'),
+      permitted,
       effective: capability('CapEff'),
       bounding: capability('CapBnd'),
-      ambient: capability('CapAmb'),
+      ambient,
     },
     no_new_privs: noNewPrivs === undefined ? null : noNewPrivs === '1',
     seccomp: {
