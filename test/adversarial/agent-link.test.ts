@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { PROTOCOL_VERSION } from '../../src/protocol/agent-api.ts';
 import { Arena, codeOf, tally } from './arena.ts';
 
 /**
@@ -56,7 +57,7 @@ for d in os.listdir('/proc'):
         pass
 for pid in agents: os.kill(pid, signal.SIGSTOP)
 log('stopped-agent', agents)
-HELLO = (json.dumps({'jsonrpc': '2.0', 'method': 'hello', 'params': {'protocolVersion': 1,
+HELLO = (json.dumps({'jsonrpc': '2.0', 'method': 'hello', 'params': {'protocolVersion': ${PROTOCOL_VERSION},
     'agentVersion': 'rogue', 'pid': 4242, 'uid': 0, 'gid': 0, 'activeCommands': 0}}) + '\n').encode()
 MIB = 1024 * 1024
 def line(obj): return (json.dumps(obj) + '\n').encode()

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { PROTOCOL_VERSION } from '../../src/protocol/agent-api.ts';
 import { Arena, codeOf, KNOWN_CODES, type Structured, tally } from './arena.ts';
 
 /**
@@ -605,7 +606,7 @@ def fate(s, data, wait=2):
         return 'still-open'
     except OSError as e:
         return type(e).__name__
-def hello(version=1):
+def hello(version=${PROTOCOL_VERSION}):
     return (json.dumps({'jsonrpc': '2.0', 'method': 'hello', 'params': {'protocolVersion': version,
         'agentVersion': 'rogue', 'pid': 4242, 'uid': 0, 'gid': 0, 'activeCommands': 0}}) + '\\n').encode()
 time.sleep(0.5)

@@ -151,7 +151,8 @@ attempt('mkdir /run/sandboxd/x', lambda: os.mkdir('/run/sandboxd/x'))
         arena.a,
         'stat -c "%U %a %F" /run/sandboxd /run/sandboxd/control.sock; ls -A /run/sandboxd',
       );
-      assert.match(listing, /^root 755 directory\nroot 666 socket\ncontrol\.sock\n$/);
+      // The socket, and the sandbox's passwd and group, which the control plane wrote.
+      assert.match(listing, /^root 755 directory\nroot 666 socket\ncontrol\.sock\ngroup\npasswd\n$/);
       // The link still carries tool calls.
       assert.equal((await arena.sh(arena.a, 'echo still-linked')).trim(), 'still-linked');
       return {

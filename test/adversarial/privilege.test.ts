@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_UID_RANGE } from '../../src/sandbox/uids.ts';
 import { GVISOR_LIMITS, isGvisor } from '../support/runtime.ts';
 import { Arena } from './arena.ts';
 
@@ -41,7 +42,11 @@ describe('adversarial: privilege', () => {
           'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/$(pgrep -xf "node /opt/sandboxd/agent.mjs")/status | sed "s/^/agent-/"',
       );
       const lines = status.trim().split('\n');
-      assert.equal(lines[0], '1000');
+      const uid = Number(lines[0]);
+      assert.ok(
+        uid >= DEFAULT_UID_RANGE.first && uid < DEFAULT_UID_RANGE.first + DEFAULT_UID_RANGE.count,
+        `uid ${uid}: the volume's own`,
+      );
       const fields = Object.fromEntries(lines.slice(1).map((line) => line.split(/:\s+/) as [string, string]));
       const sets = [
         'CapInh',
@@ -67,7 +72,7 @@ describe('adversarial: privilege', () => {
       return {
         attempted:
           'read the capability sets, NoNewPrivs and Seccomp of a command and of the agent; find setuid/setgid files; setuid(0); chown to root',
-        result: `uid 1000; ${isGvisor ? 'four capability sets 0 (gVisor shows no ambient set; it is within the empty permitted one)' : 'all five capability sets 0'} (agent too); NoNewPrivs 1; Seccomp 2 (filter); setuid/setgid files: none; setuid(0) and chown: ${caps.trim().replace(/\n/g, ' / ')}`,
+        result: `uid ${uid} (the workspace volume's own); ${isGvisor ? 'four capability sets 0 (gVisor shows no ambient set; it is within the empty permitted one)' : 'all five capability sets 0'} (agent too); NoNewPrivs 1; Seccomp 2 (filter); setuid/setgid files: none; setuid(0) and chown: ${caps.trim().replace(/\n/g, ' / ')}`,
       };
     }));
 
@@ -157,7 +162,7 @@ gdb --version >/dev/null 2>&1 && echo gdb-present || echo no-gdb; strace -V >/de
       const agentAfter = await agentPid();
       assert.equal(agentAfter, pid, 'the agent is the same process');
       return {
-        attempted: `ptrace ATTACH/SEIZE of the agent (pid ${pid}, same uid 1000), PTRACE_TRACEME, process_vm_readv/writev on it, open /proc/${pid}/mem for reading and writing`,
+        attempted: `ptrace ATTACH/SEIZE of the agent (pid ${pid}, same uid as the workload), PTRACE_TRACEME, process_vm_readv/writev on it, open /proc/${pid}/mem for reading and writing`,
         result: `${raw.trim().replace(/\n/g, '; ')} (errno 1 = EPERM: seccomp removes them); /proc/${pid}/mem: ${mem
           .trim()
           .replace(

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HOST_DEADLINE_GRACE_MS } from '../../src/cli/run.ts';
+import { PROTOCOL_VERSION } from '../../src/protocol/agent-api.ts';
 import { runSandboxd } from '../support/cli.ts';
 
 const scratch: string[] = [];
@@ -44,7 +45,7 @@ for pid in os.listdir('/proc'):
             pass
 def hello():
     s = socket.socket(socket.AF_UNIX); s.connect('/run/sandboxd/control.sock')
-    s.sendall((json.dumps({'jsonrpc': '2.0', 'method': 'hello', 'params': {'protocolVersion': 1,
+    s.sendall((json.dumps({'jsonrpc': '2.0', 'method': 'hello', 'params': {'protocolVersion': ${PROTOCOL_VERSION},
         'agentVersion': 'forged', 'pid': 1, 'uid': 0, 'gid': 0, 'activeCommands': 1}}) + '\\n').encode())
     return s
 me = hello(); lines = me.makefile('rb')
