@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CiOutputEscaper, DEFUSED_PREFIX } from './ci-output.ts';
+import { CiOutputEscaper, DEFUSED_PREFIX, escapeDiagnostic } from './ci-output.ts';
 
 function escaped(...chunks: string[]): string {
   const escaper = new CiOutputEscaper();
@@ -13,6 +13,12 @@ describe("sandboxd run's output in CI", () => {
     assert.equal(escaped('  ::stop-commands::t\n'), `${DEFUSED_PREFIX}  ::stop-commands::t\n`);
     assert.equal(escaped(':', ':error::x\n'), `${DEFUSED_PREFIX}::error::x\n`);
     assert.equal(escaped('a\n', ':', ':', 'set-env::x'), `a\n${DEFUSED_PREFIX}::set-env::x`);
+  });
+
+  it('treats a lone carriage return as a line end and any Unicode white space as indentation, as the runner does', () => {
+    assert.equal(escaped('x\r::error::y\n'), `x\r${DEFUSED_PREFIX}::error::y\n`);
+    assert.equal(escaped('\u00a0::warning::z'), `${DEFUSED_PREFIX}\u00a0::warning::z`);
+    assert.equal(escaped(' '.repeat(60), '::notice::n'), `${DEFUSED_PREFIX}${' '.repeat(60)}::notice::n`);
   });
 
   it('leaves "::" inside a line alone, and defuses "##[" anywhere', () => {
@@ -33,5 +39,11 @@ describe("sandboxd run's output in CI", () => {
     assert.equal(escaped('tail:'), 'tail:');
     assert.equal(escaped('x\n:'), 'x\n:');
     assert.equal(escaped('\x1b['), '\\x1b[');
+  });
+});
+
+describe('diagnostics about what the sandbox named', () => {
+  it('stay on one line and carry no runner command or escape sequence', () => {
+    assert.equal(escapeDiagnostic('dist/a\n::error::x\x1b]0;t\x07'), 'dist/a\\n::error::x\\x1b]0;t\\x07');
   });
 });

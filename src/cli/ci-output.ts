@@ -18,6 +18,8 @@ const SGR = /^\x1b\[[0-9;:]{0,32}m/;
 const SGR_START = /^\x1b(\[[0-9;:]*)?$/;
 /** How long an unfinished escape sequence or line start may be held back for the next chunk. */
 const MAX_HELD = 40;
+/** White space held at a line start, at most: past that the line is passed on as it is. */
+const MAX_HELD_BLANKS = 64 * 1024;
 /** What a defused runner-command line starts with. */
 export const DEFUSED_PREFIX = '[sandboxd] ';
 
@@ -53,13 +55,15 @@ export class CiOutputEscaper {
     let index = 0;
     while (index < text.length) {
       if (this.#atLineStart) {
-        const rest = text.slice(index);
-        const trimmed = rest.replace(/^[ \t]+/, '');
-        if (!isFinal && trimmed.length < 2 && rest.length < MAX_HELD && !rest.includes('\n')) {
-          this.#held = rest; // Not yet known whether this line starts with "::".
+        // The runner trims every kind of Unicode white space before it looks for "::".
+        const blanks = /^\s*/.exec(text.slice(index))?.[0].replace(/[\r\n][\s\S]*$/, '') ?? '';
+        const start = index + blanks.length;
+        const isUndecided = text.length - start < 2 && !/[\r\n]/.test(text.slice(start));
+        if (!isFinal && isUndecided && text.length - index < MAX_HELD_BLANKS) {
+          this.#held = text.slice(index); // Not yet known whether this line starts with "::".
           return out;
         }
-        if (trimmed.startsWith('::')) out += DEFUSED_PREFIX;
+        if (text.startsWith('::', start)) out += DEFUSED_PREFIX;
         this.#atLineStart = false;
       }
       const code = text.charCodeAt(index);
@@ -85,9 +89,17 @@ export class CiOutputEscaper {
         return out;
       }
       out += isControl(code) ? shown(code) : text[index];
-      if (code === 0x0a) this.#atLineStart = true;
+      // The runner reads lines as .NET does: a lone carriage return ends one too.
+      if (code === 0x0a || code === 0x0d) this.#atLineStart = true;
       index++;
     }
     return out;
   }
+}
+
+/** One diagnostic line about something the sandbox named (a file, an agent's message), made safe to print. */
+export function escapeDiagnostic(text: string): string {
+  const escaper = new CiOutputEscaper();
+  const oneLine = text.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+  return escaper.write(oneLine) + escaper.end();
 }

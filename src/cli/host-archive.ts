@@ -95,6 +95,8 @@ class HostUnpacker {
   readonly #options: UnpackOptions;
   readonly #directories = new Set<string>(['.']);
   readonly #written = new Set<string>();
+  /** Members seen, copied or not, for the file cap. */
+  #entries = 0;
 
   constructor(destination: string, options: UnpackOptions) {
     this.#destination = destination;
@@ -110,7 +112,10 @@ class HostUnpacker {
       entry.resume();
       return;
     }
-    if (type === 'file' || type === 'contiguous-file') this.#reserve(target, entry.header.size ?? 0);
+    // Every member counts against the file cap — directories and members not copied too —
+    // so that no archive can make the host do unbounded work.
+    this.#reserve(target, type === 'file' || type === 'contiguous-file' ? (entry.header.size ?? 0) : 0);
+    this.#entries++;
     switch (type) {
       case 'directory':
         await this.#directory(target);
@@ -132,7 +137,7 @@ class HostUnpacker {
 
   /** Refuses a member that would take the archive past its byte or file limit. */
   #reserve(target: string, size: number): void {
-    if (this.counts.files + 1 > this.#options.maxFiles || this.counts.bytes + size > this.#options.maxBytes) {
+    if (this.#entries + 1 > this.#options.maxFiles || this.counts.bytes + size > this.#options.maxBytes) {
       throw new ToolError(
         'OUTPUT_TOO_LARGE',
         `${target}: copying it out would pass the limit of ${this.#options.maxFiles} files and ` +
@@ -224,7 +229,7 @@ class HostUnpacker {
       return;
     }
     const { size } = await stat(path.join(this.#destination, sourceTarget));
-    this.#reserve(relative, size);
+    if (this.counts.bytes + size > this.#options.maxBytes) this.#reserve(relative, size);
     await this.#replace(relative, (temporary) =>
       copyFile(path.join(this.#destination, sourceTarget), temporary, constants.COPYFILE_EXCL),
     );

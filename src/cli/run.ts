@@ -13,7 +13,7 @@ import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { uidRangeFrom } from '../sandbox/uids.ts';
-import { CiOutputEscaper } from './ci-output.ts';
+import { CiOutputEscaper, escapeDiagnostic } from './ci-output.ts';
 import { packHostDirectory, unpackIntoDirectory } from './host-archive.ts';
 import { COPY_MAX_BYTES, parseRunArgs, type RunOptions } from './run-args.ts';
 import { UsageError } from './usage.ts';
@@ -123,8 +123,9 @@ async function streamCommand(
   }
 }
 
+/** A line of ours on stderr; what it quotes (file names, an agent's message) comes from the sandbox. */
 function warn(message: string): void {
-  process.stderr.write(`sandboxd run: ${message}\n`);
+  process.stderr.write(`sandboxd run: ${escapeDiagnostic(message)}\n`);
 }
 
 /**
@@ -317,7 +318,7 @@ async function runHolding(
   } catch (error) {
     if (interrupted !== undefined) return signalExitCode(interrupted);
     const toolError = ToolError.from(error);
-    process.stderr.write(`sandboxd run: ${toolError.code}: ${toolError.message}\n`);
+    warn(`${toolError.code}: ${toolError.message}`);
     return EXIT_SANDBOX_FAILURE;
   } finally {
     // Whoever removes the sandbox, the CLI may exit only once it is gone.

@@ -281,16 +281,18 @@ async function serveHolding(
   // The pool fills in the background; the endpoints answer meanwhile (creating fresh sandboxes).
   void pool?.warm();
   process.stderr.write(`sandboxd: MCP at ${serving.url}/mcp\n`);
+  let lockWatch: NodeJS.Timeout | undefined;
   const reason = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
     // Should another process ever take the state directory's socket, two control planes
     // would drive the same sandboxes: the one that lost it stops.
-    const watch = setInterval(async () => {
+    lockWatch = setInterval(async () => {
       if (!(await lock.isHeld())) resolve('lost the state directory lock');
     }, LOCK_CHECK_MS);
-    watch.unref();
+    lockWatch.unref();
   });
+  clearInterval(lockWatch);
   log.info(
     { reason },
     'shutting down; sandboxes over a host folder are removed, the others keep running and are reconciled at the next start',

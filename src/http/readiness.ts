@@ -10,10 +10,20 @@ export type Readiness = { status: 'ready' } | { status: 'not ready'; reason: str
  */
 export const READINESS_CACHE_MS = 1000;
 
+/** An engine that does not answer within this is not ready (and the probe is not held). */
+const ENGINE_TIMEOUT_MS = 3000;
+
+function withinTimeout<T>(work: Promise<T>): Promise<T> {
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ENGINE_TIMEOUT_MS).unref()),
+  ]);
+}
+
 async function checkReadiness(driver: RuntimeDriver, workerImage: string): Promise<Readiness> {
   try {
-    await driver.facts();
-    if (!(await driver.hasImage(workerImage))) {
+    await withinTimeout(driver.facts());
+    if (!(await withinTimeout(driver.hasImage(workerImage)))) {
       return { status: 'not ready', reason: `worker image ${workerImage} is missing` };
     }
     return { status: 'ready' };

@@ -37,18 +37,21 @@ export async function loadOperatorToken(
     return { sha256: sha256Hex(env.SANDBOXD_TOKEN), source: 'env' };
   }
   const file = path.join(stateDir, 'operator-token');
+  let saved = '';
   try {
-    const saved = (await readFile(file, 'utf8')).trim();
-    if (saved.length >= 16) {
-      // A copy restored from a backup, or a hand edit, may have left it readable by others.
-      await chmod(file, 0o600);
-      return { sha256: sha256Hex(saved), source: 'file' };
-    }
-  } catch {
-    // Not there yet: generate one below.
+    saved = (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    // Not there yet: generate one below. Any other failure is the operator's to see.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (saved.length >= 16) {
+    // A copy restored from a backup, or a hand edit, may have left it readable by others.
+    await chmod(file, 0o600);
+    return { sha256: sha256Hex(saved), source: 'file' };
   }
   const token = newToken();
   await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'w' });
+  await chmod(file, 0o600);
   return { sha256: sha256Hex(token), generated: token, source: 'generated' };
 }
 

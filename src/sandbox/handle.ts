@@ -1,3 +1,5 @@
+import { lstat } from 'node:fs/promises';
+import { ToolError } from '../protocol/errors.ts';
 import { folderGone, folderIdentity } from './host-folder.ts';
 import type { CreateOptions, SandboxManager } from './manager.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -37,7 +39,10 @@ export class SandboxHandle {
   async sandbox(): Promise<Sandbox> {
     const existing = this.#manager.find(this.id);
     if (existing !== undefined && this.#creating === undefined) {
-      if (!(await this.#isFolderReplaced(existing))) return this.#manager.acquire(this.id);
+      const isReplaced = await this.#isFolderReplaced(existing);
+      // Another call may have started the replacement while this one looked at the folder.
+      if (this.#creating !== undefined) return this.#creating;
+      if (!isReplaced) return this.#manager.acquire(this.id);
       this.#creating = this.#replace(existing);
     }
     this.#creating ??= this.#create();
@@ -66,9 +71,29 @@ export class SandboxHandle {
    */
   async #isFolderReplaced(sandbox: Sandbox): Promise<boolean> {
     if (sandbox.workspace.kind !== 'bind' || sandbox.workspaceIdentity === undefined) return false;
-    const identity = await folderIdentity(sandbox.workspace.hostPath);
-    if (identity === undefined) throw folderGone(sandbox.workspace.hostPath);
-    return identity !== sandbox.workspaceIdentity;
+    const folder = sandbox.workspace.hostPath;
+    const now = await lstat(folder).catch(() => undefined);
+    if (now === undefined || !now.isDirectory()) {
+      // A link put where the folder was would have the engine mount what it points to.
+      if (now?.isSymbolicLink()) {
+        throw new ToolError(
+          'SYMLINK_ESCAPE',
+          `${folder} is now a symbolic link; sandboxd will not follow it`,
+          {
+            details: { workspace: folder },
+          },
+        );
+      }
+      throw folderGone(folder);
+    }
+    if (sandbox.workspaceOwner !== undefined && sandbox.workspaceOwner !== `${now.uid}:${now.gid}`) {
+      throw new ToolError(
+        'SANDBOX_UNAVAILABLE',
+        `${folder} was created again by another owner (${now.uid}:${now.gid}); start sandboxd over it again`,
+        { retryable: false, details: { workspace: folder } },
+      );
+    }
+    return (await folderIdentity(folder)) !== sandbox.workspaceIdentity;
   }
 
   async #replace(sandbox: Sandbox): Promise<Sandbox> {

@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../protocol/errors.ts';
 
@@ -10,9 +10,18 @@ import { ToolError } from '../protocol/errors.ts';
  * Undefined when nothing is there.
  */
 export async function folderIdentity(hostPath: string): Promise<string | undefined> {
+  return (await folderFacts(hostPath))?.identity;
+}
+
+/** A host folder's identity and owner; undefined when it is missing, or is not a directory (a link). */
+export async function folderFacts(
+  hostPath: string,
+): Promise<{ identity: string; owner: string } | undefined> {
   try {
-    const info = await stat(hostPath, { bigint: true });
-    return info.isDirectory() ? `${info.dev}:${info.ino}` : undefined;
+    const info = await lstat(hostPath, { bigint: true });
+    return info.isDirectory()
+      ? { identity: `${info.dev}:${info.ino}`, owner: `${info.uid}:${info.gid}` }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -26,7 +26,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
-import { folderGone, folderIdentity, gitProtection } from './host-folder.ts';
+import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
 import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
 import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
@@ -300,10 +300,11 @@ export class SandboxManager extends EventEmitter {
       if (git !== undefined) ourLabels[LABEL_GIT] = git.mode;
       if (workspace.kind === 'bind') {
         // Noticed later when the folder is deleted and re-created at the same path (a fresh clone).
-        const identity = await folderIdentity(workspace.hostPath);
-        if (identity === undefined) throw folderGone(workspace.hostPath);
-        sandbox.workspaceIdentity = identity;
-        ourLabels[LABEL_WORKSPACE_INODE] = identity;
+        const facts = await folderFacts(workspace.hostPath);
+        if (facts === undefined) throw folderGone(workspace.hostPath);
+        sandbox.workspaceIdentity = facts.identity;
+        sandbox.workspaceOwner = facts.owner;
+        ourLabels[LABEL_WORKSPACE_INODE] = facts.identity;
       }
       if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
       if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;

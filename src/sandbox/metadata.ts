@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -29,7 +30,8 @@ function fileFor(stateDir: string, id: string): string {
 export async function saveAssignment(stateDir: string, id: string, assignment: Assignment): Promise<void> {
   const file = fileFor(stateDir, id);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
+  // Random: two changes at once (two PATCHes) must not write one temporary file together.
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temporary, JSON.stringify(assignment), { mode: 0o600 });
   await rename(temporary, file);
 }

@@ -186,8 +186,9 @@ export class OwnerSocket {
   async isHeld(): Promise<boolean> {
     try {
       return (await stat(this.path)).ino === this.#inode;
-    } catch {
-      return false;
+    } catch (error) {
+      // Only a socket that is gone is lost; a passing error (EMFILE, EINTR) is not a takeover.
+      return (error as NodeJS.ErrnoException).code !== 'ENOENT';
     }
   }
 

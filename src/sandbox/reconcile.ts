@@ -78,6 +78,18 @@ async function discard(manager: SandboxManager, container: ContainerInfo, id: st
   await manager.driver.remove(container.id);
   await rm(socketDirFor(manager.stateDir, id), { recursive: true, force: true });
   await removeAssignment(manager.stateDir, id);
+  // A volume the sandbox owned (a /v1 or `run` sandbox's own) would otherwise be left forever.
+  const volume = container.labels[LABEL_WORKSPACE] ?? '';
+  if (container.labels[LABEL_OWNS_VOLUME] === 'true' && volume !== '' && !volume.startsWith('/')) {
+    await manager.driver
+      .removeVolume(volume)
+      .catch((error: unknown) =>
+        manager.log.warn(
+          { sandboxId: id, volume, error: String(error) },
+          'reconcile: the volume could not be removed',
+        ),
+      );
+  }
 }
 
 async function adopt(

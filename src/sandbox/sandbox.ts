@@ -47,6 +47,8 @@ export class Sandbox {
   readonly lifetime: Lifetime;
   /** For a host folder: the device:inode mounted, to notice the folder deleted and re-created. */
   workspaceIdentity: string | undefined;
+  /** For a host folder: its owner (uid:gid) when the sandbox was made; a re-created folder must keep it. */
+  workspaceOwner: string | undefined;
   containerId: string | undefined;
   state: SandboxState = 'creating';
   lastUsedAt = Date.now();
