@@ -154,6 +154,8 @@ export const MODE_GUARDED: readonly { name: string; modeArg: number }[] = [
   { name: 'chmod', modeArg: 1 },
   { name: 'fchmod', modeArg: 1 },
   { name: 'fchmodat', modeArg: 2 },
+  // Not in the pinned upstream profile (so refused by default); guarded should an update bring it.
+  { name: 'fchmodat2', modeArg: 2 },
   { name: 'creat', modeArg: 1 },
   { name: 'open', modeArg: 2 },
   { name: 'openat', modeArg: 3 },

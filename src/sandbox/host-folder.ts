@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../protocol/errors.ts';
 
@@ -73,5 +73,47 @@ export async function gitProtection(
       details: { workspace: hostPath },
     });
   }
-  return { mode: 'read-only', readOnlyPaths: ['.git'] };
+  return { mode: 'read-only', readOnlyPaths: ['.git', ...(await submoduleGitPaths(hostPath))] };
+}
+
+/** Largest .gitmodules read; a real one lists a few paths. */
+const MAX_GITMODULES_BYTES = 64 * 1024;
+
+/**
+ * The `.git` of each submodule the folder's .gitmodules names (`sub/.git`, a
+ * gitfile or a directory). The host's `git status` runs git inside every
+ * submodule: a sandbox that could point `sub/.git` at a gitdir of its own, with
+ * its own core.fsmonitor, would run code on the host. So these are mounted
+ * read-only too. A path that is not plainly inside the folder is ignored; a
+ * submodule .git that is a link is refused, as the top one is.
+ */
+async function submoduleGitPaths(hostPath: string): Promise<string[]> {
+  let text: string;
+  try {
+    const file = path.join(hostPath, '.gitmodules');
+    const info = await lstat(file);
+    if (!info.isFile() || info.size > MAX_GITMODULES_BYTES) return [];
+    text = await readFile(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const paths: string[] = [];
+  for (const match of text.matchAll(/^\s*path\s*=\s*(.+?)\s*$/gm)) {
+    const relative = path.posix.normalize(match[1] as string);
+    if (relative.startsWith('..') || path.posix.isAbsolute(relative) || relative === '.') continue;
+    const gitPath = path.posix.join(relative, '.git');
+    const info = await lstat(path.join(hostPath, gitPath)).catch(() => undefined);
+    if (info === undefined) continue;
+    if (info.isSymbolicLink()) {
+      throw new ToolError(
+        'SYMLINK_ESCAPE',
+        `${hostPath}/${gitPath} is a symbolic link; sandboxd will not follow it`,
+        {
+          details: { workspace: hostPath },
+        },
+      );
+    }
+    if (info.isDirectory() || info.isFile()) paths.push(gitPath);
+  }
+  return paths;
 }

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -100,6 +100,34 @@ describe('a host folder sandbox and the host git', () => {
     assert.deepEqual(await readdir(marks), [], 'nothing planted ran on the host');
     assert.throws(() => git(repo, 'config', '--get', 'core.fsmonitor'), 'core.fsmonitor is still unset');
     assert.match(git(repo, 'log', '--format=%s'), /after the sandbox/, 'the host commit went through');
+  });
+
+  it("cannot repoint an existing submodule's .git at a gitdir it controls", async () => {
+    const library = await repository();
+    const repo = await repository();
+    scratch.push(`${repo}-state`);
+    git(repo, '-c', 'protocol.file.allow=always', 'submodule', '--quiet', 'add', library, 'sub');
+    git(repo, 'commit', '-q', '-m', 'with a submodule');
+    const marks = await temporary('sandboxd-marks-');
+    const script = [
+      'mkdir -p evil && git init -q evil',
+      `git -C evil config core.fsmonitor 'touch ${marks}/submodule-fsmonitor; false'`,
+      'printf "gitdir: ../evil/.git\\n" > sub/.git',
+      'rm -rf sub/.git; mkdir sub/.git',
+      'echo changed >> sub/file.txt',
+    ]
+      .map((step) => `(${step}) 2>/dev/null`)
+      .join('; ');
+    const result = await runInPlace(repo, [], script);
+    assert.equal(result.code, 0, result.stderr);
+    git(repo, 'status');
+    git(repo, 'diff');
+    assert.deepEqual(await readdir(marks), [], "the host's git ran nothing from the sandbox's gitdir");
+    assert.match(
+      await readFile(path.join(repo, 'sub', '.git'), 'utf8'),
+      /modules\/sub/,
+      'the gitfile is unchanged',
+    );
   });
 
   it('with --git-write, the same vectors reach the host (the opt-in this test would catch)', async () => {
