@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
-import { GVISOR_LIMITS, isGvisor } from '../support/runtime.ts';
+import { GVISOR_LIMITS, isGvisor, skipUnderGvisor } from '../support/runtime.ts';
 import { Arena, ATTACKER_POLICY, codeOf, type ExecResult, tally } from './arena.ts';
 
 /**
@@ -158,11 +158,16 @@ done`,
       };
     }));
 
-  it('exhausting inotify in one sandbox leaves the neighbour its own: every workspace has its own uid', () =>
-    arena.case('res.inotify-per-uid', async () => {
-      // inotify instances are counted per uid (fs.inotify.max_user_instances, 128 here):
-      // with one uid for every tenant, A holding them all would break B's file watchers.
-      const hold = `cat > /tmp/hold_inotify.py <<'PY'
+  it(
+    'exhausting inotify in one sandbox leaves the neighbour its own: every workspace has its own uid',
+    skipUnderGvisor(
+      "gVisor keeps inotify in each sandbox's own kernel, where the host's per-uid limit does not reach",
+    ),
+    () =>
+      arena.case('res.inotify-per-uid', async () => {
+        // inotify instances are counted per uid (fs.inotify.max_user_instances, 128 here):
+        // with one uid for every tenant, A holding them all would break B's file watchers.
+        const hold = `cat > /tmp/hold_inotify.py <<'PY'
 import ctypes, os, time
 libc = ctypes.CDLL(None, use_errno=True)
 held = []
@@ -176,23 +181,24 @@ time.sleep(20)
 PY
 python3 /tmp/hold_inotify.py > /dev/null 2>&1 &
 sleep 1; cat /tmp/held`;
-      const held = await arena.sh(arena.a, hold);
-      const probe = `python3 -c '
+        const held = await arena.sh(arena.a, hold);
+        const probe = `python3 -c '
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 fd = libc.inotify_init1(0)
 print("ok" if fd >= 0 else os.strerror(ctypes.get_errno()))'; id -u`;
-      const [neighbour, uidB] = (await arena.sh(arena.b, probe)).trim().split('\n');
-      const uidA = (await arena.sh(arena.a, 'id -u')).trim();
-      await arena.sh(arena.a, "pkill -f '[h]old_inotify' || true");
-      assert.match(held, /Too many open files/, `A ran out: ${held}`);
-      assert.equal(neighbour, 'ok', 'B still gets an inotify instance');
-      assert.notEqual(uidA, uidB, 'A and B run as different uids');
-      return {
-        attempted: 'hold every inotify instance the kernel gives one uid (inotify_init1 until it fails)',
-        result: `A got ${held.trim()}; B (uid ${uidB}, A is ${uidA}) inotify_init1: ${neighbour}`,
-      };
-    }));
+        const [neighbour, uidB] = (await arena.sh(arena.b, probe)).trim().split('\n');
+        const uidA = (await arena.sh(arena.a, 'id -u')).trim();
+        await arena.sh(arena.a, "pkill -f '[h]old_inotify' || true");
+        assert.match(held, /Too many open files/, `A ran out: ${held}`);
+        assert.equal(neighbour, 'ok', 'B still gets an inotify instance');
+        assert.notEqual(uidA, uidB, 'A and B run as different uids');
+        return {
+          attempted: 'hold every inotify instance the kernel gives one uid (inotify_init1 until it fails)',
+          result: `A got ${held.trim()}; B (uid ${uidB}, A is ${uidA}) inotify_init1: ${neighbour}`,
+        };
+      }),
+  );
 
   it('filling the workspace: no per-sandbox quota (residual risk)', () =>
     arena.case('res.fill-workspace', async () => {
