@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerDriver } from '../src/runtime/docker/driver.ts';
 import { LABEL_STATE_DIR, managedLabels, workspaceVolumeName } from '../src/runtime/labels.ts';
+import { type CliResult, runSandboxd } from './support/cli.ts';
 import { CLI, ControlPlane } from './support/control-plane.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
 
@@ -18,27 +19,9 @@ import { TestSandboxes } from './support/sandboxes.ts';
 
 const driver = new DockerDriver();
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The built CLI; its own state directory points into /tmp so nothing reaches /var/lib/sandboxd. */
 function sandboxd(args: string[], stateDir: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    stdout += text;
-  });
-  child.stderr.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return runSandboxd(args, { SANDBOXD_STATE_DIR: stateDir, SANDBOXD_LOG_LEVEL: 'warn' });
 }
 
 interface Listed {

@@ -8,21 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type CliResult, runSandboxd } from '../support/cli.ts';
+import { type CliResult, runSandboxd, Scratch } from '../support/cli.ts';
 
-const scratch: string[] = [];
-after(async () => {
-  for (const directory of scratch) await rm(directory, { recursive: true, force: true });
-});
+const scratch = new Scratch();
+after(() => scratch.clear());
 
-async function temporary(prefix: string): Promise<string> {
-  const directory = await mkdtemp(path.join(os.tmpdir(), prefix));
-  scratch.push(directory);
-  return directory;
+function temporary(prefix: string): Promise<string> {
+  return scratch.directory(prefix);
 }
 
 function git(repo: string, ...args: string[]): string {
@@ -92,7 +87,7 @@ function hostUsesGit(repo: string): void {
 describe('a host folder sandbox and the host git', () => {
   it("cannot make the host's git run anything: .git is read-only inside", async () => {
     const repo = await repository();
-    scratch.push(`${repo}-state`);
+    scratch.add(`${repo}-state`);
     const marks = await temporary('sandboxd-marks-');
     const result = await runInPlace(repo, [], attack(marks));
     assert.equal(result.code, 0, result.stderr);
@@ -105,7 +100,7 @@ describe('a host folder sandbox and the host git', () => {
   it("cannot repoint an existing submodule's .git at a gitdir it controls", async () => {
     const library = await repository();
     const repo = await repository();
-    scratch.push(`${repo}-state`);
+    scratch.add(`${repo}-state`);
     git(repo, '-c', 'protocol.file.allow=always', 'submodule', '--quiet', 'add', library, 'sub');
     git(repo, 'commit', '-q', '-m', 'with a submodule');
     const marks = await temporary('sandboxd-marks-');
@@ -132,7 +127,7 @@ describe('a host folder sandbox and the host git', () => {
 
   it('with --git-write, the same vectors reach the host (the opt-in this test would catch)', async () => {
     const repo = await repository();
-    scratch.push(`${repo}-state`);
+    scratch.add(`${repo}-state`);
     const marks = await temporary('sandboxd-marks-');
     const result = await runInPlace(
       repo,
@@ -146,7 +141,7 @@ describe('a host folder sandbox and the host git', () => {
 
   it('refuses to start over a folder whose .git is a symbolic link, rather than mount what it points to', async () => {
     const folder = await temporary('sandboxd-hostgit-link-');
-    scratch.push(`${folder}-state`);
+    scratch.add(`${folder}-state`);
     execFileSync('ln', ['-s', '/etc', path.join(folder, '.git')]);
     const result = await runInPlace(folder, [], 'ls .git');
     assert.equal(result.code, 125);

@@ -4,23 +4,18 @@
  * that stops its agent and answers for it to hold the job forever.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HOST_DEADLINE_GRACE_MS } from '../../src/cli/run.ts';
 import { PROTOCOL_VERSION } from '../../src/protocol/agent-api.ts';
-import { runSandboxd } from '../support/cli.ts';
+import { runSandboxd, Scratch } from '../support/cli.ts';
 
-const scratch: string[] = [];
-after(async () => {
-  for (const directory of scratch) await rm(directory, { recursive: true, force: true });
-});
+const scratch = new Scratch();
+after(() => scratch.clear());
 
-async function temporary(prefix: string): Promise<string> {
-  const directory = await mkdtemp(path.join(os.tmpdir(), prefix));
-  scratch.push(directory);
-  return directory;
+function temporary(prefix: string): Promise<string> {
+  return scratch.directory(prefix);
 }
 
 async function folderWith(files: Record<string, string>): Promise<string> {

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { CLI } from './control-plane.ts';
 
 export interface CliResult {
@@ -28,4 +31,24 @@ export function runSandboxd(args: string[], env: Record<string, string> = {}): P
       resolve({ code, stdout, stderr });
     }),
   );
+}
+
+/** Temporary directories a test file makes, removed together when it is done (call `clear` in `after`). */
+export class Scratch {
+  readonly #directories: string[] = [];
+
+  async directory(prefix: string): Promise<string> {
+    const directory = await mkdtemp(path.join(os.tmpdir(), prefix));
+    this.#directories.push(directory);
+    return directory;
+  }
+
+  /** Also removes `extra`, paths the test made beside its directories. */
+  add(extra: string): void {
+    this.#directories.push(extra);
+  }
+
+  async clear(): Promise<void> {
+    for (const directory of this.#directories) await rm(directory, { recursive: true, force: true });
+  }
 }
