@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { ToolError } from '../protocol/errors.ts';
-import { folderGone, folderIdentity } from './host-folder.ts';
+import { factsOf, folderGone } from './host-folder.ts';
 import type { CreateOptions, SandboxManager } from './manager.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -72,7 +72,8 @@ export class SandboxHandle {
   async #isFolderReplaced(sandbox: Sandbox): Promise<boolean> {
     if (sandbox.workspace.kind !== 'bind' || sandbox.workspaceIdentity === undefined) return false;
     const folder = sandbox.workspace.hostPath;
-    const now = await lstat(folder).catch(() => undefined);
+    // One lstat: it does not follow a link, and gives both identity and owner.
+    const now = await lstat(folder, { bigint: true }).catch(() => undefined);
     if (now === undefined || !now.isDirectory()) {
       // A link put where the folder was would have the engine mount what it points to.
       if (now?.isSymbolicLink()) {
@@ -86,14 +87,15 @@ export class SandboxHandle {
       }
       throw folderGone(folder);
     }
-    if (sandbox.workspaceOwner !== undefined && sandbox.workspaceOwner !== `${now.uid}:${now.gid}`) {
+    const { identity, owner } = factsOf(now);
+    if (sandbox.workspaceOwner !== undefined && sandbox.workspaceOwner !== owner) {
       throw new ToolError(
         'SANDBOX_UNAVAILABLE',
-        `${folder} was created again by another owner (${now.uid}:${now.gid}); start sandboxd over it again`,
+        `${folder} was created again by another owner (${owner}); start sandboxd over it again`,
         { retryable: false, details: { workspace: folder } },
       );
     }
-    return (await folderIdentity(folder)) !== sandbox.workspaceIdentity;
+    return identity !== sandbox.workspaceIdentity;
   }
 
   async #replace(sandbox: Sandbox): Promise<Sandbox> {

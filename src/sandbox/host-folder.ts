@@ -1,4 +1,4 @@
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../protocol/errors.ts';
@@ -17,14 +17,13 @@ export async function folderIdentity(hostPath: string): Promise<string | undefin
 export async function folderFacts(
   hostPath: string,
 ): Promise<{ identity: string; owner: string } | undefined> {
-  try {
-    const info = await lstat(hostPath, { bigint: true });
-    return info.isDirectory()
-      ? { identity: `${info.dev}:${info.ino}`, owner: `${info.uid}:${info.gid}` }
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const info = await lstat(hostPath, { bigint: true }).catch(() => undefined);
+  return info?.isDirectory() ? factsOf(info) : undefined;
+}
+
+/** Identity (device:inode) and owner (uid:gid) as the lstat of a folder gives them. */
+export function factsOf(info: BigIntStats): { identity: string; owner: string } {
+  return { identity: `${info.dev}:${info.ino}`, owner: `${info.uid}:${info.gid}` };
 }
 
 /** The error for a host folder that is no longer there. */
