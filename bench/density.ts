@@ -8,6 +8,8 @@
  *
  *   node bench/density.ts [--quick] [--set sandboxes=100] [--set budgetSeconds=150]
  */
+
+import { DEFAULT_WORKER_IMAGE } from '../src/policy/schema.ts';
 import { agentProcesses } from './lib/agents.ts';
 import { plainContainer } from './lib/baseline-container.ts';
 import { BenchPlane, engine } from './lib/plane.ts';
@@ -16,7 +18,7 @@ import { markdownTable, summarize } from './lib/stats.ts';
 import { type Bench, type BenchResult, isMain, mib, ratioCell, runStandalone, sleep } from './lib/suite.ts';
 
 const GOAL_MIB = 40;
-const IMAGE = 'sandboxd-worker:latest';
+const IMAGE = DEFAULT_WORKER_IMAGE;
 /** Stop creating when the host has less than this left. */
 const MEMORY_FLOOR_BYTES = 2 * 2 ** 30;
 

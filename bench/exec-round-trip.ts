@@ -11,6 +11,8 @@
  *   node bench/exec-round-trip.ts [--quick] [--set mcp=200] [--set shell=100] [--set docker=50]
  *                                 [--set spawn=200] [--set link=100]
  */
+
+import { DEFAULT_WORKER_IMAGE } from '../src/policy/schema.ts';
 import { ExecCommandTool } from '../src/protocol/tools/commands.ts';
 import { plainContainer, timeSpawn } from './lib/baseline-container.ts';
 import { directSandbox } from './lib/direct.ts';
@@ -19,7 +21,7 @@ import { formatMs, latencyTable, summarize } from './lib/stats.ts';
 import { type Bench, type BenchResult, isMain, p50p95, ratioCell, runStandalone } from './lib/suite.ts';
 
 const GOAL_FASTER = 10;
-const IMAGE = 'sandboxd-worker:latest';
+const IMAGE = DEFAULT_WORKER_IMAGE;
 
 type Counts = { mcp: number; shell: number; docker: number; spawn: number; link: number; warmup: number };
 

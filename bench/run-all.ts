@@ -18,6 +18,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { DEFAULT_WORKER_IMAGE } from '../src/policy/schema.ts';
 import { density } from './density.ts';
 import { egressBench } from './egress.ts';
 import { execRoundTrip } from './exec-round-trip.ts';
@@ -42,7 +43,7 @@ const ROOT = path.join(import.meta.dirname, '..');
 const README = path.join(ROOT, 'README.md');
 const START_MARKER = '<!-- bench:start -->';
 const END_MARKER = '<!-- bench:end -->';
-const IMAGE = 'sandboxd-worker:latest';
+const IMAGE = DEFAULT_WORKER_IMAGE;
 
 const ALL: Bench<Counts>[] = [
   coldStart,

@@ -3,17 +3,19 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import { packageRoot } from '../policy/package-files.ts';
+import { DEFAULT_WORKER_IMAGE } from '../policy/schema.ts';
 import { buildImage } from '../runtime/docker/image.ts';
 import { UsageError } from './usage.ts';
-
-export const WORKER_IMAGE = 'sandboxd-worker:latest';
 
 /** `sandboxd image build`: the worker image from image/worker.Dockerfile and the agent bundle. */
 export async function imageCommand(args: string[]): Promise<number> {
   const [verb, ...rest] = args;
   if (verb !== 'build')
     throw new UsageError(`unknown image command ${verb ?? '(none)'}; try: sandboxd image build`);
-  const { values } = parseArgs({ args: rest, options: { tag: { type: 'string', default: WORKER_IMAGE } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: { tag: { type: 'string', default: DEFAULT_WORKER_IMAGE } },
+  });
   const root = packageRoot();
   if (!existsSync(path.join(root, 'dist/agent.mjs'))) {
     throw new UsageError('dist/agent.mjs is missing: run `npm run build` first');

@@ -7,6 +7,13 @@ export const Runtime = z.enum(['runc', 'runsc']);
 export type Runtime = z.infer<typeof Runtime>;
 
 /**
+ * The worker image a policy gets when it names none, and the tag `sandboxd image build`
+ * writes: `SANDBOXD_WORKER_IMAGE` when set (an operator's own build, or a second
+ * checkout's image beside the first), `sandboxd-worker:latest` otherwise.
+ */
+export const DEFAULT_WORKER_IMAGE = process.env.SANDBOXD_WORKER_IMAGE || 'sandboxd-worker:latest';
+
+/**
  * The seccomp profile a policy gets when it names none. Debian's runsc needs its own
  * variant (policies/seccomp/README.md, "gVisor"); the loader refuses a mismatch.
  */
@@ -24,7 +31,7 @@ export const Policy = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
     description: z.string().max(1000).default(''),
-    image: z.string().min(1).default('sandboxd-worker:latest'),
+    image: z.string().min(1).default(DEFAULT_WORKER_IMAGE),
     runtime: Runtime.default('runc'),
     network: Network.default('none'),
     resources: z
