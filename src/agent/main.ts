@@ -3,10 +3,12 @@ import path from 'node:path';
 import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '../protocol/agent-api.ts';
 import { EGRESS_SOCKET_NAME } from '../protocol/egress.ts';
 import { defaultAgentLimits } from '../protocol/limits.ts';
+import { PREVIEW_SOCKET_NAME } from '../protocol/preview.ts';
 import { Dispatcher } from './dispatch.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { Link } from './link.ts';
 import { createAgentLog, type LogLevel } from './log.ts';
+import { PreviewDialer } from './preview-dialer.ts';
 import { setEgressProxy } from './tools/commands/env.ts';
 import { Launcher } from './tools/commands/launcher.ts';
 import type { ToolContext } from './tools/context.ts';
@@ -32,9 +34,11 @@ async function main(): Promise<void> {
     log,
     onChange: setEgressProxy,
   });
+  const previews = new PreviewDialer(path.join(path.dirname(socketPath), PREVIEW_SOCKET_NAME));
   const dispatcher = new Dispatcher(registry, context, {
     onConfigured: () => setImmediate(() => launcher.start()),
     egressProxy,
+    previews,
   });
   const link = new Link({
     socketPath,
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
     registry.commands.killAll();
     launcher.close();
     void egressProxy.setEnabled(false);
+    previews.closeAll();
     link.close();
     setTimeout(() => process.exit(0), 100).unref();
   };

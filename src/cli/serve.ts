@@ -8,6 +8,8 @@ import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
 import { loadOperatorToken } from '../http/tokens.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
+import { PREVIEW_DOMAIN, type PreviewAddressing, previewOrigin } from '../preview/host.ts';
+import { Previews } from '../preview/service.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
 import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from '../sandbox/owner-socket.ts';
@@ -71,6 +73,10 @@ export const ServeConfig = z.object({
       return sizes;
     })
     .default({}),
+  /** The preview listener's port: the API's + 1 by default (0 with an API on 0), `off` for none. */
+  previewPort: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).optional(),
+  /** `localhost`, a wildcard domain a reverse proxy serves, or its origin (`http://preview.lan:8081`). */
+  previewDomain: z.string().max(260).default('localhost'),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -119,6 +125,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
       'no-create-workspaces': { type: 'boolean' },
       'git-write': { type: 'boolean' },
       pool: { type: 'string' },
+      'preview-port': { type: 'string' },
+      'preview-domain': { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -140,6 +148,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
+    previewPort: values['preview-port'] ?? env.SANDBOXD_PREVIEW_PORT,
+    previewDomain: values['preview-domain'] ?? env.SANDBOXD_PREVIEW_DOMAIN,
   };
   const parsed = ServeConfig.safeParse(
     Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
@@ -148,10 +158,49 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     const issue = parsed.error.issues[0];
     throw new UsageError(`configuration: ${issue?.path.join('.')}: ${issue?.message}`);
   }
+  previewAddressing(parsed.data.previewDomain, 0);
   if (parsed.data.noAuth && !isLoopback(parsed.data.host)) {
     throw new UsageError('--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)');
   }
   return parsed.data;
+}
+
+/**
+ * How preview URLs look: `localhost` gives `http://PORT-ID.localhost:<listener port>`;
+ * another bare domain is taken to be behind a TLS proxy (`https://PORT-ID.DOMAIN`);
+ * an origin (`http://preview.lan:8081`) says scheme and port itself.
+ */
+export function previewAddressing(domainOrOrigin: string, listenerPort: number): PreviewAddressing {
+  const fail = () =>
+    new UsageError(
+      `configuration: previewDomain: expected a domain (localhost, preview.example.com) or an origin (https://preview.example.com), got "${domainOrOrigin}"`,
+    );
+  if (!domainOrOrigin.includes('://')) {
+    const domain = domainOrOrigin.toLowerCase();
+    if (!PREVIEW_DOMAIN.test(domain)) throw fail();
+    return domain === 'localhost'
+      ? { domain, scheme: 'http', urlPort: listenerPort }
+      : { domain, scheme: 'https', urlPort: undefined };
+  }
+  let url: URL;
+  try {
+    url = new URL(domainOrOrigin);
+  } catch {
+    throw fail();
+  }
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    !PREVIEW_DOMAIN.test(url.hostname)
+  ) {
+    throw fail();
+  }
+  return {
+    domain: url.hostname,
+    scheme: url.protocol === 'https:' ? 'https' : 'http',
+    urlPort: url.port === '' ? undefined : Number(url.port),
+  };
 }
 
 /**
@@ -162,7 +211,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
   const config = parseServeConfig(args);
   await prepareStateDir(config.stateDir);
   const startedAt = new Date().toISOString();
-  const serving: { url?: string } = {};
+  const serving: { url?: string; previewUrl?: string } = {};
   const lock = await claimStateDir(config.stateDir, () => ({
     kind: 'serve',
     pid: process.pid,
@@ -179,7 +228,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
 async function serveHolding(
   config: ServeConfig,
   lock: OwnerSocket,
-  serving: { url?: string },
+  serving: { url?: string; previewUrl?: string },
   log: Logger,
 ): Promise<number> {
   const driver = new DockerDriver();
@@ -237,6 +286,15 @@ async function serveHolding(
     ...localhostAllowedHostnames(),
     ...(isLoopback(config.host) || config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host]),
   ];
+  const previews =
+    config.previewPort === 'off'
+      ? undefined
+      : new Previews({
+          manager,
+          addressing: previewAddressing(config.previewDomain, 0),
+          log,
+          events: metrics.previewEvents,
+        });
   const app = createHttpApp({
     manager,
     workspaces,
@@ -252,6 +310,7 @@ async function serveHolding(
     maxBodyBytes: config.maxBodyBytes,
     ...(pool === undefined ? {} : { pool }),
     ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
+    ...(previews === undefined ? {} : { previews }),
   });
   const server = serveHttp({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
@@ -262,10 +321,42 @@ async function serveHolding(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const hostInUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   serving.url = `http://${hostInUrl}:${port}`;
+  const previewServer = previews?.createServer();
+  if (previews !== undefined && previewServer !== undefined) {
+    const previewPort =
+      config.previewPort === undefined
+        ? port === 0 || config.port === 0
+          ? 0
+          : port + 1
+        : config.previewPort;
+    await new Promise<void>((resolve, reject) => {
+      previewServer.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new CannotStart(
+                `the preview port ${previewPort} is in use: give previews another with --preview-port N (or SANDBOXD_PREVIEW_PORT), or turn them off with --preview-port off`,
+              )
+            : error,
+        ),
+      );
+      previewServer.listen(previewPort as number, config.host, () => resolve());
+    });
+    const listening = previewServer.address();
+    const actualPort = typeof listening === 'object' && listening !== null ? listening.port : 0;
+    if (
+      previews.addressing.domain === 'localhost' &&
+      previews.addressing.scheme === 'http' &&
+      previews.addressing.urlPort === 0
+    ) {
+      previews.addressing.urlPort = actualPort;
+    }
+    serving.previewUrl = `http://${hostInUrl}:${actualPort}`;
+  }
   log.info(
     {
       ...config,
       port,
+      previews: serving.previewUrl ?? 'off',
       allowedHosts,
       auth: config.noAuth ? 'disabled' : `operator token (${token.source})`,
       reconciled: adopted.length,
@@ -280,6 +371,12 @@ async function serveHolding(
   }
   // The pool fills in the background; the endpoints answer meanwhile (creating fresh sandboxes).
   void pool?.warm();
+  if (serving.previewUrl !== undefined) {
+    const example = previewOrigin(previews?.addressing as PreviewAddressing, 'SANDBOX', 3000);
+    process.stderr.write(
+      `sandboxd: previews at ${serving.previewUrl} (each on its own origin, e.g. ${example})\n`,
+    );
+  }
   process.stderr.write(`sandboxd: MCP at ${serving.url}/mcp\n`);
   let lockWatch: NodeJS.Timeout | undefined;
   const reason = await new Promise<string>((resolve) => {
@@ -297,6 +394,8 @@ async function serveHolding(
     { reason },
     'shutting down; sandboxes over a host folder are removed, the others keep running and are reconciled at the next start',
   );
+  previewServer?.closeAllConnections();
+  previewServer?.close();
   await pool?.stop();
   await reaper.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));

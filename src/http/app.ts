@@ -5,6 +5,7 @@ import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import type { WorkspaceTarget } from '../mcp/target.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
+import type { Previews } from '../preview/service.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
@@ -43,6 +44,8 @@ export interface HttpAppOptions {
   defaultTtlSeconds?: number;
   pool?: WarmPool;
   maxArchiveBytes?: number;
+  /** Preview grants, served by their own listener; undefined: previews are off. */
+  previews?: Previews;
 }
 
 /** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
@@ -50,7 +53,7 @@ const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
 export function createHttpApp(options: HttpAppOptions): Hono {
-  const { manager, workspaces, metrics, log } = options;
+  const { manager, workspaces, metrics, log, previews } = options;
   const app = new Hono();
   app.use('*', allowedHosts(options.allowedHosts));
   // Public, and readable from any origin: registered before the Origin check and authentication.
@@ -94,6 +97,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       pool: options.pool,
       loadPolicy: options.loadPolicy,
       defaultTtlSeconds: options.defaultTtlSeconds,
+      previews,
     }),
   );
 
@@ -105,6 +109,12 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     facts: () => handle.facts(),
     takeNotice: () => handle.takeNotice(),
     onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
+    ...(previews === undefined
+      ? {}
+      : {
+          grantPreview: (sandbox, port, ttlSeconds) =>
+            previews.grant(sandbox, { port, ttlSeconds, isPublic: false, grantedBy: 'mcp' }),
+        }),
   });
   const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context) => {
     let handler = handlers.get(key);

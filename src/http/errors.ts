@@ -14,6 +14,8 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   SANDBOX_UNAVAILABLE: 503,
   SANDBOX_STARTING: 503,
   TIMEOUT: 504,
+  PORT_NOT_LISTENING: 502,
+  PREVIEW_UNAVAILABLE: 501,
 };
 
 /**

@@ -4,12 +4,14 @@ import { prefetchInstructions } from '../mcp/instructions.ts';
 import { agentLimits } from '../policy/container-spec.ts';
 import { allowListOf, type EgressAllowList, EgressSection } from '../policy/egress.ts';
 import { type LoadedPolicy, loadHostLists } from '../policy/load.ts';
+import type { Previews } from '../preview/service.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
 import { restError } from './errors.ts';
+import { addPreviewRoutes } from './preview-routes.ts';
 import { newToken, sha256Hex } from './tokens.ts';
 
 const LabelKey = z
@@ -52,6 +54,8 @@ export interface V1Options {
   /** Host lists a PATCHed allow-list includes, by name; the policy directory's by default. */
   loadHostLists?: (names: readonly string[]) => Promise<Record<string, string[]>>;
   defaultTtlSeconds: number | undefined;
+  /** Preview grants and URLs; undefined when the preview listener is off. */
+  previews?: Previews | undefined;
 }
 
 function mcpUrl(origin: string, id: string): string {
@@ -68,7 +72,7 @@ function describeEgress(sandbox: Sandbox) {
   };
 }
 
-function describe(sandbox: Sandbox, origin: string) {
+function describe(sandbox: Sandbox, origin: string, previews: Previews | undefined) {
   const { policy } = sandbox.loaded;
   return {
     id: sandbox.id,
@@ -83,6 +87,7 @@ function describe(sandbox: Sandbox, origin: string) {
         : { hostPath: sandbox.workspace.hostPath },
     labels: sandbox.labels,
     egress: describeEgress(sandbox),
+    previews: previews?.list(sandbox.id) ?? [],
     createdAt: sandbox.createdAt.toISOString(),
     expiresAt: sandbox.expiresAt?.toISOString() ?? null,
     limits: {
@@ -154,7 +159,7 @@ export function v1Routes(options: V1Options): Hono {
           ...(body.labels === undefined ? {} : { labels: body.labels }),
         }));
       prefetchInstructions(sandbox);
-      return c.json({ ...describe(sandbox, origin(c.req.url)), token }, 201);
+      return c.json({ ...describe(sandbox, origin(c.req.url), options.previews), token }, 201);
     } catch (error) {
       return restError(c, error);
     }
@@ -165,7 +170,7 @@ export function v1Routes(options: V1Options): Hono {
       sandboxes: manager
         .list()
         .filter((sandbox) => !sandbox.isPooled)
-        .map((sandbox) => describe(sandbox, origin(c.req.url))),
+        .map((sandbox) => describe(sandbox, origin(c.req.url), options.previews)),
     }),
   );
 
@@ -173,7 +178,7 @@ export function v1Routes(options: V1Options): Hono {
     try {
       const sandbox = manager.get(c.req.param('id'));
       if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
-      return c.json(describe(sandbox, origin(c.req.url)));
+      return c.json(describe(sandbox, origin(c.req.url), options.previews));
     } catch (error) {
       return restError(c, error);
     }
@@ -195,7 +200,7 @@ export function v1Routes(options: V1Options): Hono {
         allowList = allowListOf(egress, hostLists);
       }
       await manager.setEgress(sandbox.id, allowList);
-      return c.json(describe(sandbox, origin(c.req.url)));
+      return c.json(describe(sandbox, origin(c.req.url), options.previews));
     } catch (error) {
       return restError(c, error);
     }
@@ -210,6 +215,17 @@ export function v1Routes(options: V1Options): Hono {
     } catch (error) {
       return restError(c, error);
     }
+  });
+
+  addPreviewRoutes(app, {
+    manager,
+    previews: options.previews,
+    jsonBody,
+    taskSandbox: (id) => {
+      const sandbox = manager.get(id);
+      if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
+      return sandbox;
+    },
   });
 
   app.all('*', (c) => restError(c, new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));

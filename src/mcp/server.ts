@@ -7,7 +7,14 @@ import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs } from '../protocol/tools/index.ts';
 import { replyTimeoutMs } from './catalog.ts';
 import { conformingResult, errorEnvelope, outputJsonSchema, successEnvelope } from './envelope.ts';
-import { RequestPermissionsTool, requestPermissions, ServerInfoTool, serverInfo } from './host-tools.ts';
+import {
+  PreviewUrlTool,
+  previewUrl,
+  RequestPermissionsTool,
+  requestPermissions,
+  ServerInfoTool,
+  serverInfo,
+} from './host-tools.ts';
 import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
@@ -80,6 +87,12 @@ export const catalog: RegisteredSpec[] = [
     spec: ServerInfoTool,
     schema: advertiseOnly(ServerInfoTool),
     run: async (target: WorkspaceTarget) => successEnvelope(await serverInfo(target)),
+  },
+  {
+    spec: PreviewUrlTool,
+    schema: advertiseOnly(PreviewUrlTool),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) =>
+      successEnvelope(await previewUrl(target, input as { port: number; ttl_seconds?: number })),
   },
   {
     spec: RequestPermissionsTool,

@@ -23,4 +23,15 @@ export interface WorkspaceTarget {
   /** Something the next tool result should tell the model once (its sandbox was replaced). */
   takeNotice?(): string | undefined;
   onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;
+  /** Grants a browser a port of the sandbox (preview_url); absent where no preview listener runs. */
+  grantPreview?(sandbox: Sandbox, port: number, ttlSeconds: number | undefined): Promise<PreviewGrantResult>;
+}
+
+/** What preview_url answers. */
+export interface PreviewGrantResult {
+  id: string;
+  port: number;
+  openUrl: string;
+  expiresAt: string;
+  listening: boolean;
 }

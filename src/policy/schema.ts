@@ -81,6 +81,16 @@ export const Policy = z
       })
       .strict()
       .prefault({}),
+    /** Previews of servers in the sandbox (the door in): limits per sandbox, across its preview URLs. */
+    preview: z
+      .object({
+        /** Tunnels open at once: requests in flight, kept-alive connections, WebSockets. */
+        connections: z.number().int().min(1).max(4096).default(64),
+        /** Bytes per second across the sandbox's previews, both directions; unset: unlimited. */
+        bytesPerSecond: Bytes.optional(),
+      })
+      .strict()
+      .prefault({}),
     seccomp: z
       .object({
         profile: z

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { AgentLimits } from './limits.ts';
+import { PreviewOpen } from './preview.ts';
 import { base64Bytes, type ReplyBudget, replyBudget } from './reply-budget.ts';
 import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
 import { agentToolSpecs } from './tools/index.ts';
 
 /** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const SandboxId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'a sandbox id is 3-63 of [a-z0-9-]');
 export type SandboxId = z.infer<typeof SandboxId>;
@@ -111,6 +112,7 @@ export const agentMethods = {
   'archive.write': { params: ArchiveWrite, result: z.object({}), reply: smallReply },
   'archive.import.finish': { params: ArchiveStreamRef, result: ArchiveImported, reply: smallReply },
   'archive.close': { params: ArchiveStreamRef, result: z.object({}), reply: smallReply },
+  'preview.open': { params: PreviewOpen, result: z.object({}), reply: smallReply },
 } as const satisfies Record<
   string,
   { params: z.ZodType; result: z.ZodType; reply: (params: unknown, limits: AgentLimits) => ReplyBudget }

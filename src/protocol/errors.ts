@@ -36,6 +36,8 @@ export const ErrorCode = z.enum([
   'FORBIDDEN',
   'AGENT_PROTOCOL_ERROR',
   'TIMEOUT',
+  'PORT_NOT_LISTENING',
+  'PREVIEW_UNAVAILABLE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -85,6 +87,8 @@ const defaults: Record<ErrorCode, { category: ErrorCategory; retryable: boolean 
   FORBIDDEN: { category: 'permission', retryable: false },
   AGENT_PROTOCOL_ERROR: { category: 'internal', retryable: true },
   TIMEOUT: { category: 'runtime', retryable: true },
+  PORT_NOT_LISTENING: { category: 'runtime', retryable: true },
+  PREVIEW_UNAVAILABLE: { category: 'runtime', retryable: false },
 };
 
 /** The error as it travels over the wire and inside the MCP envelope. */

@@ -8,6 +8,7 @@ import { type Lookup, systemLookup } from '../egress/resolve.ts';
 import { agentLimits, containerSpec, egressAllowList, SANDBOX_USER } from '../policy/container-spec.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
+import { PreviewDoor } from '../preview/door.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
@@ -140,14 +141,14 @@ export class SandboxManager extends EventEmitter {
   }
 
   /**
-   * A sandbox's two sockets: the agent link, and the egress gate with `allowList`
-   * (the agent serves its proxy while the gate has one).
+   * A sandbox's three sockets: the agent link, the egress gate with `allowList`
+   * (the agent serves its proxy while the gate has one), and the preview door.
    */
   doors(
     id: string,
     loaded: LoadedPolicy,
     allowList: EgressAllowList | null,
-  ): { link: AgentLink; egress: EgressGate } {
+  ): { link: AgentLink; egress: EgressGate; preview: PreviewDoor } {
     const socketDir = socketDirFor(this.stateDir, id);
     const egress = new EgressGate({
       sandboxId: id,
@@ -166,7 +167,14 @@ export class SandboxManager extends EventEmitter {
       log: this.log,
       serveEgressProxy: () => egress.allowList !== null,
     });
-    return { link, egress };
+    const preview = new PreviewDoor({
+      sandboxId: id,
+      socketDir,
+      link,
+      log: this.log,
+      limits: loaded.policy.preview,
+    });
+    return { link, egress, preview };
   }
 
   /**
@@ -248,7 +256,7 @@ export class SandboxManager extends EventEmitter {
     const workspace: WorkspaceSource =
       requested.kind === 'bind' ? { ...requested, readOnlyPaths: git?.readOnlyPaths ?? [] } : requested;
     const socketDir = socketDirFor(this.stateDir, id);
-    const { link, egress } = this.doors(id, options.policy, egressAllowList(options.policy));
+    const { link, egress, preview } = this.doors(id, options.policy, egressAllowList(options.policy));
     const expiresAt = options.ttlMs === undefined ? undefined : new Date(Date.now() + options.ttlMs);
     const lifetime = options.lifetime ?? this.defaultLifetime;
     const sandbox = new Sandbox({
@@ -257,6 +265,7 @@ export class SandboxManager extends EventEmitter {
       workspace,
       link,
       egress,
+      preview,
       ownsVolume,
       expiresAt,
       owner: options.owner,
@@ -435,6 +444,7 @@ export class SandboxManager extends EventEmitter {
   }
 
   async #teardown(sandbox: Sandbox, removeVolume: boolean): Promise<void> {
+    await sandbox.preview.close();
     await sandbox.egress.close();
     await sandbox.link.close();
     if (sandbox.containerId !== undefined) await this.driver.remove(sandbox.containerId);
@@ -474,7 +484,11 @@ export class SandboxManager extends EventEmitter {
   /** Lets go of every sandbox without touching its container: the control plane is shutting down. */
   async detachAll(): Promise<void> {
     await Promise.allSettled(
-      this.list().flatMap((sandbox) => [sandbox.egress.close(), sandbox.link.close()]),
+      this.list().flatMap((sandbox) => [
+        sandbox.preview.close(),
+        sandbox.egress.close(),
+        sandbox.link.close(),
+      ]),
     );
     this.#sandboxes.clear();
   }

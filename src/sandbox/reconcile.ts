@@ -118,7 +118,7 @@ async function adopt(
   const workspace: WorkspaceSource = source.startsWith('/')
     ? { kind: 'bind', hostPath: source }
     : { kind: 'volume', name: source };
-  const { link, egress } = manager.doors(
+  const { link, egress, preview } = manager.doors(
     id,
     loaded,
     assignment?.egress === undefined ? egressAllowList(loaded) : assignment.egress,
@@ -130,6 +130,7 @@ async function adopt(
     workspace,
     link,
     egress,
+    preview,
     ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
     expiresAt: expires === undefined ? undefined : new Date(expires),
     owner: assignment?.owner ?? labels[LABEL_OWNER],

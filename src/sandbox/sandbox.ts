@@ -1,5 +1,6 @@
 import type { EgressGate } from '../egress/gate.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
+import type { PreviewDoor } from '../preview/door.ts';
 import type { ToolReply } from '../protocol/agent-api.ts';
 import type { WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
@@ -15,6 +16,7 @@ export interface SandboxInit {
   workspace: WorkspaceSource;
   link: AgentLink;
   egress: EgressGate;
+  preview: PreviewDoor;
   ownsVolume: boolean;
   createdAt?: Date;
   expiresAt?: Date | undefined;
@@ -32,6 +34,8 @@ export class Sandbox {
   readonly link: AgentLink;
   /** Its door out: the allow-list in force and the egress.sock that serves it. */
   readonly egress: EgressGate;
+  /** Its door in: preview tunnels to servers on its loopback. */
+  readonly preview: PreviewDoor;
   readonly createdAt: Date;
   /** When the sandbox and its volume are removed whatever happens; undefined: never.
    *  These four are set at creation, or when a task takes the sandbox from the warm pool. */
@@ -63,6 +67,7 @@ export class Sandbox {
     this.workspace = init.workspace;
     this.link = init.link;
     this.egress = init.egress;
+    this.preview = init.preview;
     this.ownsVolume = init.ownsVolume;
     this.createdAt = init.createdAt ?? new Date();
     this.expiresAt = init.expiresAt;

@@ -22,6 +22,8 @@ export class ControlPlane {
   stateDir = '';
   policyDir = '';
   baseUrl = '';
+  /** Where the preview listener answers (any Host header reaches it; the browser uses *.localhost). */
+  previewUrl = '';
   process: ChildProcess | undefined;
   stderr = '';
 
@@ -69,6 +71,7 @@ export class ControlPlane {
       child.stderr?.on('data', (chunk: Buffer) => {
         this.stderr += chunk.toString();
         const match = /MCP at (http:\/\/\S+)\/mcp/.exec(this.stderr);
+        this.previewUrl = /previews at (http:\/\/\S+)/.exec(this.stderr)?.[1] ?? '';
         if (match?.[1]) {
           clearTimeout(timer);
           resolve(match[1]);
