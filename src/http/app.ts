@@ -11,6 +11,7 @@ import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
@@ -23,6 +24,7 @@ import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
+import { snapshotRoutes } from './snapshot-routes.ts';
 import { v1Routes } from './v1.ts';
 
 export interface HttpAppOptions {
@@ -43,6 +45,8 @@ export interface HttpAppOptions {
   defaultTtlSeconds?: number;
   pool?: WarmPool;
   maxArchiveBytes?: number;
+  /** Snapshots, restore and forks (/v1 and the checkpoint tools); absent where the driver has none. */
+  snapshots?: Snapshots;
 }
 
 /** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
@@ -87,6 +91,12 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     '/v1',
     archiveRoutes({ manager, maxUploadBytes: options.maxArchiveBytes ?? DEFAULT_IMPORT_MAX_BYTES }),
   );
+  if (options.snapshots !== undefined) {
+    app.route(
+      '/v1',
+      snapshotRoutes({ manager, snapshots: options.snapshots, defaultTtlSeconds: options.defaultTtlSeconds }),
+    );
+  }
   app.route(
     '/v1',
     v1Routes({
@@ -94,6 +104,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       pool: options.pool,
       loadPolicy: options.loadPolicy,
       defaultTtlSeconds: options.defaultTtlSeconds,
+      snapshots: options.snapshots,
     }),
   );
 
@@ -103,6 +114,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     sandbox: () => handle.sandbox(),
     currentSandbox: () => handle.currentSandbox(),
     facts: () => handle.facts(),
+    snapshots: options.snapshots,
     takeNotice: () => handle.takeNotice(),
     onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
   });

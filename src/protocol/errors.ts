@@ -36,6 +36,7 @@ export const ErrorCode = z.enum([
   'FORBIDDEN',
   'AGENT_PROTOCOL_ERROR',
   'TIMEOUT',
+  'SNAPSHOT_IN_USE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -85,6 +86,7 @@ const defaults: Record<ErrorCode, { category: ErrorCategory; retryable: boolean 
   FORBIDDEN: { category: 'permission', retryable: false },
   AGENT_PROTOCOL_ERROR: { category: 'internal', retryable: true },
   TIMEOUT: { category: 'runtime', retryable: true },
+  SNAPSHOT_IN_USE: { category: 'conflict', retryable: false },
 };
 
 /** The error as it travels over the wire and inside the MCP envelope. */
