@@ -106,7 +106,12 @@ export class Reaper {
       if (container === undefined) {
         manager.transition(sandbox, 'failed', { reason: 'container removed outside sandboxd' });
         await manager.destroy(sandbox.id, { removeVolume: false }).catch(() => undefined);
-      } else if (container.state !== 'running' && (sandbox.state === 'ready' || sandbox.state === 'idle')) {
+      } else if (
+        // A paused container (a snapshot's copy, sandbox/snapshots.ts) thaws on its own.
+        container.state !== 'running' &&
+        container.state !== 'paused' &&
+        (sandbox.state === 'ready' || sandbox.state === 'idle')
+      ) {
         manager.transition(sandbox, 'stopped', { reason: `container ${container.state}` });
       }
     }
