@@ -94,7 +94,12 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   if (options.snapshots !== undefined) {
     app.route(
       '/v1',
-      snapshotRoutes({ manager, snapshots: options.snapshots, defaultTtlSeconds: options.defaultTtlSeconds }),
+      snapshotRoutes({
+        manager,
+        snapshots: options.snapshots,
+        defaultTtlSeconds: options.defaultTtlSeconds,
+        loadPolicy: options.loadPolicy,
+      }),
     );
   }
   app.route(

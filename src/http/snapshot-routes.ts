@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { prefetchInstructions } from '../mcp/instructions.ts';
+import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
@@ -41,6 +42,7 @@ export interface SnapshotRoutesOptions {
   manager: SandboxManager;
   snapshots: Snapshots;
   defaultTtlSeconds: number | undefined;
+  loadPolicy: (name: string) => Promise<LoadedPolicy>;
 }
 
 /** /v1 snapshots, restore and fork; operator only, like all of /v1. */
@@ -114,7 +116,35 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono {
     }
   });
 
-  /** count new sandboxes from the sandbox's files now, each with its own token and MCP URL. */
+  /** `count` sandboxes over a snapshot, each with its own token and MCP URL, as /v1 shows them. */
+  const forkOf = async (
+    snapshotId: string,
+    body: z.infer<typeof ForkBody>,
+    policy: LoadedPolicy,
+    labels: Record<string, string>,
+    url: string,
+  ) => {
+    const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
+    const tokens = new Map<string, string>();
+    const forks = await snapshots.fork(snapshotId, body.count, (id) => {
+      const token = newToken();
+      tokens.set(id, token);
+      return {
+        policy,
+        owner: 'operator',
+        tokenSha256: sha256Hex(token),
+        labels,
+        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+      };
+    });
+    for (const fork of forks) prefetchInstructions(fork);
+    return {
+      snapshotId,
+      sandboxes: forks.map((fork) => ({ ...describe(fork, origin(url)), token: tokens.get(fork.id) })),
+    };
+  };
+
+  /** count new sandboxes from the sandbox's files now: a snapshot of their own, gone with the last of them. */
   app.post('/sandboxes/:id/fork', async (c) => {
     try {
       const source = sandboxOf(c.req.param('id'));
@@ -126,28 +156,19 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono {
         isEphemeral: true,
         label: `fork of ${source.id}`,
       });
-      const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
-      const tokens = new Map<string, string>();
-      const forks = await snapshots.fork(snapshot.snapshotId, body.count, (id) => {
-        const token = newToken();
-        tokens.set(id, token);
-        return {
-          policy: source.loaded,
-          owner: 'operator',
-          tokenSha256: sha256Hex(token),
-          labels: source.labels,
-          ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
-        };
-      });
-      for (const fork of forks) prefetchInstructions(fork);
-      const url = origin(c.req.url);
-      return c.json(
-        {
-          snapshotId: snapshot.snapshotId,
-          sandboxes: forks.map((fork) => ({ ...describe(fork, url), token: tokens.get(fork.id) })),
-        },
-        201,
-      );
+      return c.json(await forkOf(snapshot.snapshotId, body, source.loaded, source.labels, c.req.url), 201);
+    } catch (error) {
+      return restError(c, error);
+    }
+  });
+
+  /** count new sandboxes over a kept snapshot, with the given policy (default). */
+  app.post('/snapshots/:snapshotId/fork', async (c) => {
+    try {
+      const snapshot = await snapshots.get(c.req.param('snapshotId'));
+      const body = await jsonBody(c, ForkBody);
+      const policy = await options.loadPolicy('default');
+      return c.json(await forkOf(snapshot.snapshotId, body, policy, {}, c.req.url), 201);
     } catch (error) {
       return restError(c, error);
     }
