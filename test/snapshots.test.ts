@@ -1,40 +1,25 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ControlPlane, structured } from './support/control-plane.ts';
+import { describe, it } from 'node:test';
+import { structured } from './support/control-plane.ts';
 import {
   connect,
-  createTask,
   fork,
   manifest,
   post,
   type SnapshotJson,
   sh,
   snapshot,
+  snapshotSuite,
   type TaskSandbox,
 } from './support/snapshots.ts';
 
-let plane: ControlPlane;
-const opened: TaskSandbox[] = [];
-
-async function task(body: Record<string, unknown> = {}): Promise<TaskSandbox> {
-  const sandbox = await createTask(plane, body);
-  opened.push(sandbox);
-  return sandbox;
-}
+const ENV = { SANDBOXD_SWEEP_MS: '500', SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX: '3' };
+const suite = snapshotSuite(ENV);
 
 async function listed(): Promise<SnapshotJson[]> {
-  return ((await (await plane.fetch('/v1/snapshots')).json()) as { snapshots: SnapshotJson[] }).snapshots;
+  return ((await (await suite.plane.fetch('/v1/snapshots')).json()) as { snapshots: SnapshotJson[] })
+    .snapshots;
 }
-
-before(async () => {
-  plane = await ControlPlane.create();
-  await plane.start({ SANDBOXD_SWEEP_MS: '500', SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX: '3' });
-});
-
-after(async () => {
-  await Promise.allSettled(opened.map((sandbox) => sandbox.client.close()));
-  await plane.destroy();
-});
 
 const TREE = [
   'mkdir -p src/deep/er empty/inner docs',
@@ -48,10 +33,10 @@ const TREE = [
 
 describe('snapshot and restore', () => {
   it('gives back every byte, mode, link and empty directory, and stops running commands first', async () => {
-    const sandbox = await task();
+    const sandbox = await suite.task();
     await sh(sandbox, TREE);
     const before = await manifest(sandbox);
-    const taken = await snapshot(plane, sandbox.id, { label: 'clean' });
+    const taken = await snapshot(suite.plane, sandbox.id, { label: 'clean' });
     assert.match(taken.snapshotId, /^snap-[0-9a-f]{12}$/);
     assert.ok(taken.files >= 11, `files ${taken.files}`);
     assert.ok(taken.bytes >= 200_000, `bytes ${taken.bytes}`);
@@ -71,7 +56,7 @@ describe('snapshot and restore', () => {
     );
     assert.equal(running.status, 'running');
 
-    const response = await post(plane, `/v1/sandboxes/${sandbox.id}/restore`, {
+    const response = await post(suite.plane, `/v1/sandboxes/${sandbox.id}/restore`, {
       snapshotId: taken.snapshotId,
     });
     assert.equal(response.status, 200, await response.clone().text());
@@ -83,31 +68,34 @@ describe('snapshot and restore', () => {
   });
 
   it('lists, gets and deletes a snapshot, and answers 404 for one that does not exist', async () => {
-    const sandbox = await task();
-    const taken = await snapshot(plane, sandbox.id);
-    const one = (await (await plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).json()) as SnapshotJson;
+    const sandbox = await suite.task();
+    const taken = await snapshot(suite.plane, sandbox.id);
+    const one = (await (await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).json()) as SnapshotJson;
     assert.equal(one.sandboxId, sandbox.id);
-    const mine = (await (await plane.fetch(`/v1/sandboxes/${sandbox.id}/snapshots`)).json()) as {
+    const mine = (await (await suite.plane.fetch(`/v1/sandboxes/${sandbox.id}/snapshots`)).json()) as {
       snapshots: SnapshotJson[];
     };
     assert.deepEqual(
       mine.snapshots.map((found) => found.snapshotId),
       [taken.snapshotId],
     );
-    assert.equal((await plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' })).status, 204);
-    assert.equal((await plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).status, 404);
-    assert.equal((await plane.fetch('/v1/snapshots/snap-000000000000')).status, 404);
-    assert.equal((await plane.fetch('/v1/snapshots/..%2f..%2fetc')).status, 404);
+    assert.equal(
+      (await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' })).status,
+      204,
+    );
+    assert.equal((await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).status, 404);
+    assert.equal((await suite.plane.fetch('/v1/snapshots/snap-000000000000')).status, 404);
+    assert.equal((await suite.plane.fetch('/v1/snapshots/..%2f..%2fetc')).status, 404);
   });
 });
 
 describe('forks', () => {
   it('makes five sandboxes with their own tokens; none sees another fork’s writes, nor the source theirs', async () => {
-    const source = await task();
+    const source = await suite.task();
     await sh(source, 'echo base > shared.txt && mkdir d && echo keep > d/keep');
     const uid = (await sh(source, 'id -u')).trim();
-    const { snapshotId, sandboxes } = await fork(plane, source.id, 5);
-    opened.push(...sandboxes);
+    const { snapshotId, sandboxes } = await fork(suite.plane, source.id, 5);
+    for (const one of sandboxes) suite.track(one);
     assert.equal(new Set(sandboxes.map((one) => one.token)).size, 5);
     await Promise.all(
       sandboxes.map((one) =>
@@ -120,49 +108,57 @@ describe('forks', () => {
       assert.equal((await sh(one, 'id -u')).trim(), uid, "a fork runs as its snapshot's uid");
       // Another fork's token does not reach it.
       const other = sandboxes.find((candidate) => candidate.id !== one.id) as TaskSandbox;
-      const refused = await plane.fetch(`/s/${one.id}/mcp`, {
+      const refused = await suite.plane.fetch(`/s/${one.id}/mcp`, {
         method: 'POST',
         body: '{}',
-        headers: plane.headers(other.token),
+        headers: suite.plane.headers(other.token),
       });
       assert.equal(refused.status, 401);
     }
     assert.equal((await sh(source, 'cat shared.txt d/keep')).trim(), 'base\nkeep');
     assert.equal((await sh(source, 'ls -1 | grep -c "^own-" || true')).trim(), '0');
     // The snapshot under them is unchanged: a new sandbox from it sees the original files.
-    const fresh = await task({ fromSnapshot: snapshotId });
+    const fresh = await suite.task({ fromSnapshot: snapshotId });
     assert.equal((await sh(fresh, 'cat shared.txt d/keep; ls')).trim(), 'base\nkeep\nd\nshared.txt');
   });
 
   it('refuses to delete a snapshot forks still use, and lets it go once they are gone', async () => {
-    const source = await task();
+    const source = await suite.task();
     await sh(source, 'echo x > x');
-    const taken = await snapshot(plane, source.id);
+    const taken = await snapshot(suite.plane, source.id);
     const forked = [
-      await task({ fromSnapshot: taken.snapshotId }),
-      await task({ fromSnapshot: taken.snapshotId }),
+      await suite.task({ fromSnapshot: taken.snapshotId }),
+      await suite.task({ fromSnapshot: taken.snapshotId }),
     ];
-    const refused = await plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' });
+    const refused = await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' });
     assert.equal(refused.status, 409);
     const error = ((await refused.json()) as { error: { code: string } }).error;
     assert.equal(error.code, 'SNAPSHOT_IN_USE');
     assert.deepEqual(
-      ((await (await plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).json()) as SnapshotJson).forks.sort(),
+      (
+        (await (await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).json()) as SnapshotJson
+      ).forks.sort(),
       forked.map((one) => one.id).sort(),
     );
     // Forks keep working on it meanwhile.
     assert.equal((await sh(forked[0] as TaskSandbox, 'cat x')).trim(), 'x');
     for (const one of forked)
-      assert.equal((await plane.fetch(`/v1/sandboxes/${one.id}`, { method: 'DELETE' })).status, 204);
-    assert.equal((await plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' })).status, 204);
+      assert.equal((await suite.plane.fetch(`/v1/sandboxes/${one.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal(
+      (await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' })).status,
+      204,
+    );
   });
 
   it("removes a fork request's own snapshot once its forks are deleted", async () => {
-    const source = await task();
-    const { snapshotId, sandboxes } = await fork(plane, source.id, 1);
-    opened.push(...sandboxes);
+    const source = await suite.task();
+    const { snapshotId, sandboxes } = await fork(suite.plane, source.id, 1);
+    for (const one of sandboxes) suite.track(one);
     assert.ok((await listed()).some((one) => one.snapshotId === snapshotId));
-    assert.equal((await plane.fetch(`/v1/sandboxes/${sandboxes[0]?.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal(
+      (await suite.plane.fetch(`/v1/sandboxes/${sandboxes[0]?.id}`, { method: 'DELETE' })).status,
+      204,
+    );
     await waitFor(
       async () => !(await listed()).some((one) => one.snapshotId === snapshotId),
       'the fork snapshot reaped',
@@ -172,7 +168,7 @@ describe('forks', () => {
 
 describe('consistency', () => {
   it('takes a snapshot at one instant while a command writes 10 000 files', async () => {
-    const sandbox = await task();
+    const sandbox = await suite.task();
     // A large file in each directory keeps the copy busy long enough for the writer to move on:
     // a copy that does not freeze the sandbox lists the second directory later than the first.
     await sh(sandbox, 'mkdir a b && head -c 100M /dev/urandom > a/big && cp a/big b/big');
@@ -186,8 +182,8 @@ describe('consistency', () => {
       }),
     );
     assert.equal(writer.status, 'running');
-    const taken = await snapshot(plane, sandbox.id);
-    const copy = await task({ fromSnapshot: taken.snapshotId });
+    const taken = await snapshot(suite.plane, sandbox.id);
+    const copy = await suite.task({ fromSnapshot: taken.snapshotId });
     const numbers = async (dir: string) =>
       (await sh(copy, `ls ${dir} | grep '^f' | sed s/^f// | sort -n`)).trim().split('\n').map(Number);
     const [inA, inB] = [await numbers('a'), await numbers('b')];
@@ -216,25 +212,25 @@ describe('consistency', () => {
 
 describe('quotas and TTL', () => {
   it('refuses a snapshot past the per-sandbox count and reaps one past its TTL', async () => {
-    const sandbox = await task();
-    const short = await snapshot(plane, sandbox.id, { ttlSeconds: 1 });
-    await snapshot(plane, sandbox.id);
-    await snapshot(plane, sandbox.id);
-    const refused = await post(plane, `/v1/sandboxes/${sandbox.id}/snapshots`, {});
+    const sandbox = await suite.task();
+    const short = await snapshot(suite.plane, sandbox.id, { ttlSeconds: 1 });
+    await snapshot(suite.plane, sandbox.id);
+    await snapshot(suite.plane, sandbox.id);
+    const refused = await post(suite.plane, `/v1/sandboxes/${sandbox.id}/snapshots`, {});
     assert.equal(refused.status, 429);
     await waitFor(
       async () => !(await listed()).some((one) => one.snapshotId === short.snapshotId),
       'TTL reap',
     );
-    assert.equal((await post(plane, `/v1/sandboxes/${sandbox.id}/snapshots`, {})).status, 201);
+    assert.equal((await post(suite.plane, `/v1/sandboxes/${sandbox.id}/snapshots`, {})).status, 201);
   });
 });
 
 describe('the checkpoint tools', () => {
   it('let the agent save, list and roll back its own workspace, and nothing of another sandbox', async () => {
-    const sandbox = await task();
-    const other = await task();
-    const foreign = await snapshot(plane, other.id);
+    const sandbox = await suite.task();
+    const other = await suite.task();
+    const foreign = await snapshot(suite.plane, other.id);
     await sh(sandbox, 'echo v1 > f');
     const saved = structured(
       await sandbox.client.callTool({ name: 'checkpoint_create', arguments: { label: 'before' } }),
@@ -265,20 +261,25 @@ describe('the checkpoint tools', () => {
 
 describe('a control-plane restart', () => {
   it('keeps snapshots, forks and the refusal to delete what forks use', async () => {
-    const source = await task();
+    const source = await suite.task();
     await sh(source, 'echo kept > kept.txt');
-    const taken = await snapshot(plane, source.id);
-    const forked = await task({ fromSnapshot: taken.snapshotId });
+    const taken = await snapshot(suite.plane, source.id);
+    const forked = await suite.task({ fromSnapshot: taken.snapshotId });
     await sh(forked, 'echo fork-write > mine.txt');
-    await plane.stop();
-    await plane.start({ SANDBOXD_SWEEP_MS: '500', SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX: '3' });
-    const again = (await (await plane.fetch(`/v1/snapshots/${taken.snapshotId}`)).json()) as SnapshotJson;
+    await suite.plane.stop();
+    await suite.plane.start(ENV);
+    const again = (await (
+      await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`)
+    ).json()) as SnapshotJson;
     assert.equal(again.files, taken.files);
     assert.deepEqual(again.forks, [forked.id]);
-    const reconnected = await connect(plane, forked);
-    opened.push(reconnected);
+    const reconnected = await connect(suite.plane, forked);
+    suite.track(reconnected);
     assert.equal((await sh(reconnected, 'cat kept.txt mine.txt')).trim(), 'kept\nfork-write');
-    assert.equal((await plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' })).status, 409);
+    assert.equal(
+      (await suite.plane.fetch(`/v1/snapshots/${taken.snapshotId}`, { method: 'DELETE' })).status,
+      409,
+    );
   });
 });
 

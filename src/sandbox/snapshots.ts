@@ -24,6 +24,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import type { CreateOptions, SandboxManager } from './manager.ts';
+import { PeriodicSweep } from './periodic-sweep.ts';
 import type { Sandbox } from './sandbox.ts';
 import {
   bytesLeft,
@@ -105,8 +106,10 @@ export class Snapshots {
   readonly #busy = new Map<string, number>();
   /** One operation at a time per sandbox (a pause, a restore). */
   readonly #locks = new Map<string, Promise<unknown>>();
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
+  readonly #periodic = new PeriodicSweep(
+    () => this.#sweep(),
+    (error) => this.#manager.log.error({ error: String(error) }, 'snapshot sweep failed'),
+  );
 
   constructor(options: SnapshotsOptions) {
     this.#manager = options.manager;
@@ -524,23 +527,16 @@ export class Snapshots {
   }
 
   start(intervalMs: number): void {
-    this.#timer = setInterval(() => void this.sweep(), intervalMs);
-    this.#timer.unref();
+    this.#periodic.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** Removes expired snapshots no fork uses, forks' own ones once unused, and copies that never finished. */
   sweep(): Promise<void> {
-    this.#sweeping ??= this.#sweep()
-      .catch((error: unknown) => this.#manager.log.error({ error: String(error) }, 'snapshot sweep failed'))
-      .finally(() => {
-        this.#sweeping = undefined;
-      });
-    return this.#sweeping;
+    return this.#periodic.sweep();
   }
 
   async #sweep(): Promise<void> {

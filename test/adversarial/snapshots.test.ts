@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DockerDriver } from '../../src/runtime/docker/driver.ts';
-import { ControlPlane, structured } from '../support/control-plane.ts';
-import { createTask, post, type SnapshotJson, sh, snapshot, type TaskSandbox } from '../support/snapshots.ts';
+import { structured } from '../support/control-plane.ts';
+import { post, type SnapshotJson, sh, snapshot, snapshotSuite } from '../support/snapshots.ts';
 
 /**
  * A hostile workspace against snapshots, restore and forks: links that point out
@@ -12,23 +12,7 @@ import { createTask, post, type SnapshotJson, sh, snapshot, type TaskSandbox } f
  */
 
 const MAX_SNAPSHOT_BYTES = 64 * 1024 ** 2;
-let plane: ControlPlane;
-const opened: TaskSandbox[] = [];
-
-async function task(body: Record<string, unknown> = {}): Promise<TaskSandbox> {
-  const sandbox = await createTask(plane, body);
-  opened.push(sandbox);
-  return sandbox;
-}
-
-before(async () => {
-  plane = await ControlPlane.create();
-  await plane.start({ SANDBOXD_MAX_SNAPSHOT_BYTES: String(MAX_SNAPSHOT_BYTES) });
-});
-after(async () => {
-  await Promise.allSettled(opened.map((sandbox) => sandbox.client.close()));
-  await plane.destroy();
-});
+const suite = snapshotSuite({ SANDBOXD_MAX_SNAPSHOT_BYTES: String(MAX_SNAPSHOT_BYTES) });
 
 const HOSTILE = [
   'mkdir -p dev links locked/inner',
@@ -47,11 +31,11 @@ const LISTING = `cd /workspace && find . -mindepth 1 -printf '%y %m %s %n %l %p\
 
 describe('a hostile workspace', () => {
   it('is copied as it is: links stay links, holes stay holes, nothing of the host comes in', async () => {
-    const source = await task();
+    const source = await suite.task();
     await sh(source, HOSTILE);
     const listing = await sh(source, LISTING);
     const entries = listing.split('\n').filter((line) => /^[a-z] /.test(line)).length;
-    const taken = await snapshot(plane, source.id);
+    const taken = await snapshot(suite.plane, source.id);
     assert.ok(taken.bytes < 8 * 1024 ** 2, `a 10 GiB sparse file takes ${taken.bytes} bytes in the snapshot`);
     // The copy also holds locked/inner/file, which the sandbox cannot list until it opens the directory.
     assert.equal(
@@ -60,7 +44,7 @@ describe('a hostile workspace', () => {
       `as many entries as the workspace: nothing followed out of it\n${listing}`,
     );
 
-    const forkOf = await task({ fromSnapshot: taken.snapshotId });
+    const forkOf = await suite.task({ fromSnapshot: taken.snapshotId });
     assert.equal(await sh(forkOf, LISTING), listing);
     assert.equal(
       (await sh(forkOf, 'stat -c %i data hard1 links/hard2 | sort -u | wc -l')).trim(),
@@ -87,7 +71,7 @@ describe('a hostile workspace', () => {
 
     // Restore into the source after it wrecked itself: the same listing, still sparse.
     await sh(source, 'chmod -R u+rwx locked && rm -rf ./* && echo wrecked > wrecked');
-    const restored = await post(plane, `/v1/sandboxes/${source.id}/restore`, {
+    const restored = await post(suite.plane, `/v1/sandboxes/${source.id}/restore`, {
       snapshotId: taken.snapshotId,
     });
     assert.equal(restored.status, 200, await restored.clone().text());
@@ -96,23 +80,24 @@ describe('a hostile workspace', () => {
   });
 
   it('refuses a workspace larger than the snapshot bytes left, and leaves no volume behind', async () => {
-    const source = await task();
+    const source = await suite.task();
     await sh(source, `head -c ${MAX_SNAPSHOT_BYTES + 1024 ** 2} /dev/urandom > bulk`);
-    const before = ((await (await plane.fetch('/v1/snapshots')).json()) as { snapshots: SnapshotJson[] })
-      .snapshots;
-    const refused = await post(plane, `/v1/sandboxes/${source.id}/snapshots`, {});
+    const before = (
+      (await (await suite.plane.fetch('/v1/snapshots')).json()) as { snapshots: SnapshotJson[] }
+    ).snapshots;
+    const refused = await post(suite.plane, `/v1/sandboxes/${source.id}/snapshots`, {});
     assert.equal(refused.status, 429);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'QUOTA_EXCEEDED');
     const driver = new DockerDriver();
-    const left = await driver.listVolumeLabels({ 'io.sandboxd.state-dir': plane.stateDir });
+    const left = await driver.listVolumeLabels({ 'io.sandboxd.state-dir': suite.plane.stateDir });
     const snapshotVolumes = left.filter((labels) => labels['io.sandboxd.snapshot'] !== undefined);
     assert.equal(snapshotVolumes.length, before.length);
   });
 
   it('never runs a workspace path or name in the helper, and takes only snapshot ids', async () => {
-    const source = await task();
+    const source = await suite.task();
     for (const snapshotId of ['../x', 'snap-0123456789ab/../..', '$(id)', 'sandboxd-ws-default']) {
-      const response = await post(plane, `/v1/sandboxes/${source.id}/restore`, { snapshotId });
+      const response = await post(suite.plane, `/v1/sandboxes/${source.id}/restore`, { snapshotId });
       assert.equal(response.status, 400, snapshotId);
     }
     const result = await source.client.callTool({

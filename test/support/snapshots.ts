@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
-import { type ControlPlane, structured } from './control-plane.ts';
+import { ControlPlane, structured } from './control-plane.ts';
 
 /** A /v1 sandbox as the tests use it: its id, token and a connected MCP client. */
 export interface TaskSandbox {
@@ -81,5 +82,36 @@ export async function fork(plane: ControlPlane, sandboxId: string, count: number
   return {
     snapshotId: body.snapshotId,
     sandboxes: await Promise.all(body.sandboxes.map((one) => connect(plane, one))),
+  };
+}
+
+/**
+ * One control plane for a test file, started with `env` before its tests and
+ * destroyed after them with every sandbox's client the tests opened.
+ */
+export function snapshotSuite(env: Record<string, string>) {
+  let current: ControlPlane | undefined;
+  const opened: TaskSandbox[] = [];
+  before(async () => {
+    current = await ControlPlane.create();
+    await current.start(env);
+  });
+  after(async () => {
+    await Promise.allSettled(opened.map((sandbox) => sandbox.client.close()));
+    await current?.destroy();
+  });
+  return {
+    get plane(): ControlPlane {
+      if (current === undefined) throw new Error('the control plane has not started');
+      return current;
+    },
+    /** A /v1 sandbox whose client closes after the tests. */
+    async task(body: Record<string, unknown> = {}): Promise<TaskSandbox> {
+      return this.track(await createTask(this.plane, body));
+    },
+    track(sandbox: TaskSandbox): TaskSandbox {
+      opened.push(sandbox);
+      return sandbox;
+    },
   };
 }
