@@ -8,7 +8,7 @@
  *                         [--update-readme] [--out FILE]
  *
  * Benchmarks: cold-start, warm-acquire, exec-round-trip, read-file, throughput,
- * density, noisy-neighbour, egress, gvisor (runsc against runc; skipped without runsc).
+ * density, noisy-neighbour, egress, snapshots, gvisor (runsc against runc; skipped without runsc).
  * --set overrides one count, e.g. --set read-file.mcp=1000 (each file's header
  * lists its counts). Exits 1 when a benchmark could not run,
  * 130 when interrupted, never because a goal was missed.
@@ -36,6 +36,7 @@ import {
 } from './lib/suite.ts';
 import { noisyNeighbour } from './noisy-neighbour.ts';
 import { readFileBench } from './read-file.ts';
+import { snapshotsBench } from './snapshots.ts';
 import { throughput } from './throughput.ts';
 import { warmAcquire } from './warm-acquire.ts';
 
@@ -54,6 +55,7 @@ const ALL: Bench<Counts>[] = [
   density,
   noisyNeighbour,
   egressBench,
+  snapshotsBench,
   gvisorBench,
 ] as unknown as Bench<Counts>[];
 

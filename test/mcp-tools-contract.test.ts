@@ -29,8 +29,8 @@ const SECRET = 'secret-value-that-must-not-be-logged';
 const GIT = 'git -c user.name=t -c user.email=t@e';
 
 describe('tool results and the outputSchema each tool advertises', () => {
-  it('lists 19 tools, each with an object outputSchema that requires ok', () => {
-    assert.equal(tools.length, 19);
+  it('lists 22 tools, each with an object outputSchema that requires ok', () => {
+    assert.equal(tools.length, 22);
     for (const tool of tools) {
       assert.equal(tool.outputSchema?.type, 'object', tool.name);
       assert.ok((tool.outputSchema?.required as string[] | undefined)?.includes('ok'), tool.name);
@@ -85,6 +85,9 @@ describe('tool results and the outputSchema each tool advertises', () => {
     await check('write_stdin', { command_id: id, chars: '', yield_time_ms: 0 }, true);
     await check('read_output', { output_ref: `command:${id}:stdout`, offset: 0 }, true);
     await check('kill_command', { command_id: id, signal: 'KILL' }, true);
+    const saved = await check('checkpoint_create', { label: 'contract' }, true);
+    await check('checkpoint_list', {}, true);
+    await check('checkpoint_restore', { checkpoint_id: saved.checkpoint_id }, true);
 
     const errors: [string, Record<string, unknown>][] = [
       ['read_file', { path: 'missing.txt' }],
@@ -109,6 +112,9 @@ describe('tool results and the outputSchema each tool advertises', () => {
       ['check_exec_environment', { unexpected: true }],
       ['server_info', { unexpected: true }],
       ['request_permissions', { permission: 'network', reason: 'test' }],
+      ['checkpoint_create', { label: 42 }],
+      ['checkpoint_list', { unexpected: true }],
+      ['checkpoint_restore', { checkpoint_id: 'snap-000000000000' }],
     ];
     for (const [name, args] of errors) await check(name, args, false);
 

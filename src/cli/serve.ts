@@ -16,6 +16,8 @@ import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from
 import { WarmPool } from '../sandbox/pool.ts';
 import { Reaper } from '../sandbox/reaper.ts';
 import { reconcile } from '../sandbox/reconcile.ts';
+import { MAX_SNAPSHOT_TTL_SECONDS, type SnapshotLimits } from '../sandbox/snapshot-rules.ts';
+import { Snapshots } from '../sandbox/snapshots.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
@@ -57,6 +59,11 @@ export const ServeConfig = z.object({
   uidRange: UidRangeText.default(DEFAULT_UID_RANGE),
   sweepMs: z.coerce.number().int().min(100).default(10_000),
   defaultTtlSeconds: z.coerce.number().int().min(10).optional(),
+  /** Snapshot limits (sandbox/snapshot-rules.ts has the defaults). */
+  maxSnapshots: z.coerce.number().int().min(0).max(100_000).optional(),
+  maxSnapshotBytes: z.coerce.number().int().min(0).optional(),
+  maxSnapshotsPerSandbox: z.coerce.number().int().min(0).max(1000).optional(),
+  snapshotTtlSeconds: z.coerce.number().int().min(10).max(MAX_SNAPSHOT_TTL_SECONDS).optional(),
   /** Warm pool sizes, "default=4,ci=2". */
   pool: z
     .string()
@@ -147,6 +154,10 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     uidRange: env.SANDBOXD_UID_RANGE,
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
+    maxSnapshots: env.SANDBOXD_MAX_SNAPSHOTS,
+    maxSnapshotBytes: env.SANDBOXD_MAX_SNAPSHOT_BYTES,
+    maxSnapshotsPerSandbox: env.SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX,
+    snapshotTtlSeconds: env.SANDBOXD_SNAPSHOT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
     previewPort: values['preview-port'] ?? env.SANDBOXD_PREVIEW_PORT,
     previewDomain: values['preview-domain'] ?? env.SANDBOXD_PREVIEW_DOMAIN,
@@ -282,6 +293,9 @@ async function serveHolding(
   const metrics = new Metrics(manager, pool);
   const reaper = new Reaper(manager, { intervalMs: config.sweepMs });
   reaper.start();
+  const snapshots = new Snapshots({ manager, limits: snapshotLimits(config) });
+  await snapshots.sweep();
+  snapshots.start(config.sweepMs);
   const allowedHosts = config.allowedHosts ?? [
     ...localhostAllowedHostnames(),
     ...(isLoopback(config.host) || config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host]),
@@ -308,6 +322,7 @@ async function serveHolding(
     allowedHosts,
     allowedOrigins: config.allowedOrigins ?? localhostAllowedOrigins(),
     maxBodyBytes: config.maxBodyBytes,
+    snapshots,
     ...(pool === undefined ? {} : { pool }),
     ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
     ...(previews === undefined ? {} : { previews }),
@@ -398,7 +413,18 @@ async function serveHolding(
   previewServer?.close();
   await pool?.stop();
   await reaper.stop();
+  await snapshots.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
   return reason.startsWith('SIG') ? 0 : 1;
+}
+
+/** The snapshot limits set in the environment; the others keep their defaults. */
+function snapshotLimits(config: ServeConfig): Partial<SnapshotLimits> {
+  const limits: Partial<SnapshotLimits> = {};
+  if (config.maxSnapshots !== undefined) limits.maxSnapshots = config.maxSnapshots;
+  if (config.maxSnapshotBytes !== undefined) limits.maxBytes = config.maxSnapshotBytes;
+  if (config.maxSnapshotsPerSandbox !== undefined) limits.maxPerSandbox = config.maxSnapshotsPerSandbox;
+  if (config.snapshotTtlSeconds !== undefined) limits.defaultTtlSeconds = config.snapshotTtlSeconds;
+  return limits;
 }

@@ -12,6 +12,7 @@ import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
@@ -24,6 +25,7 @@ import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
+import { snapshotRoutes } from './snapshot-routes.ts';
 import { v1Routes } from './v1.ts';
 
 export interface HttpAppOptions {
@@ -46,6 +48,8 @@ export interface HttpAppOptions {
   maxArchiveBytes?: number;
   /** Preview grants, served by their own listener; undefined: previews are off. */
   previews?: Previews;
+  /** Snapshots, restore and forks (/v1 and the checkpoint tools); absent where the driver has none. */
+  snapshots?: Snapshots;
 }
 
 /** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
@@ -90,6 +94,17 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     '/v1',
     archiveRoutes({ manager, maxUploadBytes: options.maxArchiveBytes ?? DEFAULT_IMPORT_MAX_BYTES }),
   );
+  if (options.snapshots !== undefined) {
+    app.route(
+      '/v1',
+      snapshotRoutes({
+        manager,
+        snapshots: options.snapshots,
+        defaultTtlSeconds: options.defaultTtlSeconds,
+        loadPolicy: options.loadPolicy,
+      }),
+    );
+  }
   app.route(
     '/v1',
     v1Routes({
@@ -98,6 +113,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       loadPolicy: options.loadPolicy,
       defaultTtlSeconds: options.defaultTtlSeconds,
       previews,
+      snapshots: options.snapshots,
     }),
   );
 
@@ -107,6 +123,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     sandbox: () => handle.sandbox(),
     currentSandbox: () => handle.currentSandbox(),
     facts: () => handle.facts(),
+    snapshots: options.snapshots,
     takeNotice: () => handle.takeNotice(),
     onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
     ...(previews === undefined

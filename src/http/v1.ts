@@ -9,6 +9,8 @@ import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
+import { SnapshotId } from '../sandbox/snapshot-rules.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
 import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
 import { restError } from './errors.ts';
 import { addPreviewRoutes } from './preview-routes.ts';
@@ -26,6 +28,8 @@ export const CreateSandboxBody = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a policy name')
       .default('default'),
     workspace: z.string().regex(WorkspaceName, WORKSPACE_NAME_RULE).optional(),
+    /** A snapshot (sandbox/snapshots.ts) whose files the new sandbox starts from, copy-on-write. */
+    fromSnapshot: SnapshotId.optional(),
     ttlSeconds: z
       .number()
       .int()
@@ -37,7 +41,10 @@ export const CreateSandboxBody = z
       .refine((labels) => Object.keys(labels).length <= 32, 'at most 32 labels')
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((body) => body.workspace === undefined || body.fromSnapshot === undefined, {
+    message: 'a sandbox starts from a workspace or from a snapshot, not both',
+  });
 
 /** PATCH /v1/sandboxes/:id: what may change while a sandbox runs. */
 export const UpdateSandboxBody = z
@@ -56,6 +63,8 @@ export interface V1Options {
   defaultTtlSeconds: number | undefined;
   /** Preview grants and URLs; undefined when the preview listener is off. */
   previews?: Previews | undefined;
+  /** Snapshots and forks; without it, fromSnapshot is refused. */
+  snapshots?: Snapshots | undefined;
 }
 
 function mcpUrl(origin: string, id: string): string {
@@ -72,7 +81,7 @@ function describeEgress(sandbox: Sandbox) {
   };
 }
 
-function describe(sandbox: Sandbox, origin: string, previews: Previews | undefined) {
+export function describe(sandbox: Sandbox, origin: string, previews?: Previews) {
   const { policy } = sandbox.loaded;
   return {
     id: sandbox.id,
@@ -105,7 +114,7 @@ function describe(sandbox: Sandbox, origin: string, previews: Previews | undefin
 }
 
 /** A JSON body checked with `schema` (null or empty as {}); the first problem is the 400's message. */
-async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   let raw: unknown;
   try {
     raw = await c.req.json();
@@ -136,6 +145,18 @@ export function v1Routes(options: V1Options): Hono {
       const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
       const expiresAt =
         ttlSeconds === undefined ? undefined : new Date(Date.now() + ttlSeconds * 1000).toISOString();
+      if (body.fromSnapshot !== undefined) {
+        if (options.snapshots === undefined) throw new ToolError('NOT_FOUND', 'snapshots are not enabled');
+        const [sandbox] = await options.snapshots.fork(body.fromSnapshot, 1, () => ({
+          policy: loaded,
+          owner: 'operator',
+          tokenSha256: sha256Hex(token),
+          ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+          ...(body.labels === undefined ? {} : { labels: body.labels }),
+        }));
+        prefetchInstructions(sandbox as Sandbox);
+        return c.json({ ...describe(sandbox as Sandbox, origin(c.req.url), options.previews), token }, 201);
+      }
       // A task that brings its own workspace volume cannot use a pool member's empty one.
       const pooled =
         body.workspace === undefined

@@ -6,6 +6,14 @@ import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs } from '../protocol/tools/index.ts';
 import { replyTimeoutMs } from './catalog.ts';
+import {
+  CheckpointCreateTool,
+  CheckpointListTool,
+  CheckpointRestoreTool,
+  checkpointCreate,
+  checkpointList,
+  checkpointRestore,
+} from './checkpoint-tools.ts';
 import { conformingResult, errorEnvelope, outputJsonSchema, successEnvelope } from './envelope.ts';
 import {
   PreviewUrlTool,
@@ -98,6 +106,23 @@ export const catalog: RegisteredSpec[] = [
     spec: RequestPermissionsTool,
     schema: advertiseOnly(RequestPermissionsTool),
     run: async () => requestPermissions(),
+  },
+  {
+    spec: CheckpointCreateTool,
+    schema: advertiseOnly(CheckpointCreateTool),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) =>
+      successEnvelope(await checkpointCreate(target, input)),
+  },
+  {
+    spec: CheckpointListTool,
+    schema: advertiseOnly(CheckpointListTool),
+    run: async (target: WorkspaceTarget) => successEnvelope(await checkpointList(target)),
+  },
+  {
+    spec: CheckpointRestoreTool,
+    schema: advertiseOnly(CheckpointRestoreTool),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) =>
+      successEnvelope(await checkpointRestore(target, input as { checkpoint_id: string })),
   },
 ];
 

@@ -1,4 +1,5 @@
 import type { Sandbox } from '../sandbox/sandbox.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
 
 /** What server_info reports about the workspace beyond what the agent knows. */
 export interface WorkspaceFacts {
@@ -20,6 +21,8 @@ export interface WorkspaceTarget {
   /** The sandbox if it is running now, without starting it. */
   currentSandbox(): Sandbox | undefined;
   facts(): WorkspaceFacts;
+  /** Where the checkpoint tools keep this workspace's checkpoints; absent: they are refused. */
+  snapshots?: Snapshots | undefined;
   /** Something the next tool result should tell the model once (its sandbox was replaced). */
   takeNotice?(): string | undefined;
   onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;

@@ -38,6 +38,7 @@ export const ErrorCode = z.enum([
   'TIMEOUT',
   'PORT_NOT_LISTENING',
   'PREVIEW_UNAVAILABLE',
+  'SNAPSHOT_IN_USE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -89,6 +90,7 @@ const defaults: Record<ErrorCode, { category: ErrorCategory; retryable: boolean 
   TIMEOUT: { category: 'runtime', retryable: true },
   PORT_NOT_LISTENING: { category: 'runtime', retryable: true },
   PREVIEW_UNAVAILABLE: { category: 'runtime', retryable: false },
+  SNAPSHOT_IN_USE: { category: 'conflict', retryable: false },
 };
 
 /** The error as it travels over the wire and inside the MCP envelope. */

@@ -23,6 +23,7 @@ import {
   LABEL_TOKEN_SHA256,
   LABEL_UID,
   LABEL_WORKSPACE_INODE,
+  layerVolumeName,
   managedLabels,
   workspaceVolumeName,
 } from '../runtime/labels.ts';
@@ -386,6 +387,7 @@ export class SandboxManager extends EventEmitter {
    */
   async acquire(id: string): Promise<Sandbox> {
     const sandbox = this.get(id);
+    if (sandbox.maintenance !== undefined) await sandbox.maintenance;
     switch (sandbox.state) {
       case 'ready':
         return sandbox;
@@ -451,18 +453,21 @@ export class SandboxManager extends EventEmitter {
     await rm(socketDirFor(this.stateDir, sandbox.id), { recursive: true, force: true });
     await removeAssignment(this.stateDir, sandbox.id);
     if (removeVolume && sandbox.workspace.kind === 'volume') {
-      // The sandbox is gone either way; a volume the engine keeps (409: another
-      // container uses it) is named here, for `docker volume rm` once that container is gone.
-      await this.driver.removeVolume(sandbox.workspace.name).catch((error: unknown) =>
+      const volume = sandbox.workspace.name;
+      try {
+        await this.driver.removeVolume(volume);
+        // A fork's own writes (sandbox/snapshots.ts) live in a layer volume under its overlay
+        // volume, removed only once the overlay is gone.
+        if (volume === workspaceVolumeName(sandbox.id))
+          await this.driver.removeVolume(layerVolumeName(sandbox.id));
+      } catch (error) {
+        // The sandbox is gone either way; a volume the engine keeps (409: another
+        // container uses it) is named here, for `docker volume rm` once that container is gone.
         this.log.warn(
-          {
-            sandboxId: sandbox.id,
-            volume: sandbox.workspace.kind === 'volume' ? sandbox.workspace.name : '',
-            error: String(error),
-          },
+          { sandboxId: sandbox.id, volume, error: String(error) },
           'the workspace volume could not be removed',
-        ),
-      );
+        );
+      }
     }
   }
 

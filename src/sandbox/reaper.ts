@@ -1,5 +1,6 @@
 import { LABEL_MANAGED } from '../runtime/labels.ts';
 import type { SandboxManager } from './manager.ts';
+import { PeriodicSweep } from './periodic-sweep.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export interface ReaperOptions {
@@ -22,8 +23,10 @@ export class Reaper {
   readonly #intervalMs: number;
   readonly #idleMarkMs: number;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
+  readonly #periodic = new PeriodicSweep(
+    () => this.#sweep(),
+    (error) => this.#manager.log.error({ error: String(error) }, 'reaper sweep failed'),
+  );
 
   constructor(manager: SandboxManager, options: ReaperOptions = {}) {
     this.#manager = manager;
@@ -33,23 +36,16 @@ export class Reaper {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.sweep(), this.#intervalMs);
-    this.#timer.unref();
+    this.#periodic.start(this.#intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** One pass; concurrent calls share it. */
   sweep(): Promise<void> {
-    this.#sweeping ??= this.#sweep()
-      .catch((error: unknown) => this.#manager.log.error({ error: String(error) }, 'reaper sweep failed'))
-      .finally(() => {
-        this.#sweeping = undefined;
-      });
-    return this.#sweeping;
+    return this.#periodic.sweep();
   }
 
   async #sweep(): Promise<void> {
@@ -106,7 +102,12 @@ export class Reaper {
       if (container === undefined) {
         manager.transition(sandbox, 'failed', { reason: 'container removed outside sandboxd' });
         await manager.destroy(sandbox.id, { removeVolume: false }).catch(() => undefined);
-      } else if (container.state !== 'running' && (sandbox.state === 'ready' || sandbox.state === 'idle')) {
+      } else if (
+        // A paused container (a snapshot's copy, sandbox/snapshots.ts) thaws on its own.
+        container.state !== 'running' &&
+        container.state !== 'paused' &&
+        (sandbox.state === 'ready' || sandbox.state === 'idle')
+      ) {
         manager.transition(sandbox, 'stopped', { reason: `container ${container.state}` });
       }
     }

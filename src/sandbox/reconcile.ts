@@ -16,7 +16,9 @@ import {
   LABEL_TOKEN_SHA256,
   LABEL_WORKSPACE,
   LABEL_WORKSPACE_INODE,
+  layerVolumeName,
   userLabels,
+  workspaceVolumeName,
 } from '../runtime/labels.ts';
 import type { SandboxManager } from './manager.ts';
 import { loadAssignment, removeAssignment } from './metadata.ts';
@@ -83,6 +85,10 @@ async function discard(manager: SandboxManager, container: ContainerInfo, id: st
   if (container.labels[LABEL_OWNS_VOLUME] === 'true' && volume !== '' && !volume.startsWith('/')) {
     await manager.driver
       .removeVolume(volume)
+      // A fork's writes live in a layer volume under its overlay volume (sandbox/snapshots.ts).
+      .then(() =>
+        volume === workspaceVolumeName(id) ? manager.driver.removeVolume(layerVolumeName(id)) : undefined,
+      )
       .catch((error: unknown) =>
         manager.log.warn(
           { sandboxId: id, volume, error: String(error) },

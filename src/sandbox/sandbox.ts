@@ -58,6 +58,8 @@ export class Sandbox {
   lastUsedAt = Date.now();
   /** A warm-pool member no task holds yet: not listed, not reaped for idleness. */
   isPooled = false;
+  /** Set while a restore replaces the workspace: acquire() waits for it before starting the container. */
+  maintenance: Promise<void> | undefined;
   /** Tool calls in flight; a sandbox with any is never idle. */
   activeCalls = 0;
 

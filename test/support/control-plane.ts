@@ -131,6 +131,19 @@ export class ControlPlane {
         if (volume !== undefined && !volume.startsWith('/')) await driver.removeVolume(volume);
       }
     }
+    // Snapshots, forks' overlay volumes and their layers carry the state directory: overlays first.
+    const volumes =
+      (
+        await driver.docker.listVolumes({
+          filters: JSON.stringify({ label: [`io.sandboxd.state-dir=${this.stateDir}`] }),
+        })
+      ).Volumes ?? [];
+    const overlaysFirst = [...volumes].sort(
+      (a, b) =>
+        Number(b.Labels?.['io.sandboxd.id'] !== undefined) -
+        Number(a.Labels?.['io.sandboxd.id'] !== undefined),
+    );
+    for (const volume of overlaysFirst) await driver.removeVolume(volume.Name).catch(() => undefined);
     await rm(this.stateDir, { recursive: true, force: true });
     await rm(this.policyDir, { recursive: true, force: true });
   }

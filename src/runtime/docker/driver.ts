@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import type { ContainerInfo, ContainerSpec, ContainerState, RuntimeDriver, RuntimeFacts } from '../driver.ts';
 import { containerConfig } from './container-config.ts';
+import { DockerSnapshotEngine, demultiplex } from './snapshot-engine.ts';
 
 function labelFilter(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
@@ -14,9 +15,11 @@ function statusCode(error: unknown): number | undefined {
 export class DockerDriver implements RuntimeDriver {
   readonly name = 'docker';
   readonly docker: Docker;
+  readonly snapshots: DockerSnapshotEngine;
 
   constructor(docker: Docker = new Docker()) {
     this.docker = docker;
+    this.snapshots = new DockerSnapshotEngine(docker);
   }
 
   async facts(): Promise<RuntimeFacts> {
@@ -141,16 +144,4 @@ export class DockerDriver implements RuntimeDriver {
       return '';
     }
   }
-}
-
-/** Docker's log stream without a TTY frames each chunk with an 8-byte header; strip it. */
-function demultiplex(raw: Buffer): string {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  while (offset + 8 <= raw.length) {
-    const size = raw.readUInt32BE(offset + 4);
-    parts.push(raw.subarray(offset + 8, offset + 8 + size));
-    offset += 8 + size;
-  }
-  return Buffer.concat(parts).toString('utf8');
 }
