@@ -29,8 +29,8 @@ const SECRET = 'secret-value-that-must-not-be-logged';
 const GIT = 'git -c user.name=t -c user.email=t@e';
 
 describe('tool results and the outputSchema each tool advertises', () => {
-  it('lists 22 tools, each with an object outputSchema that requires ok', () => {
-    assert.equal(tools.length, 22);
+  it('lists 23 tools, each with an object outputSchema that requires ok', () => {
+    assert.equal(tools.length, 23);
     for (const tool of tools) {
       assert.equal(tool.outputSchema?.type, 'object', tool.name);
       assert.ok((tool.outputSchema?.required as string[] | undefined)?.includes('ok'), tool.name);
@@ -87,6 +87,7 @@ describe('tool results and the outputSchema each tool advertises', () => {
     await check('kill_command', { command_id: id, signal: 'KILL' }, true);
     const saved = await check('checkpoint_create', { label: 'contract' }, true);
     await check('checkpoint_list', {}, true);
+    await check('preview_url', { port: 8000 }, true);
     await check('checkpoint_restore', { checkpoint_id: saved.checkpoint_id }, true);
 
     const errors: [string, Record<string, unknown>][] = [
@@ -114,6 +115,7 @@ describe('tool results and the outputSchema each tool advertises', () => {
       ['request_permissions', { permission: 'network', reason: 'test' }],
       ['checkpoint_create', { label: 42 }],
       ['checkpoint_list', { unexpected: true }],
+      ['preview_url', { port: 0 }],
       ['checkpoint_restore', { checkpoint_id: 'snap-000000000000' }],
     ];
     for (const [name, args] of errors) await check(name, args, false);
