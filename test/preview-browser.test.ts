@@ -86,7 +86,8 @@ describe('previews in a browser', () => {
     const replies = await page.evaluate(
       () =>
         new Promise<string[]>((resolve, reject) => {
-          const socket = new WebSocket(`ws://${location.host}/ws`);
+          const { host } = (globalThis as unknown as { location: { host: string } }).location;
+          const socket = new WebSocket(`ws://${host}/ws`);
           const received: string[] = [];
           socket.onerror = () => reject(new Error('websocket error'));
           socket.onopen = () => socket.send('one');

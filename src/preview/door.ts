@@ -32,7 +32,7 @@ export type PreviewLimits = Policy['preview'];
 export class PreviewDoor {
   readonly socketPath: string;
   readonly budget: ByteBudget;
-  /** Pools tunnels per port for plain HTTP (keep-alive), within the connection limit. */
+  /** Pools tunnels per port for plain HTTP (keep-alive); open() keeps the connection limit. */
   readonly httpAgent: http.Agent;
   readonly #sandboxId: string;
   readonly #link: AgentLink;
@@ -73,7 +73,8 @@ export class PreviewDoor {
       }
     })({
       keepAlive: true,
-      maxSockets: options.limits.connections,
+      // No queue in the Agent: past the door's own limit a request is answered 503 at once.
+      maxSockets: Number.POSITIVE_INFINITY,
       maxFreeSockets: 8,
       timeout: FREE_TUNNEL_TIMEOUT_MS,
     });

@@ -163,7 +163,13 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
   };
 
   const server = http.createServer(
-    { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      // Node checks the header deadline on this tick (30 s by default, three deadlines late).
+      connectionsCheckingInterval: 1000,
+      requestTimeout: 0,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    },
     (request, response) => {
       const url = new URL(request.url ?? '/', 'http://preview');
       if (redeem(request, response, url)) return;
