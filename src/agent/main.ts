@@ -6,11 +6,11 @@ import { defaultAgentLimits } from '../protocol/limits.ts';
 import { PREVIEW_SOCKET_NAME } from '../protocol/preview.ts';
 import { Dispatcher } from './dispatch.ts';
 import { EgressProxy } from './egress-proxy.ts';
+import { setEgressProxy } from './exec/env.ts';
+import { Launcher } from './exec/launcher.ts';
 import { Link } from './link.ts';
 import { createAgentLog, type LogLevel } from './log.ts';
 import { PreviewDialer } from './preview-dialer.ts';
-import { setEgressProxy } from './tools/commands/env.ts';
-import { Launcher } from './tools/commands/launcher.ts';
 import type { ToolContext } from './tools/context.ts';
 import { createToolRegistry } from './tools/registry.ts';
 

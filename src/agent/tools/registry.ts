@@ -1,8 +1,8 @@
 import type { ToolSpec } from '../../protocol/tool-spec.ts';
 import { ApplyPatchTool } from '../../protocol/tools/patch.ts';
+import type { Launcher } from '../exec/launcher.ts';
+import { CommandTable } from '../exec/table.ts';
 import { createCommandTools } from './commands/index.ts';
-import type { Launcher } from './commands/launcher.ts';
-import { CommandTable } from './commands/table.ts';
 import type { ToolContext, ToolHandler } from './context.ts';
 import { fileTools } from './files/index.ts';
 import { gitTools } from './git/index.ts';

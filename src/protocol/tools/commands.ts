@@ -108,7 +108,8 @@ export const WriteStdinTool = defineAgentTool({
         .string()
         .max(1024 * 1024)
         .default(''),
-      yield_time_ms: nonNegativeInt(300_000).optional(),
+      // 5 s, half exec_command's first wait: a poll answers sooner. (The host once assumed 10 s.)
+      yield_time_ms: nonNegativeInt(300_000).default(5_000),
       ...outputOptions,
     })
     .strict(),

@@ -10,10 +10,10 @@ import { type ErrorCode, ToolError } from '../../../protocol/errors.ts';
 import { type AgentLimits, defaultAgentLimits } from '../../../protocol/limits.ts';
 import type { ToolSpec } from '../../../protocol/tool-spec.ts';
 import type { CommandResult, CommandStatus, KillStatus } from '../../../protocol/tools/commands.ts';
+import { Launcher } from '../../exec/launcher.ts';
+import { CommandTable } from '../../exec/table.ts';
 import type { ToolContext } from '../context.ts';
 import { createCommandTools } from './index.ts';
-import { Launcher } from './launcher.ts';
-import { CommandTable } from './table.ts';
 
 let workspaceRoot: string;
 const tables: CommandTable[] = [];
