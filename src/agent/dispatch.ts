@@ -5,10 +5,10 @@ import {
   Configure,
   ToolCall,
   type ToolReply,
-} from '../protocol/agent-api.ts';
-import { invalidArgument, ToolError } from '../protocol/errors.ts';
-import type { AgentLimits } from '../protocol/limits.ts';
-import type { PreviewOpen } from '../protocol/preview.ts';
+} from '#protocol/agent-api';
+import { invalidArgument, ToolError } from '#protocol/errors';
+import type { AgentLimits } from '#protocol/limits';
+import type { PreviewOpen } from '#protocol/preview';
 import { ArchiveStreams } from './archive.ts';
 import type { ToolContext } from './tools/context.ts';
 import type { ToolRegistry } from './tools/registry.ts';

@@ -1,9 +1,9 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '../protocol/agent-api.ts';
-import { EGRESS_SOCKET_NAME } from '../protocol/egress.ts';
-import { defaultAgentLimits } from '../protocol/limits.ts';
-import { PREVIEW_SOCKET_NAME } from '../protocol/preview.ts';
+import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '#protocol/agent-api';
+import { EGRESS_SOCKET_NAME } from '#protocol/egress';
+import { defaultAgentLimits } from '#protocol/limits';
+import { PREVIEW_SOCKET_NAME } from '#protocol/preview';
 import { Dispatcher } from './dispatch.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { setEgressProxy } from './exec/env.ts';

@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { prefetchInstructions } from '../mcp/instructions.ts';
-import { agentLimits } from '../policy/container-spec.ts';
+import { agentLimits } from '../policy/derived.ts';
 import { allowListOf, type EgressAllowList, EgressSection } from '../policy/egress.ts';
 import { type LoadedPolicy, loadHostLists } from '../policy/load.ts';
 import type { Previews } from '../preview/service.ts';

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { AgentLimits } from './limits.ts';
 import { PreviewOpen } from './preview.ts';
-import { base64Bytes, type ReplyBudget, replyBudget } from './reply-budget.ts';
-import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
+import { base64Bytes, MAX_SUMMARY_BYTES, type ReplyBudget, replyBudget } from './reply-budget.ts';
 import { agentToolSpecs } from './tools/index.ts';
 
 /** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */

@@ -44,9 +44,6 @@ export interface ToolOutcome<O> {
   result: O;
 }
 
-/** Longest model-facing summary an agent may return. */
-export const MAX_SUMMARY_BYTES = 64 * 1024;
-
 /** Bounded integers that every tool uses for caps and offsets. */
 export const nonNegativeInt = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(0).max(max);
 export const positiveInt = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(1).max(max);

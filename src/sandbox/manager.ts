@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { EgressRecord } from '../egress/audit.ts';
 import { type Connect, EgressGate } from '../egress/gate.ts';
 import { type Lookup, systemLookup } from '../egress/resolve.ts';
-import { agentLimits, containerSpec, egressAllowList, SANDBOX_USER } from '../policy/container-spec.ts';
+import { agentLimits, egressAllowList } from '../policy/derived.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { PreviewDoor } from '../preview/door.ts';
@@ -28,6 +28,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
+import { containerSpec, SANDBOX_USER } from './container-spec.ts';
 import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
 import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { egressAllowList } from '../policy/container-spec.ts';
+import { egressAllowList } from '../policy/derived.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
 import {

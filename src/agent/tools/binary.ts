@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ToolError } from '../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 
 /**
  * What "binary" means to every tool (read_file, git_show, apply_patch): a NUL

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { AgentLimits } from '../../protocol/limits.ts';
-import type { ToolOutcome, ToolSpec } from '../../protocol/tool-spec.ts';
+import type { AgentLimits } from '#protocol/limits';
+import type { ToolOutcome, ToolSpec } from '#protocol/tool-spec';
 
 /** What every agent-side tool receives besides its validated input. */
 export interface ToolContext {

@@ -1,5 +1,5 @@
-import type { ToolSpec } from '../../protocol/tool-spec.ts';
-import { ApplyPatchTool } from '../../protocol/tools/patch.ts';
+import type { ToolSpec } from '#protocol/tool-spec';
+import { ApplyPatchTool } from '#protocol/tools/patch';
 import type { Launcher } from '../exec/launcher.ts';
 import { CommandTable } from '../exec/table.ts';
 import { createCommandTools } from './commands/index.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_SUMMARY_BYTES } from '../../protocol/tool-spec.ts';
+import { MAX_SUMMARY_BYTES } from '#protocol/reply-budget';
 import { cutMarker, listLines, summarize, summarizeLines } from './summary.ts';
 
 const marker = /^… \[.+ not shown; the structured result has all of it\]$/;

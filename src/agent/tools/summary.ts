@@ -1,4 +1,4 @@
-import { MAX_SUMMARY_BYTES } from '../../protocol/tool-spec.ts';
+import { MAX_SUMMARY_BYTES } from '#protocol/reply-budget';
 import { cutAtLine } from './utf8.ts';
 
 /**

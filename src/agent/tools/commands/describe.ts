@@ -1,5 +1,5 @@
-import { MAX_SUMMARY_BYTES } from '../../../protocol/tool-spec.ts';
-import { type CommandResult, DEFAULT_MAX_OUTPUT_BYTES } from '../../../protocol/tools/commands.ts';
+import { MAX_SUMMARY_BYTES } from '#protocol/reply-budget';
+import { type CommandResult, DEFAULT_MAX_OUTPUT_BYTES } from '#protocol/tools/commands';
 import type { Command, StreamName } from '../../exec/command.ts';
 import { utf8CharStart } from '../utf8.ts';
 

@@ -1,6 +1,6 @@
 import { existsSync, type Stats, statSync } from 'node:fs';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { ExecCommandTool } from '../../../protocol/tools/commands.ts';
+import { ToolError } from '#protocol/errors';
+import type { ExecCommandTool } from '#protocol/tools/commands';
 import { commandEnv } from '../../exec/env.ts';
 import { commandArgv, SCRIPT_PATH, SHELL_PATH } from '../../exec/launch.ts';
 import type { CommandTable } from '../../exec/table.ts';

@@ -1,9 +1,4 @@
-import {
-  ExecCommandTool,
-  KillCommandTool,
-  ReadOutputTool,
-  WriteStdinTool,
-} from '../../../protocol/tools/commands.ts';
+import { ExecCommandTool, KillCommandTool, ReadOutputTool, WriteStdinTool } from '#protocol/tools/commands';
 import type { CommandTable } from '../../exec/table.ts';
 import { execCommand } from './exec-command.ts';
 import { killCommand } from './kill-command.ts';

@@ -1,4 +1,4 @@
-import type { KillCommandTool, KillStatus } from '../../../protocol/tools/commands.ts';
+import type { KillCommandTool, KillStatus } from '#protocol/tools/commands';
 import type { Command } from '../../exec/command.ts';
 import type { CommandTable } from '../../exec/table.ts';
 import type { ToolHandler } from '../context.ts';

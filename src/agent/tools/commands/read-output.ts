@@ -1,4 +1,4 @@
-import type { ReadOutputTool } from '../../../protocol/tools/commands.ts';
+import type { ReadOutputTool } from '#protocol/tools/commands';
 import type { StreamName } from '../../exec/command.ts';
 import type { CommandTable } from '../../exec/table.ts';
 import type { ToolHandler } from '../context.ts';

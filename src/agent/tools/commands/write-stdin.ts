@@ -1,5 +1,5 @@
-import { ToolError } from '../../../protocol/errors.ts';
-import type { WriteStdinTool } from '../../../protocol/tools/commands.ts';
+import { ToolError } from '#protocol/errors';
+import type { WriteStdinTool } from '#protocol/tools/commands';
 import type { CommandTable } from '../../exec/table.ts';
 import type { ToolHandler } from '../context.ts';
 import { describeCommand } from './describe.ts';

@@ -5,7 +5,7 @@ import {
   SearchTextTool,
   ViewImageTool,
   WriteFileTool,
-} from '../../../protocol/tools/files.ts';
+} from '#protocol/tools/files';
 import { listDir } from './list-dir.ts';
 import { listFiles } from './list-files.ts';
 import { readFile } from './read-file.ts';

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import path from 'node:path';
-import type { DirEntry, EntryType, ListDirTool } from '../../../protocol/tools/files.ts';
+import type { DirEntry, EntryType, ListDirTool } from '#protocol/tools/files';
 import { mapFsError } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
 import { summarizeLines } from '../summary.ts';

@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { ListFilesResult, ListFilesTool } from '../../../protocol/tools/files.ts';
+import type { ListFilesResult, ListFilesTool } from '#protocol/tools/files';
 import type { ToolHandler } from '../context.ts';
 import { summarizeLines } from '../summary.ts';
 import { resolveDirectory } from './file-access.ts';

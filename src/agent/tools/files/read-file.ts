@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { ReadFileResult, ReadFileTool } from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { ReadFileResult, ReadFileTool } from '#protocol/tools/files';
 import { binaryFileError, isBinary, SNIFF_BYTES } from '../binary.ts';
 import type { ToolHandler } from '../context.ts';
 import { summarize } from '../summary.ts';

@@ -1,11 +1,6 @@
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import type {
-  ContextLine,
-  SearchMatch,
-  SearchTextResult,
-  SearchTextTool,
-} from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { ContextLine, SearchMatch, SearchTextResult, SearchTextTool } from '#protocol/tools/files';
 import { checkRelativePath, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
 import { summarizeLines } from '../summary.ts';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { GitBlameLine, GitBlameOutput, GitBlameTool } from '../../../protocol/tools/git.ts';
+import { ToolError } from '#protocol/errors';
+import type { GitBlameLine, GitBlameOutput, GitBlameTool } from '#protocol/tools/git';
 import { mapFsError, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
 import { summarize } from '../summary.ts';

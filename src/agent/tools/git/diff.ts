@@ -1,5 +1,5 @@
-import { ToolError } from '../../../protocol/errors.ts';
-import type { GitDiffOutput, GitDiffTool } from '../../../protocol/tools/git.ts';
+import { ToolError } from '#protocol/errors';
+import type { GitDiffOutput, GitDiffTool } from '#protocol/tools/git';
 import type { ToolHandler } from '../context.ts';
 import { listLines, summarize } from '../summary.ts';
 import { collectPatch, fileStatLines } from './patch.ts';

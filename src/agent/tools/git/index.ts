@@ -1,10 +1,4 @@
-import {
-  GitBlameTool,
-  GitDiffTool,
-  GitLogTool,
-  GitShowTool,
-  GitStatusTool,
-} from '../../../protocol/tools/git.ts';
+import { GitBlameTool, GitDiffTool, GitLogTool, GitShowTool, GitStatusTool } from '#protocol/tools/git';
 import { gitBlame } from './blame.ts';
 import { gitDiff } from './diff.ts';
 import { gitLog } from './log.ts';

@@ -1,4 +1,4 @@
-import type { GitLogOutput, GitLogTool } from '../../../protocol/tools/git.ts';
+import type { GitLogOutput, GitLogTool } from '#protocol/tools/git';
 import type { ToolHandler } from '../context.ts';
 import { summarize } from '../summary.ts';
 import { COMMIT_FORMAT_FLAGS, commitLine, parseCommits } from './commits.ts';

@@ -1,4 +1,4 @@
-import type { GitFileStat, GitPatch } from '../../../protocol/tools/git.ts';
+import type { GitFileStat, GitPatch } from '#protocol/tools/git';
 import { cutAtLine } from '../utf8.ts';
 import { git, type Repository, toWorkspacePath } from './repository.ts';
 

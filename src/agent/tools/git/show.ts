@@ -1,11 +1,5 @@
-import { ToolError } from '../../../protocol/errors.ts';
-import type {
-  GitPatch,
-  GitShowFile,
-  GitShowInput,
-  GitShowOutput,
-  GitShowTool,
-} from '../../../protocol/tools/git.ts';
+import { ToolError } from '#protocol/errors';
+import type { GitPatch, GitShowFile, GitShowInput, GitShowOutput, GitShowTool } from '#protocol/tools/git';
 import { binaryFileError, isBinary } from '../binary.ts';
 import type { ToolHandler } from '../context.ts';
 import { listLines, summarize } from '../summary.ts';

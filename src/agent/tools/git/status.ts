@@ -1,4 +1,4 @@
-import type { GitStatusEntry, GitStatusOutput, GitStatusTool } from '../../../protocol/tools/git.ts';
+import type { GitStatusEntry, GitStatusOutput, GitStatusTool } from '#protocol/tools/git';
 import type { ToolHandler } from '../context.ts';
 import { listLines, summarize } from '../summary.ts';
 import { git, openRepository, type Repository, toPathspec, toWorkspacePath } from './repository.ts';

@@ -1,4 +1,4 @@
-import { CheckExecEnvironmentTool } from '../../../protocol/tools/info.ts';
+import { CheckExecEnvironmentTool } from '#protocol/tools/info';
 import { checkExecEnvironment } from './check-exec-environment.ts';
 
 /** The tools that describe the sandbox itself, by contract name, ready to register. */

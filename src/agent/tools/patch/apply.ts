@@ -1,5 +1,5 @@
-import type { ToolOutcome } from '../../../protocol/tool-spec.ts';
-import type { ApplyPatchResult, ApplyPatchTool, PatchFileResult } from '../../../protocol/tools/patch.ts';
+import type { ToolOutcome } from '#protocol/tool-spec';
+import type { ApplyPatchResult, ApplyPatchTool, PatchFileResult } from '#protocol/tools/patch';
 import type { ToolContext, ToolHandler } from '../context.ts';
 import { summarize as fitSummary } from '../summary.ts';
 import { type BeforeCommitStep, commitPlans } from './commit.ts';

@@ -1,4 +1,4 @@
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 import { binaryFileError, isBinary } from '../binary.ts';
 import { type Placement, spliceHunks } from './match.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { AgentLimits } from '../protocol/limits.ts';
+import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerSpec, WorkspaceSource } from '../runtime/driver.ts';
 import {
   LABEL_CREATED,
@@ -11,9 +11,6 @@ import {
   LABEL_WORKSPACE,
   managedLabels,
 } from '../runtime/labels.ts';
-import { allowListOf, type EgressAllowList } from './egress.ts';
-import type { LoadedPolicy } from './load.ts';
-import type { Policy } from './schema.ts';
 
 export const SANDBOX_HOME = '/home/sandbox';
 export const SANDBOX_USER = { uid: 1000, gid: 1000 };
@@ -66,25 +63,4 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
   if (input.command !== undefined) spec.command = input.command;
   if (input.identity !== undefined) spec.identity = input.identity;
   return spec;
-}
-
-/** The part of a policy the agent enforces inside the container. */
-export function agentLimits(policy: Policy): AgentLimits {
-  return {
-    maxFileBytes: policy.files.maxFileBytes,
-    maxOutputBytesPerStream: policy.output.perStream,
-    maxTotalOutputBytes: policy.output.total,
-    maxActiveCommands: policy.commands.maxActive,
-    maxRetainedCommands: policy.commands.maxRetained,
-    commandRetentionMs: policy.commands.retention,
-    defaultCommandTimeoutMs: policy.timeouts.commandDefault,
-    maxCommandTimeoutMs: policy.timeouts.commandMax,
-    maxResults: policy.files.maxResults,
-  };
-}
-
-/** What a sandbox of this policy may reach through the egress proxy; null for `network: none`. */
-export function egressAllowList(loaded: LoadedPolicy): EgressAllowList | null {
-  const { network } = loaded.policy;
-  return network === 'none' ? null : allowListOf(network.egress, loaded.hostLists);
 }
