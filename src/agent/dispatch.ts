@@ -1,11 +1,5 @@
 import type { z } from 'zod';
-import {
-  type AgentMethod,
-  agentMethods,
-  Configure,
-  ToolCall,
-  type ToolReply,
-} from '#protocol/agent-api';
+import { type AgentMethod, agentMethods, Configure, ToolCall, type ToolReply } from '#protocol/agent-api';
 import { invalidArgument, ToolError } from '#protocol/errors';
 import type { AgentLimits } from '#protocol/limits';
 import type { PreviewOpen } from '#protocol/preview';

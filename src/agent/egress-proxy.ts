@@ -1,11 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  MAX_TUNNEL_REPLY_BYTES,
-  type TunnelReply,
-  TunnelReply as TunnelReplySchema,
-} from '#protocol/egress';
+import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply, TunnelReply as TunnelReplySchema } from '#protocol/egress';
 import { readFirstLine } from '#protocol/framing';
 import { endToEndHeaders } from '#protocol/http-headers';
 import { LargeReads } from '#protocol/large-reads';
