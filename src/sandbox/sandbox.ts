@@ -1,7 +1,10 @@
+import type { z } from 'zod';
 import type { EgressGate } from '../egress/gate.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { PreviewDoor } from '../preview/door.ts';
 import type { ToolReply } from '../protocol/agent-api.ts';
+import { invalidArgument, ToolError } from '../protocol/errors.ts';
+import type { AgentToolSpec, ToolOutcome } from '../protocol/tool-spec.ts';
 import type { WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
 
@@ -83,7 +86,15 @@ export class Sandbox {
     return this.state !== 'removed' && this.state !== 'failed';
   }
 
-  /** Runs one contract tool inside the container. */
+  /** Runs one agent tool, its input checked and its reply's result validated by the tool's descriptor. */
+  call<S extends AgentToolSpec>(
+    spec: S,
+    input: z.input<S['input']>,
+  ): Promise<ToolOutcome<z.output<S['output']>>> {
+    return callAgentTool(this, spec, input);
+  }
+
+  /** Runs one contract tool inside the container, by name; its reply is checked for shape only. */
   async callTool(name: string, input: unknown, timeoutMs?: number): Promise<ToolReply> {
     this.activeCalls++;
     this.lastUsedAt = Date.now();
@@ -94,4 +105,31 @@ export class Sandbox {
       this.lastUsedAt = Date.now();
     }
   }
+}
+
+/**
+ * One agent tool call as its descriptor says: the input checked (and the reply
+ * timeout taken from it), the reply's result validated against the output
+ * schema, since an agent reply is untrusted input. Anything with `callTool` will
+ * do, so a caller can be tested against a fake agent.
+ */
+export async function callAgentTool<S extends AgentToolSpec>(
+  sandbox: Pick<Sandbox, 'callTool'>,
+  spec: S,
+  input: z.input<S['input']>,
+): Promise<ToolOutcome<z.output<S['output']>>> {
+  const parsed = spec.input.safeParse(input);
+  if (!parsed.success) throw invalidArgument(spec.name, parsed.error.issues);
+  const reply = await sandbox.callTool(spec.name, input, spec.replyTimeoutMs(parsed.data));
+  const result = spec.output.safeParse(reply.result);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ToolError(
+      'AGENT_PROTOCOL_ERROR',
+      `the sandbox answered ${spec.name} with a result that breaks its schema` +
+        (issue === undefined ? '' : ` (${issue.path.join('.')}: ${issue.message})`),
+    );
+  }
+  // zod cannot name the output type of a schema known only as S['output']; safeParse checked it.
+  return { summary: reply.summary, result: result.data as z.output<S['output']> };
 }
