@@ -12,6 +12,7 @@ import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { Snapshots } from '../sandbox/snapshots.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
@@ -185,12 +186,14 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
   });
   app.all(MCP_PATHS[2], requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
-    if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
+    let sandbox: Sandbox;
+    try {
+      sandbox = manager.taskSandbox(id);
+    } catch (error) {
       dropEndpoint(id);
-      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, `no sandbox ${id}`);
+      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, ToolError.from(error).message);
     }
     return serve(`s:${id}`, () => {
-      const sandbox = manager.get(id);
       return new SandboxHandle(
         manager,
         id,

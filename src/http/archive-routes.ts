@@ -11,11 +11,9 @@ export interface ArchiveRouteOptions {
   maxUploadBytes: number;
 }
 
-async function taskSandbox(manager: SandboxManager, id: string): Promise<Sandbox> {
-  const found = manager.find(id);
-  if (found === undefined || found.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${id}`);
-  // A stopped sandbox is started again, as for a tool call.
-  return manager.acquire(id);
+/** The task's sandbox, ready: a stopped one is started again, as for a tool call. */
+function readyTaskSandbox(manager: SandboxManager, id: string): Promise<Sandbox> {
+  return manager.acquire(manager.taskSandbox(id).id);
 }
 
 /**
@@ -28,7 +26,7 @@ export function archiveRoutes(options: ArchiveRouteOptions): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
   app.get('/sandboxes/:id/archive', async (c) => {
-    const sandbox = await taskSandbox(options.manager, c.req.param('id'));
+    const sandbox = await readyTaskSandbox(options.manager, c.req.param('id'));
     const archive = await openExport(sandbox, c.req.query('path') ?? '.', { signal: c.req.raw.signal });
     const iterator = archive[Symbol.asyncIterator]();
     const body = new ReadableStream<Uint8Array>({
@@ -63,7 +61,7 @@ export function archiveRoutes(options: ArchiveRouteOptions): Hono<HttpEnv> {
     if (declared > options.maxUploadBytes) {
       throw new ToolError('OUTPUT_TOO_LARGE', `the archive is larger than ${options.maxUploadBytes} bytes`);
     }
-    const sandbox = await taskSandbox(options.manager, c.req.param('id'));
+    const sandbox = await readyTaskSandbox(options.manager, c.req.param('id'));
     const source = c.req.raw.body;
     if (source === null) throw new ToolError('INVALID_ARGUMENT', 'the request has no body');
     const imported = await importArchive(sandbox, source, c.req.query('path') ?? '.', {

@@ -50,12 +50,7 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
   const { manager, snapshots } = options;
   const app = new Hono<HttpEnv>();
   const origin = (url: string) => new URL(url).origin;
-  /** A task's sandbox: a warm-pool member nobody took is not one. */
-  const sandboxOf = (id: string): Sandbox => {
-    const sandbox = manager.get(id);
-    if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${id}`);
-    return sandbox;
-  };
+  const sandboxOf = (id: string): Sandbox => manager.taskSandbox(id);
 
   app.post('/sandboxes/:id/snapshots', async (c) => {
     const sandbox = sandboxOf(c.req.param('id'));

@@ -4,8 +4,10 @@ import { prefetchInstructions } from '../mcp/instructions.ts';
 import { agentLimits } from '../policy/derived.ts';
 import { allowListOf, type EgressAllowList, EgressSection } from '../policy/egress.ts';
 import { type LoadedPolicy, loadHostLists } from '../policy/load.ts';
+import { PolicyName } from '../policy/schema.ts';
 import type { Previews } from '../preview/service.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
+import { workspaceVolumeName } from '../runtime/labels.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
@@ -23,10 +25,7 @@ const LabelKey = z
 
 export const CreateSandboxBody = z
   .object({
-    policy: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a policy name')
-      .default('default'),
+    policy: PolicyName.default('default'),
     workspace: z.string().regex(WorkspaceName, WORKSPACE_NAME_RULE).optional(),
     /** A snapshot (sandbox/snapshots.ts) whose files the new sandbox starts from, copy-on-write. */
     fromSnapshot: SnapshotId.optional(),
@@ -171,7 +170,7 @@ export function v1Routes(options: V1Options): Hono<HttpEnv> {
         tokenSha256: sha256Hex(token),
         ...(body.workspace === undefined
           ? {}
-          : { workspace: { kind: 'volume', name: `sandboxd-ws-${body.workspace}` } }),
+          : { workspace: { kind: 'volume', name: workspaceVolumeName(body.workspace) } }),
         ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
         ...(body.labels === undefined ? {} : { labels: body.labels }),
       }));
@@ -182,22 +181,18 @@ export function v1Routes(options: V1Options): Hono<HttpEnv> {
   app.get('/sandboxes', (c) =>
     c.json({
       sandboxes: manager
-        .list()
-        .filter((sandbox) => !sandbox.isPooled)
+        .taskSandboxes()
         .map((sandbox) => describe(sandbox, origin(c.req.url), options.previews)),
     }),
   );
 
   app.get('/sandboxes/:id', (c) => {
-    const sandbox = manager.get(c.req.param('id'));
-    if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
-    return c.json(describe(sandbox, origin(c.req.url), options.previews));
+    return c.json(describe(manager.taskSandbox(c.req.param('id')), origin(c.req.url), options.previews));
   });
 
   // Operator only, like all of /v1: a sandbox's own token never reaches it, nor does anything inside.
   app.patch('/sandboxes/:id', async (c) => {
-    const sandbox = manager.get(c.req.param('id'));
-    if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
+    const sandbox = manager.taskSandbox(c.req.param('id'));
     const { egress } = await jsonBody(c, UpdateSandboxBody);
     let allowList: EgressAllowList | null = null;
     if (egress !== 'none') {
@@ -213,8 +208,7 @@ export function v1Routes(options: V1Options): Hono<HttpEnv> {
   });
 
   app.delete('/sandboxes/:id', async (c) => {
-    if (manager.get(c.req.param('id')).isPooled) throw new ToolError('SANDBOX_NOT_FOUND', 'no such sandbox');
-    await manager.destroy(c.req.param('id'));
+    await manager.destroy(manager.taskSandbox(c.req.param('id')).id);
     return c.body(null, 204);
   });
 
@@ -222,11 +216,7 @@ export function v1Routes(options: V1Options): Hono<HttpEnv> {
     manager,
     previews: options.previews,
     jsonBody,
-    taskSandbox: (id) => {
-      const sandbox = manager.get(id);
-      if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
-      return sandbox;
-    },
+    taskSandbox: (id) => manager.taskSandbox(id),
   });
 
   app.all('*', (c) => {

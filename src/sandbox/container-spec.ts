@@ -2,15 +2,6 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerSpec, WorkspaceSource } from '../runtime/driver.ts';
-import {
-  LABEL_CREATED,
-  LABEL_ID,
-  LABEL_POLICY,
-  LABEL_SOCKET_DIR,
-  LABEL_USER,
-  LABEL_WORKSPACE,
-  managedLabels,
-} from '../runtime/labels.ts';
 
 export const SANDBOX_HOME = '/home/sandbox';
 export const SANDBOX_USER = { uid: 1000, gid: 1000 };
@@ -20,7 +11,8 @@ export interface SpecInput {
   workspace: WorkspaceSource;
   socketDir: string;
   user?: { uid: number; gid: number };
-  labels?: Record<string, string>;
+  /** Written by encodeSandboxLabels (labels.ts). */
+  labels: Record<string, string>;
   command?: string[];
   identity?: { passwd: string; group: string };
 }
@@ -34,16 +26,7 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
     name: `sandboxd-${input.id}-${createHash('sha256').update(path.dirname(input.socketDir)).digest('hex').slice(0, 6)}`,
     image: policy.image,
     hostname: 'sandbox',
-    labels: {
-      ...input.labels,
-      ...managedLabels,
-      [LABEL_ID]: input.id,
-      [LABEL_POLICY]: policy.name,
-      [LABEL_WORKSPACE]: input.workspace.kind === 'volume' ? input.workspace.name : input.workspace.hostPath,
-      [LABEL_SOCKET_DIR]: input.socketDir,
-      [LABEL_CREATED]: new Date().toISOString(),
-      [LABEL_USER]: `${user.uid}:${user.gid}`,
-    },
+    labels: input.labels,
     user,
     env: { HOME: SANDBOX_HOME, TMPDIR: '/tmp', SANDBOXD_SANDBOX_ID: input.id },
     workingDir: '/workspace',

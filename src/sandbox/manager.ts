@@ -12,17 +12,8 @@ import { PreviewDoor } from '../preview/door.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
-  LABEL_CONTROL_SOCKET,
-  LABEL_EXPIRES,
-  LABEL_GIT,
   LABEL_ID,
-  LABEL_LIFETIME,
-  LABEL_OWNER,
-  LABEL_OWNS_VOLUME,
-  LABEL_STATE_DIR,
-  LABEL_TOKEN_SHA256,
   LABEL_UID,
-  LABEL_WORKSPACE_INODE,
   layerVolumeName,
   managedLabels,
   workspaceVolumeName,
@@ -31,6 +22,7 @@ import { AgentLink } from './agent-link.ts';
 import { containerSpec, SANDBOX_USER } from './container-spec.ts';
 import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
+import { encodeSandboxLabels } from './labels.ts';
 import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
 import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
@@ -65,6 +57,12 @@ export interface Quotas {
   maxSandboxes: number;
   maxPerOwner: number;
 }
+
+/**
+ * Live sandboxes one control plane runs, and one credential may hold. `serve`
+ * had 100 and the manager 200; 100 is what every operator ran with.
+ */
+export const DEFAULT_QUOTAS: Quotas = { maxSandboxes: 100, maxPerOwner: 100 };
 
 export interface ManagerOptions {
   driver: RuntimeDriver;
@@ -114,7 +112,7 @@ export class SandboxManager extends EventEmitter {
     this.uidRange = options.uidRange;
     this.egressLookup = options.egressLookup ?? systemLookup;
     this.egressConnect = options.egressConnect;
-    this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
+    this.quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
   }
 
   async init(): Promise<void> {
@@ -134,6 +132,28 @@ export class SandboxManager extends EventEmitter {
 
   list(): Sandbox[] {
     return [...this.#sandboxes.values()];
+  }
+
+  /**
+   * A sandbox as a task may see it: a warm-pool member no task holds yet is
+   * invisible (SANDBOX_NOT_FOUND), whoever asks and however.
+   */
+  taskSandbox(id: string): Sandbox {
+    const sandbox = this.findTaskSandbox(id);
+    if (sandbox === undefined)
+      throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${id}`, { details: { id } });
+    return sandbox;
+  }
+
+  /** taskSandbox(id), or undefined where that throws. */
+  findTaskSandbox(id: string): Sandbox | undefined {
+    const sandbox = this.#sandboxes.get(id);
+    return sandbox === undefined || sandbox.isPooled ? undefined : sandbox;
+  }
+
+  /** Every sandbox a task may see: all but the unassigned warm-pool members. */
+  taskSandboxes(): Sandbox[] {
+    return this.list().filter((sandbox) => !sandbox.isPooled);
   }
 
   /** Registers a sandbox found on the engine (reconcile); the manager owns it from now on. */
@@ -302,32 +322,45 @@ export class SandboxManager extends EventEmitter {
         const kept = await this.driver.createVolume(workspace.name, volumeLabels);
         user ??= volumeUser(kept);
       }
-      const ourLabels: Record<string, string> = {
-        [LABEL_OWNS_VOLUME]: String(ownsVolume),
-        [LABEL_STATE_DIR]: this.stateDir,
-        [LABEL_LIFETIME]: lifetime,
-      };
-      if (this.controlSocket !== undefined) ourLabels[LABEL_CONTROL_SOCKET] = this.controlSocket;
-      if (git !== undefined) ourLabels[LABEL_GIT] = git.mode;
+      let workspaceInode: string | undefined;
       if (workspace.kind === 'bind') {
         // Noticed later when the folder is deleted and re-created at the same path (a fresh clone).
         const facts = await folderFacts(workspace.hostPath);
         if (facts === undefined) throw folderGone(workspace.hostPath);
         sandbox.workspaceIdentity = facts.identity;
         sandbox.workspaceOwner = facts.owner;
-        ourLabels[LABEL_WORKSPACE_INODE] = facts.identity;
+        workspaceInode = facts.identity;
       }
-      if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
-      if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
-      if (options.tokenSha256 !== undefined) ourLabels[LABEL_TOKEN_SHA256] = options.tokenSha256;
-      const identity = await writeIdentityFiles(socketDir, user ?? SANDBOX_USER);
+      const runAs = user ?? SANDBOX_USER;
+      const identity = await writeIdentityFiles(socketDir, runAs);
+      const labels = encodeSandboxLabels(
+        {
+          id,
+          policy: policy.name,
+          workspace: workspace.kind === 'volume' ? workspace.name : workspace.hostPath,
+          socketDir,
+          created: sandbox.createdAt.toISOString(),
+          user: `${runAs.uid}:${runAs.gid}`,
+          ownsVolume,
+          lifetime,
+          stateDir: this.stateDir,
+          controlSocket: this.controlSocket,
+          workspaceInode,
+          git: git?.mode,
+          expires: expiresAt?.toISOString(),
+          owner: options.owner,
+          tokenSha256: options.tokenSha256,
+          pool: sandbox.isPooled ? policy.name : undefined,
+        },
+        options.labels,
+      );
       const spec = containerSpec(options.policy, {
         id,
         workspace,
         socketDir,
         identity,
-        labels: { ...options.labels, ...ourLabels },
-        ...(user === undefined ? {} : { user }),
+        labels,
+        user: runAs,
         ...(options.command === undefined ? {} : { command: options.command }),
       });
       sandbox.containerId = await this.driver.create(spec);
