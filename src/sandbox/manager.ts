@@ -23,8 +23,9 @@ import { containerSpec, SANDBOX_USER } from './container-spec.ts';
 import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
 import { encodeSandboxLabels } from './labels.ts';
+import { canTransition, ENTER_STATE, type SandboxState } from './lifecycle.ts';
 import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
-import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
+import { type Lifetime, Sandbox } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 import { freshUid, type UidRange, volumeUser } from './uids.ts';
 
@@ -84,12 +85,29 @@ export interface ManagerOptions {
 const WATCH_INTERVAL_MS = 100;
 const STOP_GRACE_SECONDS = 5;
 
+/** Why the reaper took a sandbox down: idle past its policy's time (stopped), or past its TTL (removed). */
+export type ReapReason = 'idle' | 'ttl';
+
+/** What the manager tells its listeners, with the arguments of each. */
+export interface ManagerEvents {
+  /** Every state change, after it happened. */
+  transition: [sandbox: Sandbox, from: SandboxState, to: SandboxState];
+  /** A sandbox made and ready, with how long that took. */
+  created: [sandbox: Sandbox, ms: number];
+  /** An agent dialled in again (a restart of either side). */
+  reconnect: [sandbox: Sandbox];
+  reaped: [sandbox: Sandbox, reason: ReapReason];
+  /** Every egress connection, allowed or refused. */
+  egress: [record: EgressRecord];
+  /** An egress tunnel opened, with its setup time. */
+  'egress-open': [setupMs: number];
+}
+
 /**
- * Creates, tracks, stops, resumes and destroys sandboxes. Knows nothing of MCP
- * or HTTP. Events: 'transition' (sandbox, from, to), 'created' (sandbox, ms),
- * 'egress' (record) for every egress connection, 'egress-open' (setup ms).
+ * Creates, tracks, stops, resumes and destroys sandboxes, and is the only one
+ * that changes their state (lifecycle.ts). Knows nothing of MCP or HTTP.
  */
-export class SandboxManager extends EventEmitter {
+export class SandboxManager extends EventEmitter<ManagerEvents> {
   readonly driver: RuntimeDriver;
   readonly stateDir: string;
   readonly quotas: Quotas;
@@ -230,12 +248,29 @@ export class SandboxManager extends EventEmitter {
     });
   }
 
-  transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): void {
+  /**
+   * The one way a sandbox's state changes: checked against the lifecycle table,
+   * logged and emitted. A change the table does not allow (a race with a
+   * removal) is refused, logged, and answered false.
+   */
+  transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): boolean {
     const from = sandbox.state;
-    if (from === state) return;
-    sandbox.state = state;
+    if (from === state) return true;
+    if (!canTransition(from, state)) {
+      this.log.warn({ sandboxId: sandbox.id, from, to: state, ...fields }, 'sandbox state change refused');
+      return false;
+    }
+    sandbox[ENTER_STATE](state);
     this.log.info({ sandboxId: sandbox.id, from, to: state, ...fields }, 'sandbox state');
     this.emit('transition', sandbox, from, state);
+    return true;
+  }
+
+  /** Removes a sandbox for the reaper, and says why: 'reaped' (sandbox, reason). */
+  async reap(sandbox: Sandbox, reason: ReapReason): Promise<void> {
+    if (reason === 'ttl') await this.destroy(sandbox.id);
+    else await this.stop(sandbox.id, reason);
+    this.emit('reaped', sandbox, reason);
   }
 
   #checkQuota(owner: string | undefined): void {

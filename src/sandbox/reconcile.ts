@@ -136,13 +136,12 @@ async function adopt(
   await egress.listen();
   manager.adopt(sandbox);
   if (container.state === 'running') {
-    // 'creating' until the agent redials; acquire() waits for it.
-    sandbox.state = 'creating';
+    // 'creating' (as made) until the agent redials; acquire() waits for it.
     link.once('ready', () => {
       if (sandbox.state === 'creating') manager.transition(sandbox, 'ready', { reason: 'reconciled' });
     });
   } else {
-    sandbox.state = 'stopped';
+    manager.transition(sandbox, 'stopped', { reason: `adopted a ${container.state} container` });
   }
   const pool = labels.pool;
   if (pool !== undefined && assignment === undefined) {

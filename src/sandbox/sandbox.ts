@@ -7,11 +7,12 @@ import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { AgentToolSpec, ToolOutcome } from '../protocol/tool-spec.ts';
 import type { WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
+import { ENTER_STATE, type SandboxState } from './lifecycle.ts';
 
 /** 'process': removed when the process that made it stops; 'persistent': outlives it. */
 export type Lifetime = 'process' | 'persistent';
 
-export type SandboxState = 'creating' | 'ready' | 'idle' | 'stopped' | 'removed' | 'failed';
+export type { SandboxState } from './lifecycle.ts';
 
 export interface SandboxInit {
   id: string;
@@ -57,7 +58,7 @@ export class Sandbox {
   /** For a host folder: its owner (uid:gid) when the sandbox was made; a re-created folder must keep it. */
   workspaceOwner: string | undefined;
   containerId: string | undefined;
-  state: SandboxState = 'creating';
+  #state: SandboxState = 'creating';
   lastUsedAt = Date.now();
   /** A warm-pool member no task holds yet: not listed, not reaped for idleness. */
   isPooled = false;
@@ -80,6 +81,15 @@ export class Sandbox {
     this.labels = init.labels ?? {};
     this.tokenSha256 = init.tokenSha256;
     this.lifetime = init.lifetime;
+  }
+
+  /** Where it is in its lifecycle (lifecycle.ts); only SandboxManager.transition changes it. */
+  get state(): SandboxState {
+    return this.#state;
+  }
+
+  [ENTER_STATE](state: SandboxState): void {
+    this.#state = state;
   }
 
   get isLive(): boolean {
