@@ -1,8 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
+import { tokenMatches } from '../sandbox/tokens.ts';
 import type { HttpEnv, Principal } from './context.ts';
-import { bearerToken, tokenMatches } from './tokens.ts';
+import { bearerToken } from './tokens.ts';
 
 const SANDBOX_MCP_PATH = /^\/s\/([a-z0-9][a-z0-9-]{2,62})\/mcp\/?$/;
 

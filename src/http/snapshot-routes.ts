@@ -7,8 +7,8 @@ import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { MAX_SNAPSHOT_TTL_SECONDS, SnapshotId } from '../sandbox/snapshot-rules.ts';
 import type { Snapshots, SnapshotView } from '../sandbox/snapshots.ts';
+import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 import type { HttpEnv } from './context.ts';
-import { newToken, sha256Hex } from './tokens.ts';
 import { describe, jsonBody } from './v1.ts';
 
 const TtlSeconds = z.number().int().min(1).max(MAX_SNAPSHOT_TTL_SECONDS);

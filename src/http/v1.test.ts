@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { memorySandboxes } from '../sandbox/test-sandboxes.ts';
+import { sha256Hex } from '../sandbox/tokens.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
 import { createHttpApp } from './app.ts';
 import { Metrics } from './metrics.ts';
-import { sha256Hex } from './tokens.ts';
 
 const OPERATOR = 'operator-token-for-the-test';
 

@@ -13,10 +13,10 @@ import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { SnapshotId } from '../sandbox/snapshot-rules.ts';
 import type { Snapshots } from '../sandbox/snapshots.ts';
+import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
 import type { HttpEnv } from './context.ts';
 import { addPreviewRoutes } from './preview-routes.ts';
-import { newToken, sha256Hex } from './tokens.ts';
 
 const LabelKey = z
   .string()

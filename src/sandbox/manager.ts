@@ -8,7 +8,6 @@ import { type Lookup, systemLookup } from '../egress/resolve.ts';
 import { agentLimits, egressAllowList } from '../policy/derived.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
-import { PreviewDoor } from '../preview/door.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
@@ -25,6 +24,7 @@ import { writeIdentityFiles } from './identity.ts';
 import { encodeSandboxLabels } from './labels.ts';
 import { canTransition, ENTER_STATE, type SandboxState } from './lifecycle.ts';
 import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
+import { PreviewDoor } from './preview-door.ts';
 import { type Lifetime, Sandbox } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 import { freshUid, type UidRange, volumeUser } from './uids.ts';
@@ -97,6 +97,8 @@ export interface ManagerEvents {
   /** An agent dialled in again (a restart of either side). */
   reconnect: [sandbox: Sandbox];
   reaped: [sandbox: Sandbox, reason: ReapReason];
+  /** A snapshot removed by the sweep (sandbox/snapshots.ts), and why. */
+  'snapshot-reaped': [snapshotId: string, reason: string];
   /** Every egress connection, allowed or refused. */
   egress: [record: EgressRecord];
   /** An egress tunnel opened, with its setup time. */

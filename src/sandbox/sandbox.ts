@@ -1,13 +1,13 @@
 import type { z } from 'zod';
 import type { EgressGate } from '../egress/gate.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
-import type { PreviewDoor } from '../preview/door.ts';
 import type { ToolReply } from '../protocol/agent-api.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { AgentToolSpec, ToolOutcome } from '../protocol/tool-spec.ts';
 import type { WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
 import { ENTER_STATE, type SandboxState } from './lifecycle.ts';
+import type { PreviewDoor } from './preview-door.ts';
 
 /** 'process': removed when the process that made it stops; 'persistent': outlives it. */
 export type Lifetime = 'process' | 'persistent';
