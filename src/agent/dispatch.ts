@@ -1,14 +1,8 @@
 import type { z } from 'zod';
-import {
-  type AgentMethod,
-  agentMethods,
-  Configure,
-  ToolCall,
-  type ToolReply,
-} from '../protocol/agent-api.ts';
-import { invalidArgument, ToolError } from '../protocol/errors.ts';
-import type { AgentLimits } from '../protocol/limits.ts';
-import type { PreviewOpen } from '../protocol/preview.ts';
+import { type AgentMethod, agentMethods, Configure, ToolCall, type ToolReply } from '#protocol/agent-api';
+import { invalidArgument, ToolError } from '#protocol/errors';
+import type { AgentLimits } from '#protocol/limits';
+import type { PreviewOpen } from '#protocol/preview';
 import { ArchiveStreams } from './archive.ts';
 import type { ToolContext } from './tools/context.ts';
 import type { ToolRegistry } from './tools/registry.ts';

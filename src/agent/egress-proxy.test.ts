@@ -6,12 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { EGRESS_SOCKET_NAME } from '#protocol/egress';
 import { EgressGate } from '../egress/gate.ts';
 import { overrideLookup } from '../egress/resolve.ts';
 import { EgressSection } from '../policy/egress.ts';
-import { EGRESS_SOCKET_NAME } from '../protocol/egress.ts';
 import { EgressProxy } from './egress-proxy.ts';
-import { commandEnv, setEgressProxy } from './tools/commands/env.ts';
+import { commandEnv, setEgressProxy } from './exec/env.ts';
 
 /** The agent's proxy in front of a real gate; the only destination is an HTTP server on 127.0.0.1. */
 let directory: string;

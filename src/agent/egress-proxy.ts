@@ -1,15 +1,11 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  MAX_TUNNEL_REPLY_BYTES,
-  type TunnelReply,
-  TunnelReply as TunnelReplySchema,
-} from '../protocol/egress.ts';
-import { readFirstLine } from '../protocol/framing.ts';
-import { endToEndHeaders } from '../protocol/http-headers.ts';
-import { LargeReads } from '../protocol/large-reads.ts';
-import { splice } from '../protocol/splice.ts';
+import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply, TunnelReply as TunnelReplySchema } from '#protocol/egress';
+import { readFirstLine } from '#protocol/framing';
+import { endToEndHeaders } from '#protocol/http-headers';
+import { LargeReads } from '#protocol/large-reads';
+import { splice } from '#protocol/splice';
 import type { AgentLog } from './log.ts';
 
 /** The control plane resolves (≤ 5 s) and connects (≤ 10 s) before it answers. */

@@ -1,16 +1,16 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '../protocol/agent-api.ts';
-import { EGRESS_SOCKET_NAME } from '../protocol/egress.ts';
-import { defaultAgentLimits } from '../protocol/limits.ts';
-import { PREVIEW_SOCKET_NAME } from '../protocol/preview.ts';
+import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '#protocol/agent-api';
+import { EGRESS_SOCKET_NAME } from '#protocol/egress';
+import { defaultAgentLimits } from '#protocol/limits';
+import { PREVIEW_SOCKET_NAME } from '#protocol/preview';
 import { Dispatcher } from './dispatch.ts';
 import { EgressProxy } from './egress-proxy.ts';
+import { setEgressProxy } from './exec/env.ts';
+import { Launcher } from './exec/launcher.ts';
 import { Link } from './link.ts';
 import { createAgentLog, type LogLevel } from './log.ts';
 import { PreviewDialer } from './preview-dialer.ts';
-import { setEgressProxy } from './tools/commands/env.ts';
-import { Launcher } from './tools/commands/launcher.ts';
 import type { ToolContext } from './tools/context.ts';
 import { createToolRegistry } from './tools/registry.ts';
 

@@ -1,8 +1,8 @@
 import net from 'node:net';
-import { ToolError } from '../protocol/errors.ts';
-import { LargeReads } from '../protocol/large-reads.ts';
-import type { PreviewOpen } from '../protocol/preview.ts';
-import { splice } from '../protocol/splice.ts';
+import { ToolError } from '#protocol/errors';
+import { LargeReads } from '#protocol/large-reads';
+import type { PreviewOpen } from '#protocol/preview';
+import { splice } from '#protocol/splice';
 
 /** A local server that neither accepts nor refuses within this is reported as not listening. */
 const LOCAL_CONNECT_TIMEOUT_MS = 5000;

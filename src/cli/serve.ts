@@ -8,10 +8,11 @@ import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
 import { loadOperatorToken } from '../http/tokens.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
+import { PolicyName } from '../policy/schema.ts';
 import { PREVIEW_DOMAIN, type PreviewAddressing, previewOrigin } from '../preview/host.ts';
 import { Previews } from '../preview/service.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
-import { SandboxManager } from '../sandbox/manager.ts';
+import { DEFAULT_QUOTAS, SandboxManager } from '../sandbox/manager.ts';
 import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from '../sandbox/owner-socket.ts';
 import { WarmPool } from '../sandbox/pool.ts';
 import { Reaper } from '../sandbox/reaper.ts';
@@ -36,14 +37,11 @@ export const ServeConfig = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),
   workspace: z.string().optional(),
-  policy: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-    .default('default'),
+  policy: PolicyName.default('default'),
   noAuth: z.boolean().default(false),
   stateDir: z.string().min(1),
-  maxSandboxes: z.coerce.number().int().min(1).max(10_000).default(100),
-  maxPerToken: z.coerce.number().int().min(1).max(10_000).default(100),
+  maxSandboxes: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_QUOTAS.maxSandboxes),
+  maxPerToken: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_QUOTAS.maxPerOwner),
   allowedHosts: list.optional(),
   allowedOrigins: list.optional(),
   maxBodyBytes: z.coerce
@@ -70,12 +68,12 @@ export const ServeConfig = z.object({
     .transform((value, context) => {
       const sizes: Record<string, number> = {};
       for (const entry of value.split(',').filter((item) => item.trim().length > 0)) {
-        const match = /^\s*([a-z0-9][a-z0-9_-]{0,62})=(\d{1,3})\s*$/.exec(entry);
-        if (!match) {
+        const [name = '', size = '', ...rest] = entry.split('=').map((part) => part.trim());
+        if (!PolicyName.safeParse(name).success || !/^\d{1,3}$/.test(size) || rest.length > 0) {
           context.addIssue({ code: 'custom', message: `expected POLICY=SIZE, got "${entry}"` });
           return z.NEVER;
         }
-        sizes[match[1] as string] = Number(match[2]);
+        sizes[name] = Number(size);
       }
       return sizes;
     })

@@ -12,10 +12,12 @@ import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { Snapshots } from '../sandbox/snapshots.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
 import { authenticate, requireAccess } from './auth.ts';
+import type { HttpEnv } from './context.ts';
 import { mcpCors } from './cors.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody } from './json-body.ts';
@@ -56,9 +58,9 @@ export interface HttpAppOptions {
 const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
-export function createHttpApp(options: HttpAppOptions): Hono {
+export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
   const { manager, workspaces, metrics, log, previews } = options;
-  const app = new Hono();
+  const app = new Hono<HttpEnv>();
   app.use('*', allowedHosts(options.allowedHosts));
   // Public, and readable from any origin: registered before the Origin check and authentication.
   app.route('/', discoveryRoutes({ isAuthRequired: !options.isAuthDisabled }));
@@ -86,7 +88,9 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.use('/v1/*', requireAccess(false));
   const smallBodies = bodyLimit({
     maxSize: 64 * 1024,
-    onError: (c) => restError(c, new ToolError('OUTPUT_TOO_LARGE', 'request body too large')),
+    onError: () => {
+      throw new ToolError('OUTPUT_TOO_LARGE', 'request body too large');
+    },
   });
   // Archives stream (and carry their own cap); every other /v1 body is small JSON.
   app.use('/v1/*', (c, next) => (c.req.path.endsWith('/archive') ? next() : smallBodies(c, next)));
@@ -133,7 +137,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
             previews.grant(sandbox, { port, ttlSeconds, isPublic: false, grantedBy: 'mcp' }),
         }),
   });
-  const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context) => {
+  const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context<HttpEnv>) => {
     let handler = handlers.get(key);
     if (handler === undefined) {
       let target: WorkspaceTarget;
@@ -157,7 +161,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       );
       handlers.set(key, handler);
     }
-    return handler.fetch(c.req.raw, c.get('parsedBody' as never));
+    return handler.fetch(c.req.raw, c.get('parsedBody'));
   };
 
   /** A provisioned sandbox's endpoint, and the idle servers it keeps, go with the sandbox. */
@@ -182,12 +186,14 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   });
   app.all(MCP_PATHS[2], requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
-    if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
+    let sandbox: Sandbox;
+    try {
+      sandbox = manager.taskSandbox(id);
+    } catch (error) {
       dropEndpoint(id);
-      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, `no sandbox ${id}`);
+      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, ToolError.from(error).message);
     }
     return serve(`s:${id}`, () => {
-      const sandbox = manager.get(id);
       return new SandboxHandle(
         manager,
         id,
@@ -204,12 +210,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     })(c);
   });
 
-  app.notFound((c) =>
-    c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
-  );
-  app.onError((error, c) => {
-    log.error({ error: error.message, path: c.req.path }, 'unhandled HTTP error');
-    return c.json({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, 500);
-  });
+  app.notFound((c) => restError(c, new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+  // The one error path of every route: they throw, this answers with the code's status.
+  app.onError((error, c) => restError(c, error, log));
   return app;
 }

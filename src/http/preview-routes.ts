@@ -5,7 +5,7 @@ import type { Previews } from '../preview/service.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
-import { restError } from './errors.ts';
+import type { HttpEnv } from './context.ts';
 
 /** POST /v1/sandboxes/:id/previews. */
 export const CreatePreviewBody = z
@@ -22,12 +22,12 @@ export const CreatePreviewBody = z
  * sandbox to a browser, list the grants, revoke one.
  */
 export function addPreviewRoutes(
-  app: Hono,
+  app: Hono<HttpEnv>,
   options: {
     manager: SandboxManager;
     previews: Previews | undefined;
     taskSandbox: (id: string) => Sandbox;
-    jsonBody: <S extends z.ZodType>(c: Context, schema: S) => Promise<z.output<S>>;
+    jsonBody: <S extends z.ZodType>(c: Context<HttpEnv>, schema: S) => Promise<z.output<S>>;
   },
 ): void {
   const previewsOrRefuse = (): Previews => {
@@ -41,38 +41,26 @@ export function addPreviewRoutes(
   };
 
   app.post('/sandboxes/:id/previews', async (c) => {
-    try {
-      const previews = previewsOrRefuse();
-      const sandbox = options.taskSandbox(c.req.param('id'));
-      const body = await options.jsonBody(c, CreatePreviewBody);
-      const made = await previews.grant(sandbox, {
-        port: body.port,
-        ttlSeconds: body.ttlSeconds,
-        isPublic: body.public,
-        grantedBy: 'operator',
-      });
-      return c.json(made, 201);
-    } catch (error) {
-      return restError(c, error);
-    }
+    const previews = previewsOrRefuse();
+    const sandbox = options.taskSandbox(c.req.param('id'));
+    const body = await options.jsonBody(c, CreatePreviewBody);
+    const made = await previews.grant(sandbox, {
+      port: body.port,
+      ttlSeconds: body.ttlSeconds,
+      isPublic: body.public,
+      grantedBy: 'operator',
+    });
+    return c.json(made, 201);
   });
 
   app.get('/sandboxes/:id/previews', (c) => {
-    try {
-      const sandbox = options.taskSandbox(c.req.param('id'));
-      return c.json({ previews: options.previews?.list(sandbox.id) ?? [] });
-    } catch (error) {
-      return restError(c, error);
-    }
+    const sandbox = options.taskSandbox(c.req.param('id'));
+    return c.json({ previews: options.previews?.list(sandbox.id) ?? [] });
   });
 
   app.delete('/sandboxes/:id/previews/:previewId', (c) => {
-    try {
-      const sandbox = options.taskSandbox(c.req.param('id'));
-      previewsOrRefuse().revoke(sandbox.id, c.req.param('previewId'));
-      return c.body(null, 204);
-    } catch (error) {
-      return restError(c, error);
-    }
+    const sandbox = options.taskSandbox(c.req.param('id'));
+    previewsOrRefuse().revoke(sandbox.id, c.req.param('previewId'));
+    return c.body(null, 204);
   });
 }

@@ -7,8 +7,8 @@ import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { MAX_SNAPSHOT_TTL_SECONDS, SnapshotId } from '../sandbox/snapshot-rules.ts';
 import type { Snapshots, SnapshotView } from '../sandbox/snapshots.ts';
-import { restError } from './errors.ts';
-import { newToken, sha256Hex } from './tokens.ts';
+import { newToken, sha256Hex } from '../sandbox/tokens.ts';
+import type { HttpEnv } from './context.ts';
 import { describe, jsonBody } from './v1.ts';
 
 const TtlSeconds = z.number().int().min(1).max(MAX_SNAPSHOT_TTL_SECONDS);
@@ -46,74 +46,45 @@ export interface SnapshotRoutesOptions {
 }
 
 /** /v1 snapshots, restore and fork; operator only, like all of /v1. */
-export function snapshotRoutes(options: SnapshotRoutesOptions): Hono {
+export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
   const { manager, snapshots } = options;
-  const app = new Hono();
+  const app = new Hono<HttpEnv>();
   const origin = (url: string) => new URL(url).origin;
-  /** A task's sandbox: a warm-pool member nobody took is not one. */
-  const sandboxOf = (id: string): Sandbox => {
-    const sandbox = manager.get(id);
-    if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${id}`);
-    return sandbox;
-  };
+  const sandboxOf = (id: string): Sandbox => manager.taskSandbox(id);
 
   app.post('/sandboxes/:id/snapshots', async (c) => {
-    try {
-      const sandbox = sandboxOf(c.req.param('id'));
-      const body = await jsonBody(c, CreateSnapshotBody);
-      const snapshot = await snapshots.create(sandbox.id, body);
-      return c.json(describeSnapshot(snapshot), 201);
-    } catch (error) {
-      return restError(c, error);
-    }
+    const sandbox = sandboxOf(c.req.param('id'));
+    const body = await jsonBody(c, CreateSnapshotBody);
+    const snapshot = await snapshots.create(sandbox.id, body);
+    return c.json(describeSnapshot(snapshot), 201);
   });
 
   app.get('/sandboxes/:id/snapshots', async (c) => {
-    try {
-      const sandbox = sandboxOf(c.req.param('id'));
-      const list = await snapshots.list({ sandboxId: sandbox.id });
-      return c.json({ snapshots: list.filter((one) => one.isComplete).map(describeSnapshot) });
-    } catch (error) {
-      return restError(c, error);
-    }
+    const sandbox = sandboxOf(c.req.param('id'));
+    const list = await snapshots.list({ sandboxId: sandbox.id });
+    return c.json({ snapshots: list.filter((one) => one.isComplete).map(describeSnapshot) });
   });
 
   app.get('/snapshots', async (c) => {
-    try {
-      const list = await snapshots.list();
-      return c.json({ snapshots: list.filter((one) => one.isComplete).map(describeSnapshot) });
-    } catch (error) {
-      return restError(c, error);
-    }
+    const list = await snapshots.list();
+    return c.json({ snapshots: list.filter((one) => one.isComplete).map(describeSnapshot) });
   });
 
   app.get('/snapshots/:snapshotId', async (c) => {
-    try {
-      return c.json(describeSnapshot(await snapshots.get(c.req.param('snapshotId'))));
-    } catch (error) {
-      return restError(c, error);
-    }
+    return c.json(describeSnapshot(await snapshots.get(c.req.param('snapshotId'))));
   });
 
   // Refused (409 SNAPSHOT_IN_USE) while forks' files lie on it: their overlay's lower directory.
   app.delete('/snapshots/:snapshotId', async (c) => {
-    try {
-      await snapshots.remove((await snapshots.get(c.req.param('snapshotId'))).snapshotId);
-      return c.body(null, 204);
-    } catch (error) {
-      return restError(c, error);
-    }
+    await snapshots.remove((await snapshots.get(c.req.param('snapshotId'))).snapshotId);
+    return c.body(null, 204);
   });
 
   app.post('/sandboxes/:id/restore', async (c) => {
-    try {
-      const sandbox = sandboxOf(c.req.param('id'));
-      const { snapshotId } = await jsonBody(c, RestoreBody);
-      const result = await snapshots.restore(sandbox.id, snapshotId);
-      return c.json({ ...result, state: sandbox.state });
-    } catch (error) {
-      return restError(c, error);
-    }
+    const sandbox = sandboxOf(c.req.param('id'));
+    const { snapshotId } = await jsonBody(c, RestoreBody);
+    const result = await snapshots.restore(sandbox.id, snapshotId);
+    return c.json({ ...result, state: sandbox.state });
   });
 
   /** `count` sandboxes over a snapshot, each with its own token and MCP URL, as /v1 shows them. */
@@ -146,32 +117,24 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono {
 
   /** count new sandboxes from the sandbox's files now: a snapshot of their own, gone with the last of them. */
   app.post('/sandboxes/:id/fork', async (c) => {
-    try {
-      const source = sandboxOf(c.req.param('id'));
-      const body = await jsonBody(c, ForkBody);
-      if (body.count > snapshots.limits.maxForks) {
-        throw new ToolError('INVALID_ARGUMENT', `count: at most ${snapshots.limits.maxForks} per fork`);
-      }
-      const snapshot = await snapshots.create(source.id, {
-        isEphemeral: true,
-        label: `fork of ${source.id}`,
-      });
-      return c.json(await forkOf(snapshot.snapshotId, body, source.loaded, source.labels, c.req.url), 201);
-    } catch (error) {
-      return restError(c, error);
+    const source = sandboxOf(c.req.param('id'));
+    const body = await jsonBody(c, ForkBody);
+    if (body.count > snapshots.limits.maxForks) {
+      throw new ToolError('INVALID_ARGUMENT', `count: at most ${snapshots.limits.maxForks} per fork`);
     }
+    const snapshot = await snapshots.create(source.id, {
+      isEphemeral: true,
+      label: `fork of ${source.id}`,
+    });
+    return c.json(await forkOf(snapshot.snapshotId, body, source.loaded, source.labels, c.req.url), 201);
   });
 
   /** count new sandboxes over a kept snapshot, with the given policy (default). */
   app.post('/snapshots/:snapshotId/fork', async (c) => {
-    try {
-      const snapshot = await snapshots.get(c.req.param('snapshotId'));
-      const body = await jsonBody(c, ForkBody);
-      const policy = await options.loadPolicy('default');
-      return c.json(await forkOf(snapshot.snapshotId, body, policy, {}, c.req.url), 201);
-    } catch (error) {
-      return restError(c, error);
-    }
+    const snapshot = await snapshots.get(c.req.param('snapshotId'));
+    const body = await jsonBody(c, ForkBody);
+    const policy = await options.loadPolicy('default');
+    return c.json(await forkOf(snapshot.snapshotId, body, policy, {}, c.req.url), 201);
   });
 
   return app;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { agentLimits } from '../policy/container-spec.ts';
+import { agentLimits } from '../policy/derived.ts';
 import { packageVersion } from '../policy/package-files.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { AgentLimits } from '../protocol/limits.ts';

@@ -5,7 +5,7 @@ import { packageVersion } from '../policy/package-files.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs } from '../protocol/tools/index.ts';
-import { replyTimeoutMs } from './catalog.ts';
+import { callAgentTool } from '../sandbox/sandbox.ts';
 import {
   CheckpointCreateTool,
   CheckpointListTool,
@@ -82,9 +82,7 @@ export const catalog: RegisteredSpec[] = [
           { details: { limit: 'callsInFlight', value: MAX_CALLS_IN_FLIGHT } },
         );
       }
-      const result = successEnvelope(
-        await sandbox.callTool(spec.name, input, replyTimeoutMs(spec.name, input)),
-      );
+      const result = successEnvelope(await callAgentTool(sandbox, spec, input));
       const notice = target.takeNotice?.();
       return notice === undefined
         ? result

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sha256Hex, tokenMatches } from '../http/tokens.ts';
+import { sha256Hex, tokenMatches } from '../sandbox/tokens.ts';
 
 /** A grant lives at most this long; a browser session with it no longer. */
 export const MAX_PREVIEW_TTL_SECONDS = 7 * 24 * 3600;

@@ -100,8 +100,8 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
   /** The sandbox, port and grant a request is for, or why it is refused. */
   const admit = (request: http.IncomingMessage): Admitted | Refusal => {
     const target = parsePreviewHost(request.headers.host, addressing.domain);
-    const sandbox = target === undefined ? undefined : manager.find(target.sandboxId);
-    if (target === undefined || sandbox === undefined || sandbox.isPooled || !sandbox.isLive) {
+    const sandbox = target === undefined ? undefined : manager.findTaskSandbox(target.sandboxId);
+    if (target === undefined || sandbox === undefined || !sandbox.isLive) {
       return { status: 404, outcome: 'not-found', page: pageFor('not-found', {}) };
     }
     const sessions = cookieValues(request.headers.cookie, SESSION_COOKIE);

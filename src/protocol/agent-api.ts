@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AgentLimits } from './limits.ts';
 import { PreviewOpen } from './preview.ts';
-import { base64Bytes, type ReplyBudget, replyBudget } from './reply-budget.ts';
-import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
-import { agentToolSpecs } from './tools/index.ts';
+import { base64Bytes, MAX_SUMMARY_BYTES, type ReplyBudget, replyBudget } from './reply-budget.ts';
+import type { AgentToolSpec } from './tool-spec.ts';
+import { agentToolNamed } from './tools/index.ts';
 
 /** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */
 export const PROTOCOL_VERSION = 3;
@@ -82,10 +82,9 @@ export const ArchiveImported = z.object({
 export type ArchiveImported = z.infer<typeof ArchiveImported>;
 
 /** A tool call's budget: its tool's, for its input with defaults; an error's for a call the agent refuses. */
-const toolsByName = new Map(agentToolSpecs.map((spec) => [spec.name, spec]));
 function toolReply(params: unknown, limits: AgentLimits): ReplyBudget {
   const call = ToolCall.safeParse(params);
-  const spec = call.success ? toolsByName.get(call.data.name) : undefined;
+  const spec: AgentToolSpec | undefined = call.success ? agentToolNamed(call.data.name) : undefined;
   const input = spec?.input.safeParse(call.data?.input ?? {});
   return spec !== undefined && input?.success === true ? spec.reply(input.data, limits) : replyBudget();
 }

@@ -39,6 +39,7 @@ export const ErrorCode = z.enum([
   'PORT_NOT_LISTENING',
   'PREVIEW_UNAVAILABLE',
   'SNAPSHOT_IN_USE',
+  'UNSUPPORTED_MEDIA_TYPE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -91,6 +92,7 @@ const defaults: Record<ErrorCode, { category: ErrorCategory; retryable: boolean 
   PORT_NOT_LISTENING: { category: 'runtime', retryable: true },
   PREVIEW_UNAVAILABLE: { category: 'runtime', retryable: false },
   SNAPSHOT_IN_USE: { category: 'conflict', retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { category: 'validation', retryable: false },
 };
 
 /** The error as it travels over the wire and inside the MCP envelope. */

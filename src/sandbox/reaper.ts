@@ -10,13 +10,13 @@ export interface ReaperOptions {
   now?: () => number;
 }
 
-export type ReapReason = 'idle' | 'ttl';
+export type { ReapReason } from './manager.ts';
 
 /**
  * The periodic sweep: marks quiet sandboxes idle, stops those idle past their
  * policy's time (the workspace stays), removes those past their TTL, and
- * notices containers the engine stopped or lost (an engine restart).
- * Emits 'reaped' (sandbox, reason) on the manager.
+ * notices containers the engine stopped or lost (an engine restart), each
+ * change through the manager (which emits 'reaped' with the reason).
  */
 export class Reaper {
   readonly #manager: SandboxManager;
@@ -72,8 +72,7 @@ export class Reaper {
     ) {
       // Like every removal, expiry removes the volume only if the sandbox owns it:
       // a named workspace's volume outlives the sandbox that had it for an hour.
-      await manager.destroy(sandbox.id);
-      manager.emit('reaped', sandbox, 'ttl');
+      await manager.reap(sandbox, 'ttl');
       return;
     }
     if (sandbox.activeCalls > 0 || sandbox.isPooled) return;
@@ -86,8 +85,7 @@ export class Reaper {
       const status = await sandbox.link.call('ping', {}, { timeoutMs: 5000 }).catch(() => undefined);
       // A command still running keeps the sandbox up: commands belong to the workspace.
       if (status !== undefined && status.activeCommands > 0) return;
-      await manager.stop(sandbox.id, 'idle');
-      manager.emit('reaped', sandbox, 'idle');
+      await manager.reap(sandbox, 'idle');
     }
   }
 

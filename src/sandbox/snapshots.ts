@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { SANDBOX_USER } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { HelperMount, HelperSpec, SnapshotEngine } from '../runtime/driver.ts';
@@ -23,6 +22,7 @@ import {
   snapshotVolumeName,
   workspaceVolumeName,
 } from '../runtime/labels.ts';
+import { SANDBOX_USER } from './container-spec.ts';
 import type { CreateOptions, SandboxManager } from './manager.ts';
 import { PeriodicSweep } from './periodic-sweep.ts';
 import type { Sandbox } from './sandbox.ts';

@@ -10,7 +10,7 @@ import type { Policy } from '../policy/schema.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import { MAX_PREVIEW_HELLO_BYTES, PREVIEW_SOCKET_NAME, PreviewTunnelHello } from '../protocol/preview.ts';
-import type { AgentLink } from '../sandbox/agent-link.ts';
+import type { AgentLink } from './agent-link.ts';
 
 /** Connections that have not named their tunnel yet; more are closed unread. */
 const MAX_UNNAMED = 16;
