@@ -3,6 +3,8 @@ import { serve as serveHttp } from '@hono/node-server';
 import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { AuditLog } from '../audit/log.ts';
+import { AuditRecorder } from '../audit/recorder.ts';
 import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
@@ -71,6 +73,8 @@ export const ServeConfig = z.object({
       return sizes;
     })
     .default({}),
+  /** The audit log (state dir's audit.sqlite); off only to measure what it costs. */
+  audit: z.enum(['on', 'off']).default('on'),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -140,6 +144,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
+    audit: env.SANDBOXD_AUDIT,
   };
   const parsed = ServeConfig.safeParse(
     Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
@@ -225,6 +230,8 @@ async function serveHolding(
     allowCreate: config.createWorkspaces,
     isGitWritable: config.isGitWritable,
   });
+  const audit = config.audit === 'on' ? AuditLog.inStateDir(config.stateDir, log) : undefined;
+  const recorder = audit === undefined ? undefined : new AuditRecorder(audit, manager);
   const adopted = await reconcile(manager, {
     loadPolicyNamed: policyNamed,
     onPoolMember: (policy, sandbox) => pool?.adopt(policy, sandbox),
@@ -251,6 +258,7 @@ async function serveHolding(
     allowedOrigins: config.allowedOrigins ?? localhostAllowedOrigins(),
     maxBodyBytes: config.maxBodyBytes,
     ...(pool === undefined ? {} : { pool }),
+    ...(recorder === undefined ? {} : { recorder }),
     ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
   });
   const server = serveHttp({ fetch: app.fetch, hostname: config.host, port: config.port });
@@ -301,5 +309,7 @@ async function serveHolding(
   await reaper.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
+  recorder?.close();
+  audit?.close();
   return reason.startsWith('SIG') ? 0 : 1;
 }

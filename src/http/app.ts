@@ -1,6 +1,8 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
+import { asCaller } from '../audit/caller.ts';
+import type { AuditRecorder } from '../audit/recorder.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import type { WorkspaceTarget } from '../mcp/target.ts';
@@ -13,17 +15,20 @@ import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
-import { authenticate, requireAccess } from './auth.ts';
+import { auditRoutes, recordOperatorActions } from './audit-routes.ts';
+import { authenticate, principalOf, requireAccess } from './auth.ts';
 import { mcpCors } from './cors.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
 import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
 import { v1Routes } from './v1.ts';
+import { v1ActionRoutes } from './v1-actions.ts';
 
 export interface HttpAppOptions {
   manager: SandboxManager;
@@ -43,6 +48,8 @@ export interface HttpAppOptions {
   defaultTtlSeconds?: number;
   pool?: WarmPool;
   maxArchiveBytes?: number;
+  /** Where tool calls, state changes and operator actions are recorded; none: no audit routes, no dashboard. */
+  recorder?: AuditRecorder;
 }
 
 /** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
@@ -50,7 +57,7 @@ const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
 export function createHttpApp(options: HttpAppOptions): Hono {
-  const { manager, workspaces, metrics, log } = options;
+  const { manager, workspaces, metrics, log, recorder } = options;
   const app = new Hono();
   app.use('*', allowedHosts(options.allowedHosts));
   // Public, and readable from any origin: registered before the Origin check and authentication.
@@ -76,6 +83,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return c.body(await metrics.registry.metrics());
   });
 
+  // Public like the discovery documents: it describes the API and holds nothing secret.
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument()));
   app.use('/v1/*', requireAccess(false));
   const smallBodies = bodyLimit({
     maxSize: 64 * 1024,
@@ -87,6 +96,11 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     '/v1',
     archiveRoutes({ manager, maxUploadBytes: options.maxArchiveBytes ?? DEFAULT_IMPORT_MAX_BYTES }),
   );
+  if (recorder !== undefined) {
+    app.use('/v1/*', recordOperatorActions(recorder));
+    app.route('/v1', auditRoutes({ manager, recorder }));
+  }
+  app.route('/v1', v1ActionRoutes(manager));
   app.route(
     '/v1',
     v1Routes({
@@ -104,7 +118,20 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     currentSandbox: () => handle.currentSandbox(),
     facts: () => handle.facts(),
     takeNotice: () => handle.takeNotice(),
-    onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
+    onToolCall: (tool, outcome, code, ms, call) => {
+      metrics.recordToolCall(tool, outcome, code, ms);
+      recorder?.toolCall(
+        {
+          sandbox: handle.currentSandbox()?.id ?? null,
+          tool,
+          outcome,
+          errorCode: code,
+          durationMs: ms,
+          ...call,
+        },
+        'operator',
+      );
+    },
   });
   const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context) => {
     let handler = handlers.get(key);
@@ -130,7 +157,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       );
       handlers.set(key, handler);
     }
-    return handler.fetch(c.req.raw, c.get('parsedBody' as never));
+    const principal = principalOf(c).kind === 'sandbox' ? 'sandbox' : 'operator';
+    return asCaller(principal, () => handler.fetch(c.req.raw, c.get('parsedBody' as never)));
   };
 
   /** A provisioned sandbox's endpoint, and the idle servers it keeps, go with the sandbox. */

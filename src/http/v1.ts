@@ -11,6 +11,7 @@ import type { Sandbox } from '../sandbox/sandbox.ts';
 import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
 import { restError } from './errors.ts';
 import { newToken, sha256Hex } from './tokens.ts';
+import type { SandboxView } from './v1-schemas.ts';
 
 const LabelKey = z
   .string()
@@ -68,7 +69,7 @@ function describeEgress(sandbox: Sandbox) {
   };
 }
 
-function describe(sandbox: Sandbox, origin: string) {
+function describe(sandbox: Sandbox, origin: string): SandboxView {
   const { policy } = sandbox.loaded;
   return {
     id: sandbox.id,
@@ -100,7 +101,7 @@ function describe(sandbox: Sandbox, origin: string) {
 }
 
 /** A JSON body checked with `schema` (null or empty as {}); the first problem is the 400's message. */
-async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   let raw: unknown;
   try {
     raw = await c.req.json();

@@ -1,3 +1,4 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 
 /** What server_info reports about the workspace beyond what the agent knows. */
@@ -22,5 +23,12 @@ export interface WorkspaceTarget {
   facts(): WorkspaceFacts;
   /** Something the next tool result should tell the model once (its sandbox was replaced). */
   takeNotice?(): string | undefined;
-  onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;
+  /** Every call, as it ends: `call` holds the arguments as sent and the result (for the audit log). */
+  onToolCall?(
+    tool: string,
+    outcome: ToolOutcome,
+    code: string | undefined,
+    durationMs: number,
+    call: { input: unknown; result: CallToolResult },
+  ): void;
 }
