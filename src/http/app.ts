@@ -27,6 +27,7 @@ import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
+import { dashboardRoutes } from './ui/routes.ts';
 import { v1Routes } from './v1.ts';
 import { v1ActionRoutes } from './v1-actions.ts';
 
@@ -204,6 +205,19 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       );
     })(c);
   });
+
+  if (recorder !== undefined) {
+    app.route(
+      '/ui',
+      dashboardRoutes({
+        manager,
+        driver: options.driver,
+        recorder,
+        operatorSha256: options.operatorSha256,
+        isAuthDisabled: options.isAuthDisabled,
+      }),
+    );
+  }
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),

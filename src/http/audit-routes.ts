@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import { asCaller } from '../audit/caller.ts';
 import { AuditEntry, AuditKind } from '../audit/entry.ts';
 import type { AuditRecorder } from '../audit/recorder.ts';
 import { ToolError } from '../protocol/errors.ts';
@@ -110,7 +111,8 @@ async function sandboxOf(path: string, response: Response): Promise<string | nul
 /** Every /v1 change (anything but GET/HEAD) the operator makes lands in the audit log as it ends. */
 export function recordOperatorActions(recorder: AuditRecorder): MiddlewareHandler {
   return async (c, next) => {
-    await next();
+    // What the action sets off (a sandbox created, removed) is the operator's too.
+    await asCaller('operator', next);
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return;
     const route = c.req.path.replace(/^\/v1\/sandboxes\/[^/]+/, '/v1/sandboxes/:id');
     recorder.operator(`${c.req.method} ${route}`, await sandboxOf(c.req.path, c.res), c.res.status);
