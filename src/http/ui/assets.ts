@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
+  'icon.svg': 'image/svg+xml',
 };
 
 const loaded = new Map<string, string>();

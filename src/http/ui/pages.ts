@@ -38,6 +38,7 @@ export function layout(title: string, csrfToken: string | undefined, body: Html)
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · sandboxd</title>
 <link rel="stylesheet" href="/ui/static/app.css">
+<link rel="icon" href="/ui/static/icon.svg" type="image/svg+xml">
 <script type="module" src="/ui/static/app.js"></script>
 </head>
 <body>
@@ -94,7 +95,7 @@ export function listPage(csrfToken: string, rows: SandboxRow[], nowMs: number): 
   return layout(
     'Sandboxes',
     csrfToken,
-    html`<h1>Sandboxes <span class="count">${rows.length}</span></h1>
+    html`<h1>Sandboxes</h1>
 <table class="grid sandboxes">
 <colgroup><col class="c-id"><col class="c-state"><col class="c-policy"><col class="c-ws"><col class="c-n"><col class="c-n"><col class="c-n"><col class="c-n"><col class="c-n"></colgroup>
 <thead><tr><th>Sandbox</th><th>State</th><th>Policy</th><th>Workspace</th><th>Age</th><th>TTL</th><th>CPU</th><th>Memory</th><th>Calls/min</th></tr></thead>

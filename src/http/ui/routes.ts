@@ -74,7 +74,8 @@ export function dashboardRoutes(options: DashboardOptions): Hono<Env> {
     await next();
     c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Referrer-Policy', 'no-referrer');
+    // Not no-referrer: under it a form's POST says Origin: null, which the Origin check refuses.
+    c.header('Referrer-Policy', 'same-origin');
     if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
   });
   app.use(
@@ -92,12 +93,15 @@ export function dashboardRoutes(options: DashboardOptions): Hono<Env> {
     return c.body(asset.body, 200, { 'Content-Type': asset.contentType });
   });
 
-  app.get('/login', (c) => c.html(loginPage(undefined)));
+  app.get('/login', (c) =>
+    c.html(loginPage(c.req.query('error') === undefined ? undefined : 'That is not the operator token.')),
+  );
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === 'string' ? form.token.trim() : '';
     if (!options.isAuthDisabled && !tokenMatches(token, options.operatorSha256)) {
-      return c.html(loginPage('That is not the operator token.'), 401);
+      // Back to the form (a redirect, so a reload does not post the token again).
+      return c.redirect('/ui/login?error=token', 303);
     }
     sessions.open(c);
     recorder.operator('sign in', null, 200, { via: 'dashboard' });
