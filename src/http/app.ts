@@ -28,6 +28,7 @@ import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
 import { dashboardRoutes } from './ui/routes.ts';
+import { UsageSampler } from './ui/usage.ts';
 import { v1Routes } from './v1.ts';
 import { v1ActionRoutes } from './v1-actions.ts';
 
@@ -101,7 +102,16 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     app.use('/v1/*', recordOperatorActions(recorder));
     app.route('/v1', auditRoutes({ manager, recorder }));
   }
-  app.route('/v1', v1ActionRoutes(manager));
+  const usage = new UsageSampler(manager, options.driver);
+  app.route(
+    '/v1',
+    v1ActionRoutes({
+      manager,
+      driver: options.driver,
+      usage,
+      callsPerMinute: () => recorder?.log.callsSince(Date.now() - 60_000) ?? new Map(),
+    }),
+  );
   app.route(
     '/v1',
     v1Routes({
@@ -211,8 +221,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       '/ui',
       dashboardRoutes({
         manager,
-        driver: options.driver,
         recorder,
+        usage,
         operatorSha256: options.operatorSha256,
         isAuthDisabled: options.isAuthDisabled,
       }),

@@ -3,7 +3,7 @@ import { packageVersion } from '../policy/package-files.ts';
 import { ArchiveImported, ArchiveImportOpen } from '../protocol/agent-api.ts';
 import { AuditPage, AuditQueryParams, EventsQueryParams } from './audit-routes.ts';
 import { CreateSandboxBody, UpdateSandboxBody } from './v1.ts';
-import { ActionResult, SetTtlBody } from './v1-actions.ts';
+import { ActionResult, LogsQuery, SetTtlBody, UsageList } from './v1-actions.ts';
 import { CreatedSandbox, ErrorBody, SandboxList, SandboxView } from './v1-schemas.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -215,6 +215,47 @@ export const V1_ROUTES: RouteDoc[] = [
     replies: {
       200: { description: 'an event stream', contentType: 'text/event-stream', schema: z.string() },
       404: notFound,
+    },
+  },
+  {
+    method: 'get',
+    path: '/sandboxes/:id/logs',
+    summary: 'The last lines the worker container (its agent) wrote',
+    query: LogsQuery,
+    replies: {
+      200: {
+        description: 'log lines',
+        contentType: 'text/plain',
+        schema: z.string(),
+        example: 'agent connected\n',
+      },
+      404: notFound,
+    },
+  },
+  {
+    method: 'get',
+    path: '/usage',
+    summary: 'CPU, memory and calls per minute of every sandbox (what `sandboxd top` shows)',
+    replies: {
+      200: {
+        description: 'one row per sandbox',
+        schema: UsageList,
+        example: {
+          sandboxes: [
+            {
+              id: 'sb-3f9a1c2b7d4e',
+              state: 'ready',
+              policy: 'default',
+              createdAt: '2026-01-05T10:00:00.000Z',
+              expiresAt: null,
+              cpuPercent: 3.2,
+              memoryBytes: 31457280,
+              callsPerMinute: 42,
+              callsInFlight: 1,
+            },
+          ],
+        },
+      },
     },
   },
   {

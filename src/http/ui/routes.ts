@@ -5,7 +5,6 @@ import { asCaller } from '../../audit/caller.ts';
 import type { AuditRecorder } from '../../audit/recorder.ts';
 import { ToolError } from '../../protocol/errors.ts';
 import { ListDirTool, ReadFileTool } from '../../protocol/tools/files.ts';
-import type { RuntimeDriver } from '../../runtime/driver.ts';
 import type { SandboxManager } from '../../sandbox/manager.ts';
 import type { Sandbox } from '../../sandbox/sandbox.ts';
 import { CommandId, sandboxEventStream } from '../events.ts';
@@ -26,12 +25,12 @@ import {
   toolCallRows,
 } from './pages.ts';
 import { type Session, Sessions } from './sessions.ts';
-import { UsageSampler } from './usage.ts';
+import type { UsageSampler } from './usage.ts';
 
 export interface DashboardOptions {
   manager: SandboxManager;
-  driver: RuntimeDriver;
   recorder: AuditRecorder;
+  usage: UsageSampler;
   operatorSha256: string;
   isAuthDisabled: boolean;
 }
@@ -67,7 +66,7 @@ type Env = { Variables: { session: Session } };
 export function dashboardRoutes(options: DashboardOptions): Hono<Env> {
   const { manager, recorder } = options;
   const sessions = new Sessions();
-  const usage = new UsageSampler(manager, options.driver);
+  const { usage } = options;
   const app = new Hono<Env>();
 
   app.use('*', async (c, next) => {
