@@ -11,9 +11,10 @@ export type AuditPrincipal = z.infer<typeof AuditPrincipal>;
 /**
  * tool_call: one MCP tool call; lifecycle: a sandbox changed state; command: a
  * command started or ended (seen in a tool result); egress: a connection out,
- * allowed or refused; operator: a change made through /v1 or the dashboard.
+ * allowed or refused; operator: a change made through /v1 or the dashboard;
+ * preview: a preview request let in or refused (for the preview door to record).
  */
-export const AuditKind = z.enum(['tool_call', 'lifecycle', 'command', 'egress', 'operator']);
+export const AuditKind = z.enum(['tool_call', 'lifecycle', 'command', 'egress', 'operator', 'preview']);
 export type AuditKind = z.infer<typeof AuditKind>;
 
 /** One row of the audit log, as /v1/audit and the events stream give it. */

@@ -118,7 +118,11 @@ export function sandboxEventStream(c: Context, options: EventStreamOptions): Res
   });
 }
 
-/** Reads the command's new output while the client listens, until the command is done. */
+/**
+ * Reads the command's new output while the client listens, until the command is
+ * done. Each read is a call like any other: a sandbox being watched is in use
+ * and is not stopped for idleness meanwhile.
+ */
 async function followOutput(
   stream: SSEStreamingApi,
   options: EventStreamOptions,
