@@ -4,7 +4,7 @@ import { ArchiveImported, ArchiveImportOpen } from '../protocol/agent-api.ts';
 import { AuditPage, AuditQueryParams, EventsQueryParams } from './audit-routes.ts';
 import { CreateSandboxBody, UpdateSandboxBody } from './v1.ts';
 import { ActionResult, LogsQuery, SetTtlBody, UsageList } from './v1-actions.ts';
-import { CreatedSandbox, ErrorBody, SandboxList, SandboxView } from './v1-schemas.ts';
+import { CreatedSandbox, ErrorBody, GuardErrorBody, SandboxList, SandboxView } from './v1-schemas.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -29,11 +29,23 @@ export interface RouteDoc {
 }
 
 /** The statuses every authenticated route may answer besides its own. */
-const AUTH_ERRORS = {
-  400: 'invalid argument (a token in the query string, a bad parameter or body)',
-  401: 'no token, or not a valid one',
-  403: 'a sandbox token outside its sandbox',
-} as const;
+const AUTH_ERRORS: Record<number, Reply> = {
+  400: {
+    description: 'invalid argument (a token in the query string, a bad parameter or body)',
+    schema: ErrorBody,
+  },
+  401: { description: 'no token, or not a valid one', schema: ErrorBody },
+  403: {
+    description:
+      'a sandbox token outside its sandbox (FORBIDDEN), or a Host or Origin not on the allow-list (JSON-RPC shape)',
+    schema: z.union([ErrorBody, GuardErrorBody]),
+    example: {
+      jsonrpc: '2.0',
+      error: { code: -32600, message: 'Forbidden: Origin https://evil.example is not allowed' },
+      id: null,
+    },
+  },
+};
 
 const SANDBOX_EXAMPLE: z.infer<typeof SandboxView> = {
   id: 'sb-3f9a1c2b7d4e',
@@ -324,8 +336,7 @@ function operationOf(route: RouteDoc): Record<string, unknown> {
   }
   const replies: Record<string, Reply> = { ...route.replies };
   if (route.isPublic !== true) {
-    for (const [status, description] of Object.entries(AUTH_ERRORS))
-      replies[status] ??= { description, schema: ErrorBody };
+    for (const [status, reply] of Object.entries(AUTH_ERRORS)) replies[status] ??= reply;
     replies[500] ??= { description: 'internal error', schema: ErrorBody };
   }
   const responses: Record<string, unknown> = {};

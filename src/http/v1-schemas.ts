@@ -47,3 +47,13 @@ export const ErrorBody = z.object({
     retryable: z.boolean().optional(),
   }),
 });
+
+/**
+ * What the Host and Origin checks in front of every route answer (403): the
+ * JSON-RPC error shape of `rpcErrorResponse`, because the same checks guard MCP.
+ */
+export const GuardErrorBody = z.object({
+  jsonrpc: z.literal('2.0'),
+  error: z.object({ code: z.number().int(), message: z.string() }),
+  id: z.null(),
+});
