@@ -3,6 +3,8 @@ import { serve as serveHttp } from '@hono/node-server';
 import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { AuditLog } from '../audit/log.ts';
+import { AuditRecorder } from '../audit/recorder.ts';
 import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
@@ -82,6 +84,8 @@ export const ServeConfig = z.object({
   previewPort: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).optional(),
   /** `localhost`, a wildcard domain a reverse proxy serves, or its origin (`http://preview.lan:8081`). */
   previewDomain: z.string().max(260).default('localhost'),
+  /** The audit log (state dir's audit.sqlite); off only to measure what it costs. */
+  audit: z.enum(['on', 'off']).default('on'),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -159,6 +163,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     pool: values.pool ?? env.SANDBOXD_POOL,
     previewPort: values['preview-port'] ?? env.SANDBOXD_PREVIEW_PORT,
     previewDomain: values['preview-domain'] ?? env.SANDBOXD_PREVIEW_DOMAIN,
+    audit: env.SANDBOXD_AUDIT,
   };
   const parsed = ServeConfig.safeParse(
     Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
@@ -283,6 +288,8 @@ async function serveHolding(
     allowCreate: config.createWorkspaces,
     isGitWritable: config.isGitWritable,
   });
+  const audit = config.audit === 'on' ? AuditLog.inStateDir(config.stateDir, log) : undefined;
+  const recorder = audit === undefined ? undefined : new AuditRecorder(audit, manager);
   const adopted = await reconcile(manager, {
     loadPolicyNamed: policyNamed,
     onPoolMember: (policy, sandbox) => pool?.adopt(policy, sandbox),
@@ -322,6 +329,7 @@ async function serveHolding(
     maxBodyBytes: config.maxBodyBytes,
     snapshots,
     ...(pool === undefined ? {} : { pool }),
+    ...(recorder === undefined ? {} : { recorder }),
     ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
     ...(previews === undefined ? {} : { previews }),
   });
@@ -414,6 +422,8 @@ async function serveHolding(
   await snapshots.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
+  recorder?.close();
+  audit?.close();
   return reason.startsWith('SIG') ? 0 : 1;
 }
 

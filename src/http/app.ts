@@ -1,6 +1,8 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
+import { asCaller } from '../audit/caller.ts';
+import type { AuditRecorder } from '../audit/recorder.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import type { WorkspaceTarget } from '../mcp/target.ts';
@@ -16,19 +18,24 @@ import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { Snapshots } from '../sandbox/snapshots.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
-import { authenticate, requireAccess } from './auth.ts';
+import { auditRoutes, recordOperatorActions } from './audit-routes.ts';
+import { authenticate, principalOf, requireAccess } from './auth.ts';
 import type { HttpEnv } from './context.ts';
 import { mcpCors } from './cors.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
 import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
 import { snapshotRoutes } from './snapshot-routes.ts';
+import { dashboardRoutes } from './ui/routes.ts';
+import { UsageSampler } from './ui/usage.ts';
 import { v1Routes } from './v1.ts';
+import { v1ActionRoutes } from './v1-actions.ts';
 
 export interface HttpAppOptions {
   manager: SandboxManager;
@@ -52,6 +59,8 @@ export interface HttpAppOptions {
   previews?: Previews;
   /** Snapshots, restore and forks (/v1 and the checkpoint tools); absent where the driver has none. */
   snapshots?: Snapshots;
+  /** Where tool calls, state changes and operator actions are recorded; none: no audit routes, no dashboard. */
+  recorder?: AuditRecorder;
 }
 
 /** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
@@ -59,7 +68,7 @@ const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
 export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
-  const { manager, workspaces, metrics, log, previews } = options;
+  const { manager, workspaces, metrics, log, previews, recorder } = options;
   const app = new Hono<HttpEnv>();
   app.use('*', allowedHosts(options.allowedHosts));
   // Public, and readable from any origin: registered before the Origin check and authentication.
@@ -85,6 +94,8 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
     return c.body(await metrics.registry.metrics());
   });
 
+  // Public like the discovery documents: it describes the API and holds nothing secret.
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument()));
   app.use('/v1/*', requireAccess(false));
   const smallBodies = bodyLimit({
     maxSize: 64 * 1024,
@@ -109,6 +120,20 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
       }),
     );
   }
+  if (recorder !== undefined) {
+    app.use('/v1/*', recordOperatorActions(recorder));
+    app.route('/v1', auditRoutes({ manager, recorder }));
+  }
+  const usage = new UsageSampler(manager, options.driver);
+  app.route(
+    '/v1',
+    v1ActionRoutes({
+      manager,
+      driver: options.driver,
+      usage,
+      callsPerMinute: () => recorder?.log.callsSince(Date.now() - 60_000) ?? new Map(),
+    }),
+  );
   app.route(
     '/v1',
     v1Routes({
@@ -129,7 +154,20 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
     facts: () => handle.facts(),
     snapshots: options.snapshots,
     takeNotice: () => handle.takeNotice(),
-    onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
+    onToolCall: (tool, outcome, code, ms, call) => {
+      metrics.recordToolCall(tool, outcome, code, ms);
+      recorder?.toolCall(
+        {
+          sandbox: handle.currentSandbox()?.id ?? null,
+          tool,
+          outcome,
+          errorCode: code,
+          durationMs: ms,
+          ...call,
+        },
+        'operator',
+      );
+    },
     ...(previews === undefined
       ? {}
       : {
@@ -161,7 +199,8 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
       );
       handlers.set(key, handler);
     }
-    return handler.fetch(c.req.raw, c.get('parsedBody'));
+    const principal = principalOf(c).kind === 'sandbox' ? 'sandbox' : 'operator';
+    return asCaller(principal, () => handler.fetch(c.req.raw, c.get('parsedBody')));
   };
 
   /** A provisioned sandbox's endpoint, and the idle servers it keeps, go with the sandbox. */
@@ -209,6 +248,19 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
       );
     })(c);
   });
+
+  if (recorder !== undefined) {
+    app.route(
+      '/ui',
+      dashboardRoutes({
+        manager,
+        recorder,
+        usage,
+        operatorSha256: options.operatorSha256,
+        isAuthDisabled: options.isAuthDisabled,
+      }),
+    );
+  }
 
   app.notFound((c) => restError(c, new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
   // The one error path of every route: they throw, this answers with the code's status.

@@ -17,6 +17,7 @@ import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
 import type { HttpEnv } from './context.ts';
 import { addPreviewRoutes } from './preview-routes.ts';
+import type { SandboxView } from './v1-schemas.ts';
 
 const LabelKey = z
   .string()
@@ -80,7 +81,7 @@ function describeEgress(sandbox: Sandbox) {
   };
 }
 
-export function describe(sandbox: Sandbox, origin: string, previews?: Previews) {
+export function describe(sandbox: Sandbox, origin: string, previews?: Previews): SandboxView {
   const { policy } = sandbox.loaded;
   return {
     id: sandbox.id,

@@ -177,7 +177,7 @@ export function createMcpServer(target: WorkspaceTarget, options: McpServerOptio
         }
         const durationMs = performance.now() - started;
         const outcome = code === undefined ? 'ok' : 'error';
-        target.onToolCall?.(spec.name, outcome, code, durationMs);
+        target.onToolCall?.(spec.name, outcome, code, durationMs, { input: args, result });
         options.log?.info(
           traceOf(target, spec.name, outcome, code, durationMs, context.mcpReq.id),
           'tool call',

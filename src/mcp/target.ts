@@ -1,3 +1,4 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { Snapshots } from '../sandbox/snapshots.ts';
 
@@ -25,7 +26,14 @@ export interface WorkspaceTarget {
   snapshots?: Snapshots | undefined;
   /** Something the next tool result should tell the model once (its sandbox was replaced). */
   takeNotice?(): string | undefined;
-  onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;
+  /** Every call, as it ends: `call` holds the arguments as sent and the result (for the audit log). */
+  onToolCall?(
+    tool: string,
+    outcome: ToolOutcome,
+    code: string | undefined,
+    durationMs: number,
+    call: { input: unknown; result: CallToolResult },
+  ): void;
   /** Grants a browser a port of the sandbox (preview_url); absent where no preview listener runs. */
   grantPreview?(sandbox: Sandbox, port: number, ttlSeconds: number | undefined): Promise<PreviewGrantResult>;
 }

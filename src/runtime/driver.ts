@@ -102,6 +102,15 @@ export interface RuntimeDriver {
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** The last lines the container wrote, for error messages. */
   logsTail(id: string, lines: number): Promise<string>;
+  /** What the container uses now (the dashboard's columns); a driver without it shows none. */
+  usage?(id: string): Promise<ContainerUsage | undefined>;
+}
+
+/** One reading of a container's counters: CPU as cumulative time, so two readings give a rate. */
+export interface ContainerUsage {
+  cpuTotalNs: number;
+  memoryBytes: number;
+  atMs: number;
 }
 
 /** A volume mounted into a helper container. */

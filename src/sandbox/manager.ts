@@ -23,7 +23,7 @@ import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
 import { encodeSandboxLabels } from './labels.ts';
 import { canTransition, ENTER_STATE, type SandboxState } from './lifecycle.ts';
-import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
+import { type Assignment, loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
 import { PreviewDoor } from './preview-door.ts';
 import { type Lifetime, Sandbox } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
@@ -227,18 +227,32 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
   async setEgress(id: string, allowList: EgressAllowList | null): Promise<Sandbox> {
     const sandbox = this.get(id);
     await sandbox.egress.setAllowList(allowList);
-    const kept = await loadAssignment(this.stateDir, id);
-    await saveAssignment(this.stateDir, id, {
+    await this.#keepAssignment(sandbox, { egress: allowList });
+    this.log.info({ sandboxId: id, egress: allowList }, 'egress allow-list changed');
+    await sandbox.link.reconfigure();
+    return sandbox;
+  }
+
+  /** Moves a sandbox's deadline (its TTL from now), kept in the state directory for a restart. */
+  async setExpiry(id: string, expiresAt: Date): Promise<Sandbox> {
+    const sandbox = this.get(id);
+    sandbox.expiresAt = expiresAt;
+    await this.#keepAssignment(sandbox, {});
+    this.log.info({ sandboxId: id, expiresAt: expiresAt.toISOString() }, 'sandbox deadline changed');
+    return sandbox;
+  }
+
+  /** Saves what a restart must know of a sandbox (what reconcile reads over its labels). */
+  async #keepAssignment(sandbox: Sandbox, changes: Partial<Assignment>): Promise<void> {
+    const kept = await loadAssignment(this.stateDir, sandbox.id);
+    await saveAssignment(this.stateDir, sandbox.id, {
       ...(kept.state === 'assigned' ? kept.assignment : {}),
       labels: sandbox.labels,
       ...(sandbox.tokenSha256 === undefined ? {} : { tokenSha256: sandbox.tokenSha256 }),
       ...(sandbox.expiresAt === undefined ? {} : { expiresAt: sandbox.expiresAt.toISOString() }),
       ...(sandbox.owner === undefined ? {} : { owner: sandbox.owner }),
-      egress: allowList,
+      ...changes,
     });
-    this.log.info({ sandboxId: id, egress: allowList }, 'egress allow-list changed');
-    await sandbox.link.reconfigure();
-    return sandbox;
   }
 
   /** Every agent connection after the first is a reconnect: 'reconnect' (sandbox). */

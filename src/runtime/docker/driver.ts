@@ -1,5 +1,12 @@
 import Docker from 'dockerode';
-import type { ContainerInfo, ContainerSpec, ContainerState, RuntimeDriver, RuntimeFacts } from '../driver.ts';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerState,
+  ContainerUsage,
+  RuntimeDriver,
+  RuntimeFacts,
+} from '../driver.ts';
 import { containerConfig } from './container-config.ts';
 import { DockerSnapshotEngine, demultiplex } from './snapshot-engine.ts';
 
@@ -112,6 +119,27 @@ export class DockerDriver implements RuntimeDriver {
         isOomKilled: info.State.OOMKilled,
         imageId: info.Image,
         createdMs: Date.parse(info.Created),
+      };
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async usage(id: string): Promise<ContainerUsage | undefined> {
+    try {
+      // one-shot: the engine answers at once instead of waiting a second for a second sample.
+      const stats = (await this.docker
+        .getContainer(id)
+        .stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
+        cpu_stats?: { cpu_usage?: { total_usage?: number } };
+        memory_stats?: { usage?: number; stats?: { inactive_file?: number } };
+      };
+      const memory = (stats.memory_stats?.usage ?? 0) - (stats.memory_stats?.stats?.inactive_file ?? 0);
+      return {
+        cpuTotalNs: stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
+        memoryBytes: Math.max(0, memory),
+        atMs: Date.now(),
       };
     } catch (error) {
       if (statusCode(error) === 404) return undefined;
