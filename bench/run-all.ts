@@ -8,7 +8,7 @@
  *                         [--update-readme] [--out FILE]
  *
  * Benchmarks: cold-start, warm-acquire, exec-round-trip, read-file, throughput,
- * density, noisy-neighbour, egress, snapshots, audit, gvisor (runsc against runc; skipped without runsc).
+ * density, noisy-neighbour, egress, preview, snapshots, audit, gvisor (runsc against runc; skipped without runsc).
  * --set overrides one count, e.g. --set read-file.mcp=1000 (each file's header
  * lists its counts). Exits 1 when a benchmark could not run,
  * 130 when interrupted, never because a goal was missed.
@@ -36,6 +36,7 @@ import {
   summaryTable,
 } from './lib/suite.ts';
 import { noisyNeighbour } from './noisy-neighbour.ts';
+import { previewBench } from './preview.ts';
 import { readFileBench } from './read-file.ts';
 import { snapshotsBench } from './snapshots.ts';
 import { throughput } from './throughput.ts';
@@ -56,6 +57,7 @@ const ALL: Bench<Counts>[] = [
   density,
   noisyNeighbour,
   egressBench,
+  previewBench,
   snapshotsBench,
   auditBench,
   gvisorBench,
