@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { EgressRecord } from '../egress/audit.ts';
-import type { GrantRecord } from '../preview/grants.ts';
+import { type GrantRecord, grantFacts } from '../preview/grants.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { currentCaller } from './caller.ts';
@@ -198,14 +198,7 @@ export class AuditRecorder {
       outcome: 'ok',
       errorCode: null,
       durationMs: null,
-      detail: {
-        previewId: grant.id,
-        port: grant.port,
-        public: grant.isPublic,
-        grantedBy: grant.grantedBy,
-        expiresAt: grant.expiresAt.toISOString(),
-        ...(record.action === 'opened' ? { client: record.client } : {}),
-      },
+      detail: { ...grantFacts(grant), ...(record.action === 'opened' ? { client: record.client } : {}) },
     });
   }
 

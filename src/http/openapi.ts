@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { packageVersion } from '../policy/package-files.ts';
 import { ArchiveImported, ArchiveImportOpen } from '../protocol/agent-api.ts';
+import type { ErrorCode } from '../protocol/errors.ts';
 import { AuditPage, AuditQueryParams, EventsQueryParams } from './audit-routes.ts';
 import { CreatePreviewBody } from './preview-routes.ts';
 import { CreateSnapshotBody, ForkBody, RestoreBody } from './snapshot-routes.ts';
@@ -92,49 +93,40 @@ const SANDBOX_EXAMPLE: z.infer<typeof SandboxView> = {
   usage: { lastUsedAt: '2026-01-05T10:05:00.000Z', callsInFlight: 0, agentConnections: 1 },
 };
 
-const errorExample = (code: string, message: string) => ({ error: { code, message, retryable: false } });
-const notFound: Reply = {
-  description: 'no such sandbox',
+const errorExample = (code: ErrorCode, message: string) => ({ error: { code, message, retryable: false } });
+const errorReply = (description: string, code: ErrorCode, message: string): Reply => ({
+  description,
   schema: ErrorBody,
-  example: errorExample('SANDBOX_NOT_FOUND', 'no sandbox sb-000000000000'),
-};
+  example: errorExample(code, message),
+});
+const notFound: Reply = errorReply('no such sandbox', 'SANDBOX_NOT_FOUND', 'no sandbox sb-000000000000');
 
-const tooLarge: Reply = {
-  description: 'body too large',
-  schema: ErrorBody,
-  example: errorExample('OUTPUT_TOO_LARGE', 'request body too large'),
-};
-const noSnapshots: Reply = {
-  description: 'the runtime driver cannot take snapshots',
-  schema: ErrorBody,
-  example: errorExample('SANDBOX_UNAVAILABLE', 'the kubernetes runtime driver cannot take snapshots'),
-};
-const snapshotQuota: Reply = {
-  description: 'a snapshot quota (count, per sandbox, bytes) is reached',
-  schema: ErrorBody,
-  example: errorExample(
-    'QUOTA_EXCEEDED',
-    'the control plane already keeps 100 snapshots (limit 100); delete one',
-  ),
-};
-const forkQuota: Reply = {
-  description: 'the new sandboxes would pass the sandbox limit',
-  schema: ErrorBody,
-  example: errorExample('QUOTA_EXCEEDED', '3 more sandboxes would pass the limit of 100 (99 run)'),
-};
-const noSuchSnapshot: Reply = {
-  description: 'no such snapshot (or sandbox)',
-  schema: ErrorBody,
-  example: errorExample('NOT_FOUND', 'no snapshot snap-000000000000'),
-};
-const noPreviews: Reply = {
-  description: 'this control plane serves no previews (its preview listener is off)',
-  schema: ErrorBody,
-  example: errorExample(
-    'PREVIEW_UNAVAILABLE',
-    'this control plane serves no previews (its preview listener is off)',
-  ),
-};
+const tooLarge: Reply = errorReply('body too large', 'OUTPUT_TOO_LARGE', 'request body too large');
+const noSnapshots: Reply = errorReply(
+  'the runtime driver cannot take snapshots',
+  'SANDBOX_UNAVAILABLE',
+  'the kubernetes runtime driver cannot take snapshots',
+);
+const snapshotQuota: Reply = errorReply(
+  'a snapshot quota (count, per sandbox, bytes) is reached',
+  'QUOTA_EXCEEDED',
+  'the control plane already keeps 100 snapshots (limit 100); delete one',
+);
+const forkQuota: Reply = errorReply(
+  'the new sandboxes would pass the sandbox limit',
+  'QUOTA_EXCEEDED',
+  '3 more sandboxes would pass the limit of 100 (99 run)',
+);
+const noSuchSnapshot: Reply = errorReply(
+  'no such snapshot (or sandbox)',
+  'NOT_FOUND',
+  'no snapshot snap-000000000000',
+);
+const noPreviews: Reply = errorReply(
+  'this control plane serves no previews (its preview listener is off)',
+  'PREVIEW_UNAVAILABLE',
+  'this control plane serves no previews (its preview listener is off)',
+);
 
 const SNAPSHOT_EXAMPLE: SnapshotInfo = {
   snapshotId: 'snap-0a1b2c3d4e5f',
@@ -203,11 +195,11 @@ export const V1_ROUTES: RouteDoc[] = [
       404: { ...noSuchSnapshot, description: 'fromSnapshot names no snapshot, or snapshots are off' },
       409: { description: 'a sandbox with this id exists', schema: ErrorBody },
       413: tooLarge,
-      429: {
-        description: 'a quota is reached',
-        schema: ErrorBody,
-        example: errorExample('QUOTA_EXCEEDED', 'the control plane already runs 100 sandboxes (limit 100)'),
-      },
+      429: errorReply(
+        'a quota is reached',
+        'QUOTA_EXCEEDED',
+        'the control plane already runs 100 sandboxes (limit 100)',
+      ),
       503: { description: 'the worker image is missing or the sandbox did not start', schema: ErrorBody },
     },
   },
@@ -375,14 +367,11 @@ export const V1_ROUTES: RouteDoc[] = [
       201: { description: 'the grant', schema: NewPreviewInfo, example: PREVIEW_EXAMPLE },
       404: notFound,
       413: tooLarge,
-      429: {
-        description: 'the sandbox has as many open previews as it may',
-        schema: ErrorBody,
-        example: errorExample(
-          'QUOTA_EXCEEDED',
-          'this sandbox already has 64 open previews; revoke one first',
-        ),
-      },
+      429: errorReply(
+        'the sandbox has as many open previews as it may',
+        'QUOTA_EXCEEDED',
+        'this sandbox already has 64 open previews; revoke one first',
+      ),
       501: noPreviews,
     },
   },
@@ -405,11 +394,11 @@ export const V1_ROUTES: RouteDoc[] = [
     summary: 'Revoke a preview: its browser sessions stop working with their next request',
     replies: {
       204: { description: 'revoked' },
-      404: {
-        description: 'no such sandbox, or it has no such preview',
-        schema: ErrorBody,
-        example: errorExample('NOT_FOUND', 'sandbox sb-3f9a1c2b7d4e has no preview pv-000000000000'),
-      },
+      404: errorReply(
+        'no such sandbox, or it has no such preview',
+        'NOT_FOUND',
+        'sandbox sb-3f9a1c2b7d4e has no preview pv-000000000000',
+      ),
       501: noPreviews,
     },
   },
@@ -462,14 +451,11 @@ export const V1_ROUTES: RouteDoc[] = [
     replies: {
       204: { description: 'deleted' },
       404: noSuchSnapshot,
-      409: {
-        description: 'forks use it, or it is being copied, restored or forked now',
-        schema: ErrorBody,
-        example: errorExample(
-          'SNAPSHOT_IN_USE',
-          'snapshot snap-0a1b2c3d4e5f lies under 2 fork(s); delete them first',
-        ),
-      },
+      409: errorReply(
+        'forks use it, or it is being copied, restored or forked now',
+        'SNAPSHOT_IN_USE',
+        'snapshot snap-0a1b2c3d4e5f lies under 2 fork(s); delete them first',
+      ),
       503: noSnapshots,
     },
   },
