@@ -109,11 +109,6 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
     '/v1',
     archiveRoutes({ manager, maxUploadBytes: options.maxArchiveBytes ?? DEFAULT_IMPORT_MAX_BYTES }),
   );
-  if (recorder !== undefined) {
-    app.use('/v1/*', recordOperatorActions(recorder));
-    app.route('/v1', auditRoutes({ manager, recorder }));
-  }
-  // After the recorder: a snapshot taken, restored, forked or deleted is an operator action.
   if (options.snapshots !== undefined) {
     app.route(
       '/v1',
@@ -124,6 +119,10 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
         loadPolicy: options.loadPolicy,
       }),
     );
+  }
+  if (recorder !== undefined) {
+    app.use('/v1/*', recordOperatorActions(recorder));
+    app.route('/v1', auditRoutes({ manager, recorder }));
   }
   const usage = new UsageSampler(manager, options.driver);
   app.route(
