@@ -305,6 +305,7 @@ async function serveHolding(
     ...localhostAllowedHostnames(),
     ...(isLoopback(config.host) || config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host]),
   ];
+  const previewEvents = metrics.previewEvents;
   const previews =
     config.previewPort === 'off'
       ? undefined
@@ -312,7 +313,14 @@ async function serveHolding(
           manager,
           addressing: previewAddressing(config.previewDomain, 0),
           log,
-          events: metrics.previewEvents,
+          events: {
+            ...previewEvents,
+            // A grant given, opened, revoked, expired or refused: counted, and an audit row.
+            onGrant: (record) => {
+              previewEvents.onGrant(record);
+              recorder?.preview(record);
+            },
+          },
         });
   const app = createHttpApp({
     manager,

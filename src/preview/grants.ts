@@ -36,6 +36,17 @@ export type GrantRecord =
   | { action: 'opened'; grant: PreviewGrant; client: string }
   | { action: 'refused'; sandboxId: string; port: number; client: string; reason: string };
 
+/** What a log line or an audit row says of a grant: never its capability or session. */
+export function grantFacts(grant: PreviewGrant) {
+  return {
+    previewId: grant.id,
+    port: grant.port,
+    public: grant.isPublic,
+    grantedBy: grant.grantedBy,
+    expiresAt: grant.expiresAt.toISOString(),
+  };
+}
+
 const newSecret = () => randomBytes(32).toString('base64url');
 
 /** Every preview grant this control plane gave, by sandbox. Held in memory: a restart revokes them all. */

@@ -8,6 +8,7 @@ import {
   type GrantedBy,
   GrantLimitError,
   type GrantRecord,
+  grantFacts,
   type PreviewGrant,
   PreviewGrants,
 } from './grants.ts';
@@ -144,11 +145,7 @@ function auditLine(log: Logger, record: GrantRecord): void {
   log.info(
     {
       sandboxId: grant.sandboxId,
-      previewId: grant.id,
-      port: grant.port,
-      public: grant.isPublic,
-      grantedBy: grant.grantedBy,
-      expiresAt: grant.expiresAt.toISOString(),
+      ...grantFacts(grant),
       ...(record.action === 'opened' ? { client: record.client } : {}),
     },
     `preview ${record.action}`,
