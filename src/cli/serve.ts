@@ -425,6 +425,7 @@ async function serveHolding(
   );
   previewServer?.closeAllConnections();
   previewServer?.close();
+  previews?.close();
   await pool?.stop();
   await reaper.stop();
   await snapshots.stop();
