@@ -73,6 +73,7 @@ describe('egress for operators', () => {
       ports: [port],
       cidrs: [],
       limits: { connections: 32 },
+      ask: false,
       usage: { activeConnections: 0, bytes: 0 },
     });
   });

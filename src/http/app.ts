@@ -154,6 +154,7 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
     facts: () => handle.facts(),
     snapshots: options.snapshots,
     takeNotice: () => handle.takeNotice(),
+    extendEgress: (sandbox, host) => handle.extendEgress(sandbox, host),
     onToolCall: (tool, outcome, code, ms, call) => {
       metrics.recordToolCall(tool, outcome, code, ms);
       recorder?.toolCall(

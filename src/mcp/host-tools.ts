@@ -4,6 +4,7 @@ import { packageVersion } from '../policy/package-files.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { AgentLimits } from '../protocol/limits.ts';
 import { defineTool, type ToolOutcome } from '../protocol/tool-spec.ts';
+import { RequestPermissionsResult } from './permissions.ts';
 import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
@@ -71,9 +72,11 @@ export const RequestPermissionsTool = defineTool({
   name: 'request_permissions',
   title: 'Ask for a permission',
   description:
-    'Asks the user for a permission. sandboxd never grants anything silently and has no elicitation flow yet, ' +
-    'so this always answers ELICITATION_UNSUPPORTED; the sandbox policy decides what is possible.',
-  isReadOnly: true,
+    'Asks the user for a permission through the MCP client. sandboxd can ask for one kind: a network host ' +
+    'for this sandbox (permission "network", arguments {"host", "port"}), when the sandbox policy allows asking ' +
+    '(network.egress.ask) and the client supports elicitation; it answers ELICITATION_UNSUPPORTED otherwise. ' +
+    'Nothing is ever granted silently.',
+  isReadOnly: false,
   input: z
     .object({
       tool_name: z.string().max(256).optional(),
@@ -84,8 +87,7 @@ export const RequestPermissionsTool = defineTool({
       ttl_seconds: z.number().int().min(0).max(86_400).optional(),
     })
     .strict(),
-  // Never succeeds: sandboxd grants nothing, so only the error envelope is ever returned.
-  output: z.never(),
+  output: RequestPermissionsResult,
 });
 
 export const PreviewUrlResult = z.object({
@@ -189,11 +191,4 @@ export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<S
     `policy ${policy.name}: ${policy.resources.cpus} CPU, ${Math.round(policy.resources.memory / 1024 ** 2)} MiB, ` +
     `${policy.resources.pids} pids`;
   return { summary, result };
-}
-
-export function requestPermissions(): never {
-  throw new ToolError(
-    'ELICITATION_UNSUPPORTED',
-    'sandboxd cannot ask the user for permissions and never grants them silently; the sandbox policy is fixed for this workspace',
-  );
 }

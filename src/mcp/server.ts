@@ -1,4 +1,11 @@
-import { type CallToolResult, McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import {
+  type CallToolResult,
+  type InputRequiredResult,
+  isInputRequiredResult,
+  McpServer,
+  type ServerContext,
+  type StandardSchemaWithJSON,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { packageVersion } from '../policy/package-files.ts';
@@ -19,10 +26,10 @@ import {
   PreviewUrlTool,
   previewUrl,
   RequestPermissionsTool,
-  requestPermissions,
   ServerInfoTool,
   serverInfo,
 } from './host-tools.ts';
+import { requestPermissions } from './permissions.ts';
 import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
@@ -65,7 +72,11 @@ function advertiseOnly(spec: ToolSpec): StandardSchemaWithJSON {
 interface RegisteredSpec {
   spec: ToolSpec;
   schema: StandardSchemaWithJSON;
-  run: (target: WorkspaceTarget, input: Record<string, unknown>) => Promise<CallToolResult>;
+  run: (
+    target: WorkspaceTarget,
+    input: Record<string, unknown>,
+    context: ServerContext,
+  ) => Promise<CallToolResult | InputRequiredResult>;
 }
 
 export const catalog: RegisteredSpec[] = [
@@ -103,7 +114,10 @@ export const catalog: RegisteredSpec[] = [
   {
     spec: RequestPermissionsTool,
     schema: advertiseOnly(RequestPermissionsTool),
-    run: async () => requestPermissions(),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>, context: ServerContext) => {
+      const answer = await requestPermissions(target, input, context);
+      return isInputRequiredResult(answer) ? answer : successEnvelope(answer);
+    },
   },
   {
     spec: CheckpointCreateTool,
@@ -169,7 +183,10 @@ export function createMcpServer(target: WorkspaceTarget, options: McpServerOptio
         try {
           const parsed = spec.input.safeParse(args ?? {});
           if (!parsed.success) throw invalidArgument(spec.name, parsed.error.issues);
-          result = conformingResult(spec, await run(target, parsed.data as Record<string, unknown>));
+          const answer = await run(target, parsed.data as Record<string, unknown>, context);
+          // A question for the user (2026-07-28 elicitation): the call is retried with the answer.
+          if (isInputRequiredResult(answer)) return answer as never;
+          result = conformingResult(spec, answer);
         } catch (error) {
           const toolError = ToolError.from(error);
           code = toolError.code;

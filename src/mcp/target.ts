@@ -34,6 +34,8 @@ export interface WorkspaceTarget {
     durationMs: number,
     call: { input: unknown; result: CallToolResult },
   ): void;
+  /** Adds a host to the sandbox's egress allow-list once the user approved it (request_permissions). */
+  extendEgress?(sandbox: Sandbox, host: string): Promise<void>;
   /** Grants a browser a port of the sandbox (preview_url); absent where no preview listener runs. */
   grantPreview?(sandbox: Sandbox, port: number, ttlSeconds: number | undefined): Promise<PreviewGrantResult>;
 }

@@ -124,6 +124,8 @@ export const EgressSection = z
     /** Addresses reachable although private, loopback or link-local (explicit internal targets). */
     cidrs: z.array(Cidr).max(64).default([]).transform(unique),
     limits: EgressLimits.prefault({}),
+    /** The user may add hosts for one sandbox when asked over MCP elicitation (request_permissions). */
+    ask: z.boolean().default(false),
   })
   .strict();
 export type EgressSection = z.output<typeof EgressSection>;
@@ -150,6 +152,8 @@ export const EgressAllowList = z.object({
   ports: z.array(Port).min(1).max(64),
   cidrs: z.array(z.string().max(64)).max(64),
   limits: EgressLimits,
+  /** Absent in lists kept before the field existed: false. */
+  ask: z.boolean().default(false),
 });
 export type EgressAllowList = z.output<typeof EgressAllowList>;
 
@@ -166,5 +170,6 @@ export function allowListOf(section: EgressSection, hostLists: Record<string, st
     ports: section.ports,
     cidrs: section.cidrs,
     limits: section.limits,
+    ask: section.ask,
   };
 }

@@ -50,6 +50,11 @@ export class SandboxHandle {
   }
 
   /** Tells, once, that the sandbox was replaced since the last call: for the caller to pass on. */
+  /** request_permissions: the user approved `host` for this workspace's sandbox. */
+  extendEgress(sandbox: Sandbox, host: string): Promise<void> {
+    return this.#manager.allowHost(sandbox.id, host);
+  }
+
   takeNotice(): string | undefined {
     const notice = this.#notice;
     this.#notice = undefined;

@@ -255,6 +255,23 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
     });
   }
 
+  /**
+   * Adds one host to a sandbox's allow-list, as the user approved it over MCP
+   * (the policy must allow asking): logged, kept for a restart, in force at once.
+   */
+  async allowHost(id: string, host: string): Promise<void> {
+    const allowList = this.get(id).egress.allowList;
+    if (allowList === null || !allowList.ask) {
+      throw new ToolError(
+        'ELICITATION_UNSUPPORTED',
+        `the policy of sandbox ${id} does not let the user add hosts`,
+      );
+    }
+    if (allowList.hosts.includes(host)) return;
+    await this.setEgress(id, { ...allowList, hosts: [...allowList.hosts, host] });
+    this.log.info({ sandboxId: id, host }, 'egress host approved by the user');
+  }
+
   /** Every agent connection after the first is a reconnect: 'reconnect' (sandbox). */
   #watchLink(sandbox: Sandbox): void {
     let connections = 0;
