@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { ENV_CONTROL_ADDRESS, ENV_CONTROL_TLS } from '../protocol/dial.ts';
 import type { AgentLimits } from '../protocol/limits.ts';
-import type { ContainerSpec, WorkspaceSource } from '../runtime/driver.ts';
+import type { ContainerSpec, DialHome, WorkspaceSource } from '../runtime/driver.ts';
 import {
   LABEL_CREATED,
   LABEL_ID,
@@ -26,6 +27,7 @@ export interface SpecInput {
   labels?: Record<string, string>;
   command?: string[];
   identity?: { passwd: string; group: string };
+  dialHome?: DialHome;
 }
 
 /** The worker container a policy asks for, for one sandbox. */
@@ -65,6 +67,11 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
   };
   if (input.command !== undefined) spec.command = input.command;
   if (input.identity !== undefined) spec.identity = input.identity;
+  if (input.dialHome !== undefined) {
+    spec.dialHome = input.dialHome;
+    spec.env[ENV_CONTROL_ADDRESS] = input.dialHome.address;
+    if (input.dialHome.caFile !== undefined) spec.env[ENV_CONTROL_TLS] = '1';
+  }
   return spec;
 }
 

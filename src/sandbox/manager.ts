@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { EgressRecord } from '../egress/audit.ts';
 import { type Connect, EgressGate } from '../egress/gate.ts';
@@ -9,7 +10,7 @@ import { agentLimits, containerSpec, egressAllowList, SANDBOX_USER } from '../po
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
-import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
+import type { DialHome, RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
   LABEL_CONTROL_SOCKET,
   LABEL_EXPIRES,
@@ -26,6 +27,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
+import type { AgentTokens } from './agent-tokens.ts';
 import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
 import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
@@ -78,7 +80,22 @@ export interface ManagerOptions {
   egressLookup?: Lookup;
   /** How egress connects to a checked address; TCP by default (tests watch it). */
   egressConnect?: Connect;
+  /** Workers dial home over TCP to the agent port (agent-port.ts) instead of their socket directory. */
+  dialHome?: DialHomeOptions;
 }
+
+export interface DialHomeOptions {
+  /** host:port of the agent port as workers reach it. */
+  address: string;
+  tokens: AgentTokens;
+  /** Docker: the network workers join. */
+  network?: string;
+  /** The CA certificate (a host file) that the agent port's certificate chains to: TLS. */
+  caFile?: string;
+}
+
+/** The sandbox's token, beside its identity files in its socket directory (mounted, or put in a Secret). */
+const TOKEN_FILE = 'token';
 
 const WATCH_INTERVAL_MS = 100;
 const STOP_GRACE_SECONDS = 5;
@@ -98,6 +115,7 @@ export class SandboxManager extends EventEmitter {
   readonly uidRange: UidRange | undefined;
   readonly egressLookup: Lookup;
   readonly egressConnect: Connect | undefined;
+  readonly dialHome: DialHomeOptions | undefined;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -111,6 +129,7 @@ export class SandboxManager extends EventEmitter {
     this.uidRange = options.uidRange;
     this.egressLookup = options.egressLookup ?? systemLookup;
     this.egressConnect = options.egressConnect;
+    this.dialHome = options.dialHome;
     this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
   }
 
@@ -149,9 +168,11 @@ export class SandboxManager extends EventEmitter {
     allowList: EgressAllowList | null,
   ): { link: AgentLink; egress: EgressGate } {
     const socketDir = socketDirFor(this.stateDir, id);
+    const transport = this.dialHome === undefined ? 'unix' : 'tcp';
     const egress = new EgressGate({
       sandboxId: id,
       socketDir,
+      transport,
       allowList,
       lookup: this.egressLookup,
       ...(this.egressConnect === undefined ? {} : { connect: this.egressConnect }),
@@ -165,6 +186,7 @@ export class SandboxManager extends EventEmitter {
       limits: agentLimits(loaded.policy),
       log: this.log,
       serveEgressProxy: () => egress.allowList !== null,
+      transport,
     });
     return { link, egress };
   }
@@ -310,11 +332,13 @@ export class SandboxManager extends EventEmitter {
       if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
       if (options.tokenSha256 !== undefined) ourLabels[LABEL_TOKEN_SHA256] = options.tokenSha256;
       const identity = await writeIdentityFiles(socketDir, user ?? SANDBOX_USER);
+      const dialHome = await this.#dialHomeFiles(id, socketDir);
       const spec = containerSpec(options.policy, {
         id,
         workspace,
         socketDir,
         identity,
+        ...(dialHome === undefined ? {} : { dialHome }),
         labels: { ...options.labels, ...ourLabels },
         ...(user === undefined ? {} : { user }),
         ...(options.command === undefined ? {} : { command: options.command }),
@@ -334,6 +358,21 @@ export class SandboxManager extends EventEmitter {
       this.#sandboxes.delete(id);
       throw error;
     }
+  }
+
+  /** In TCP mode: the sandbox's token written beside its identity files, readable by its uid only through the mount. */
+  async #dialHomeFiles(id: string, socketDir: string): Promise<DialHome | undefined> {
+    const options = this.dialHome;
+    if (options === undefined) return undefined;
+    const tokenFile = path.join(socketDir, TOKEN_FILE);
+    // The socket directory's parents are 0700: no other host user reaches the file.
+    await writeFile(tokenFile, options.tokens.tokenFor(id), { mode: 0o644 });
+    return {
+      address: options.address,
+      tokenFile,
+      ...(options.caFile === undefined ? {} : { caFile: options.caFile }),
+      ...(options.network === undefined ? {} : { network: options.network }),
+    };
   }
 
   /** Waits for the agent to dial in; fails early if the container stops first. */
