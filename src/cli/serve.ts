@@ -8,7 +8,6 @@ import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
 import { loadOperatorToken } from '../http/tokens.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
-import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
 import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from '../sandbox/owner-socket.ts';
 import { WarmPool } from '../sandbox/pool.ts';
@@ -17,6 +16,13 @@ import { reconcile } from '../sandbox/reconcile.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
+import {
+  RuntimeConfig,
+  rawRuntimeConfig,
+  runtimeArgOptions,
+  runtimeConfigProblem,
+  runtimeOf,
+} from './serve-runtime.ts';
 import { CannotStart, UsageError } from './usage.ts';
 import { hostWorkspace } from './workspace-dir.ts';
 
@@ -28,7 +34,7 @@ const list = z.string().transform((value) =>
 );
 
 /** Everything `sandboxd serve` runs with: flags over environment over defaults. */
-export const ServeConfig = z.object({
+export const ServeConfig = RuntimeConfig.extend({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),
   workspace: z.string().optional(),
@@ -119,6 +125,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
       'no-create-workspaces': { type: 'boolean' },
       'git-write': { type: 'boolean' },
       pool: { type: 'string' },
+      ...runtimeArgOptions,
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -140,6 +147,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
+    ...rawRuntimeConfig(values, env),
   };
   const parsed = ServeConfig.safeParse(
     Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
@@ -148,6 +156,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     const issue = parsed.error.issues[0];
     throw new UsageError(`configuration: ${issue?.path.join('.')}: ${issue?.message}`);
   }
+  const problem = runtimeConfigProblem(parsed.data);
+  if (problem !== undefined) throw new UsageError(`configuration: ${problem}`);
   if (parsed.data.noAuth && !isLoopback(parsed.data.host)) {
     throw new UsageError('--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)');
   }
@@ -182,9 +192,11 @@ async function serveHolding(
   serving: { url?: string },
   log: Logger,
 ): Promise<number> {
-  const driver = new DockerDriver();
+  const runtime = await runtimeOf(config, config.stateDir, log);
+  const { driver } = runtime;
   const manager = new SandboxManager({
     driver,
+    ...(runtime.dialHome === undefined ? {} : { dialHome: runtime.dialHome }),
     stateDir: config.stateDir,
     log,
     quotas: { maxSandboxes: config.maxSandboxes, maxPerOwner: config.maxPerToken },
@@ -225,6 +237,8 @@ async function serveHolding(
     allowCreate: config.createWorkspaces,
     isGitWritable: config.isGitWritable,
   });
+  // Listening before reconcile: adopted sandboxes' agents redial as soon as they can.
+  const agentPort = await runtime.startAgentPort(manager);
   const adopted = await reconcile(manager, {
     loadPolicyNamed: policyNamed,
     onPoolMember: (policy, sandbox) => pool?.adopt(policy, sandbox),
@@ -301,5 +315,6 @@ async function serveHolding(
   await reaper.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
+  await agentPort?.close();
   return reason.startsWith('SIG') ? 0 : 1;
 }
