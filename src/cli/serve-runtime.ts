@@ -113,14 +113,17 @@ export interface Runtime {
   dialHome?: DialHomeOptions;
   /** Starts the agent port for `manager`'s sandboxes (TCP mode only). */
   startAgentPort(manager: SandboxManager): Promise<AgentPort | undefined>;
+  /** Ends what the driver keeps open (the Kubernetes pod watch). */
+  close(): void;
 }
 
 /** The runtime driver and, in TCP mode, the agent port's settings. */
 export async function runtimeOf(config: RuntimeConfig, stateDir: string, log: Logger): Promise<Runtime> {
-  const driver =
-    config.runtimeDriver === 'kubernetes' ? await kubernetesDriver(config, log) : new DockerDriver();
+  const kubernetes = config.runtimeDriver === 'kubernetes' ? await kubernetesDriver(config, log) : undefined;
+  const driver = kubernetes ?? new DockerDriver();
+  const close = () => kubernetes?.close();
   const listen = config.agentListen;
-  if (listen === undefined) return { driver, startAgentPort: async () => undefined };
+  if (listen === undefined) return { driver, close, startAgentPort: async () => undefined };
   const tokens = await AgentTokens.load(stateDir);
   const dialHome: DialHomeOptions = {
     address: config.agentAddress ?? listen,
@@ -138,6 +141,7 @@ export async function runtimeOf(config: RuntimeConfig, stateDir: string, log: Lo
   return {
     driver,
     dialHome,
+    close,
     async startAgentPort(manager) {
       const { host, port } = parseAddress(listen);
       const agentPort = new AgentPort({

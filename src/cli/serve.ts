@@ -316,5 +316,6 @@ async function serveHolding(
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
   await agentPort?.close();
+  runtime.close();
   return reason.startsWith('SIG') ? 0 : 1;
 }
