@@ -52,11 +52,13 @@ export class Link {
     socket.setNoDelay?.(true);
     socket.on(connectEvent, () => {
       this.connections++;
-      this.#backoffMs = this.#options.minBackoffMs ?? 20;
       log('info', 'connected to control plane', { target: dialer.target, connection: this.connections });
       socket.write(encodeLine({ jsonrpc: '2.0', method: 'hello', params: this.#options.hello() }));
     });
     socket.on('data', (chunk: Buffer) => {
+      // Only a control plane that talks back resets the backoff: an agent port that
+      // accepts and closes (a refused token) is dialled ever more slowly.
+      this.#backoffMs = this.#options.minBackoffMs ?? 20;
       let lines: Line[];
       try {
         lines = splitter.push(chunk);

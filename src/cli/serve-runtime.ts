@@ -48,7 +48,7 @@ export const RuntimeConfig = z.object({
   kubeSeccomp: z
     .string()
     .regex(/^(localhost\/[A-Za-z0-9._/-]+|runtime-default)$/)
-    .default('localhost/sandboxd/worker.json'),
+    .default('localhost/sandboxd-worker.json'),
   /** Kubernetes: the RuntimeClass for policies with runtime: runsc. */
   kubeGvisorClass: z.string().min(1).default('gvisor'),
   /** Kubernetes: labels of the control plane's pods, "k=v,k=v" (workers may reach only those). */

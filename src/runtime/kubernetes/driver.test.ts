@@ -63,7 +63,7 @@ describe('kubernetes driver (against an in-memory API)', () => {
     assert.equal(id, spec.name);
     const uid = api.pods.get(id)?.metadata?.uid;
     const secret = api.secrets.get(`${id}-auth`);
-    assert.equal(secret?.stringData?.token, 'token of sb-aaaa');
+    assert.equal(Buffer.from(secret?.data?.token ?? '', 'base64').toString(), 'token of sb-aaaa');
     assert.equal(secret?.metadata?.ownerReferences?.[0]?.uid, uid);
     assert.equal(api.policies.get(`${id}-net`)?.metadata?.ownerReferences?.[0]?.uid, uid);
     await driver.remove(id);
@@ -118,7 +118,10 @@ describe('kubernetes driver (against an in-memory API)', () => {
     const spec = await specIn(await scratch.directory('sandboxd-kube-'), 'sb-dddd');
     await api.createSecret({ metadata: { name: `${spec.name}-auth` }, stringData: { token: 'stale' } });
     await driver.create(spec);
-    assert.equal(api.secrets.get(`${spec.name}-auth`)?.stringData?.token, 'token of sb-dddd');
+    assert.equal(
+      Buffer.from(api.secrets.get(`${spec.name}-auth`)?.data?.token ?? '', 'base64').toString(),
+      'token of sb-dddd',
+    );
     assert.ok(api.calls.includes(`replace secrets ${spec.name}-auth`));
     await assert.rejects(
       driver.create(spec),

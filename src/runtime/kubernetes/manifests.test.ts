@@ -28,7 +28,7 @@ describe('pod manifests', () => {
     assert.equal(podSpec.restartPolicy, 'Never');
     assert.deepEqual(podSpec.securityContext?.seccompProfile, {
       type: 'Localhost',
-      localhostProfile: 'sandboxd/worker.json',
+      localhostProfile: 'sandboxd-worker.json',
     });
     assert.equal(podSpec.securityContext?.runAsNonRoot, true);
     assert.equal(podSpec.securityContext?.runAsUser, 100_123);
@@ -113,7 +113,8 @@ describe('pod manifests', () => {
   it('give the Secret the token and identity, and deny all but the agent port in the NetworkPolicy', async () => {
     const spec = await tcpSpec();
     const secret = secretManifest(spec, settings, { token: 'a'.repeat(64), passwd: 'p\n', group: 'g\n' });
-    assert.deepEqual(Object.keys(secret.stringData ?? {}).sort(), ['group', 'passwd', 'token']);
+    assert.deepEqual(Object.keys(secret.data ?? {}).sort(), ['group', 'passwd', 'token']);
+    assert.equal(Buffer.from(secret.data?.token ?? '', 'base64').toString(), 'a'.repeat(64));
     const policy = networkPolicyManifest(spec, settings);
     assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress']);
     assert.deepEqual(policy.spec?.ingress, []);

@@ -10,7 +10,7 @@ import { LABEL_ID, LABEL_MANAGED } from '../labels.ts';
  */
 export interface PodSettings {
   namespace: string;
-  /** 'localhost/<path under the kubelet seccomp root>' or 'runtime-default'. */
+  /** A profile file under the kubelet's seccomp root, or the runtime's default where nodes lack it. */
   seccomp: { kind: 'localhost'; profile: string } | { kind: 'runtime-default' };
   /** runtimeClassName for policies with `runtime: runsc`. */
   gvisorRuntimeClass: string;
@@ -52,6 +52,7 @@ export function metadataOf(labels: Record<string, string>): {
 }
 
 export const SECRET_SUFFIX = '-auth';
+export const SECCOMP_ANNOTATION = 'seccomp.security.alpha.kubernetes.io/pod';
 export const POLICY_SUFFIX = '-net';
 
 const MEMORY_MEDIUM = 'Memory';
@@ -90,10 +91,15 @@ export function podManifest(spec: ContainerSpec, settings: PodSettings): V1Pod {
     { key: AGENT_TOKEN_FILE, path: AGENT_TOKEN_FILE },
     ...(spec.dialHome.caFile === undefined ? [] : [{ key: AGENT_CA_FILE, path: AGENT_CA_FILE }]),
   ];
+  const metadata = metadataOf(spec.labels);
+  // The field is what Kubernetes reads; the annotation (the same value, which older API servers
+  // check against the field) is what Podman's kube play reads.
+  metadata.annotations[SECCOMP_ANNOTATION] =
+    settings.seccomp.kind === 'localhost' ? `localhost/${settings.seccomp.profile}` : 'runtime/default';
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: spec.name, namespace: settings.namespace, ...metadataOf(spec.labels) },
+    metadata: { name: spec.name, namespace: settings.namespace, ...metadata },
     spec: {
       restartPolicy: 'Never',
       hostname: spec.hostname,
@@ -154,7 +160,7 @@ export function podManifest(spec: ContainerSpec, settings: PodSettings): V1Pod {
       volumes: [
         { name: 'workspace', persistentVolumeClaim: { claimName: spec.workspace.name } },
         ...tmpfsVolumes,
-        { name: 'auth', secret: { secretName, items: authItems, defaultMode: 0o444 } },
+        { name: 'auth', secret: { secretName, items: authItems, defaultMode: 0o444, optional: false } },
         {
           name: 'identity',
           secret: {
@@ -164,6 +170,7 @@ export function podManifest(spec: ContainerSpec, settings: PodSettings): V1Pod {
               { key: 'group', path: 'group' },
             ],
             defaultMode: 0o444,
+            optional: false,
           },
         },
       ],
@@ -182,12 +189,15 @@ export function secretManifest(spec: ContainerSpec, settings: PodSettings, files
       namespace: settings.namespace,
       ...metadataOf(spec.labels),
     },
-    stringData: {
-      [AGENT_TOKEN_FILE]: files.token,
-      ...(files.ca === undefined ? {} : { [AGENT_CA_FILE]: files.ca }),
-      passwd: files.passwd,
-      group: files.group,
-    },
+    // `data`, not `stringData`: Podman's kube play reads only `data`.
+    data: Object.fromEntries(
+      Object.entries({
+        [AGENT_TOKEN_FILE]: files.token,
+        ...(files.ca === undefined ? {} : { [AGENT_CA_FILE]: files.ca }),
+        passwd: files.passwd,
+        group: files.group,
+      }).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]),
+    ),
   };
 }
 

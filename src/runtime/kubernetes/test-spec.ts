@@ -6,7 +6,7 @@ import type { PodSettings } from './manifests.ts';
 /** Pod settings and a container spec for the Kubernetes driver's unit tests. */
 export const settings: PodSettings = {
   namespace: 'sandboxd',
-  seccomp: { kind: 'localhost', profile: 'sandboxd/worker.json' },
+  seccomp: { kind: 'localhost', profile: 'sandboxd-worker.json' },
   gvisorRuntimeClass: 'gvisor',
   controlPlaneLabels: { 'app.kubernetes.io/name': 'sandboxd' },
   agentPort: 7070,
