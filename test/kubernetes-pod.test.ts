@@ -23,7 +23,6 @@ import { AgentPort } from '../src/sandbox/agent-port.ts';
 import { AgentTokens } from '../src/sandbox/agent-tokens.ts';
 import { identityFiles, writeIdentityFiles } from '../src/sandbox/identity.ts';
 import { Scratch } from './support/cli.ts';
-import { close, listen } from './support/egress-servers.ts';
 import { loadTestPolicy } from './support/runtime.ts';
 import type { ExecResult } from './support/sandboxes.ts';
 
@@ -88,13 +87,6 @@ async function loadImage(image: string): Promise<void> {
   });
 }
 
-async function freePort(host: string): Promise<number> {
-  const server = (await import('node:net')).createServer();
-  const port = await listen(server, host);
-  await close(server);
-  return port;
-}
-
 before(async () => {
   if (!(await hasPodman())) {
     skipReason = 'podman is not installed (scripts/host-programs.txt lists it; scripts/test.sh installs it)';
@@ -121,6 +113,7 @@ before(async () => {
     gateway,
     network,
   ]);
+  // The gateway's address exists only once the pod is on the network: a port picked at random.
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const stateDir = await scratch.directory('sandboxd-pod-state-');
   const socketDir = path.join(stateDir, 'sockets', sandboxId);
