@@ -137,6 +137,7 @@ before(async () => {
     gvisorRuntimeClass: 'gvisor',
     controlPlaneLabels: { 'app.kubernetes.io/name': 'sandboxd' },
     agentPort: port,
+    seccompFallback: false,
     workspaceSize: '1Gi',
   };
   pod = podManifest(spec, settings);

@@ -49,6 +49,8 @@ export const RuntimeConfig = z.object({
     .string()
     .regex(/^(localhost\/[A-Za-z0-9._/-]+|runtime-default)$/)
     .default('localhost/sandboxd-worker.json'),
+  /** Kubernetes: make a pod again under RuntimeDefault when its node lacks the profile (reported per sandbox). */
+  kubeSeccompFallback: z.boolean().default(true),
   /** Kubernetes: the RuntimeClass for policies with runtime: runsc. */
   kubeGvisorClass: z.string().min(1).default('gvisor'),
   /** Kubernetes: labels of the control plane's pods, "k=v,k=v" (workers may reach only those). */
@@ -83,6 +85,10 @@ export function rawRuntimeConfig(
     agentTlsKey: env.SANDBOXD_AGENT_TLS_KEY,
     agentTlsCa: env.SANDBOXD_AGENT_TLS_CA,
     kubeSeccomp: env.SANDBOXD_KUBE_SECCOMP,
+    kubeSeccompFallback:
+      env.SANDBOXD_KUBE_SECCOMP_FALLBACK === undefined
+        ? undefined
+        : env.SANDBOXD_KUBE_SECCOMP_FALLBACK !== '0',
     kubeGvisorClass: env.SANDBOXD_KUBE_GVISOR_CLASS,
     kubeControlPlaneLabels: env.SANDBOXD_KUBE_CONTROL_PLANE_LABELS,
     kubeWorkspaceSize: env.SANDBOXD_KUBE_WORKSPACE_SIZE,
@@ -178,6 +184,7 @@ export async function podSettings(config: RuntimeConfig): Promise<PodSettings> {
       config.kubeSeccomp === 'runtime-default'
         ? { kind: 'runtime-default' }
         : { kind: 'localhost', profile: config.kubeSeccomp.slice('localhost/'.length) },
+    seccompFallback: config.kubeSeccompFallback,
     gvisorRuntimeClass: config.kubeGvisorClass,
     controlPlaneLabels,
     agentPort: listen.port,

@@ -76,6 +76,8 @@ function describe(sandbox: Sandbox, origin: string) {
     mcpUrl: mcpUrl(origin, sandbox.id),
     image: policy.image,
     runtime: policy.runtime,
+    // 'runtime-default' where a node lacked our profile (Kubernetes); the policy's otherwise.
+    seccomp: sandbox.seccomp,
     policy: policy.name,
     workspace:
       sandbox.workspace.kind === 'volume'

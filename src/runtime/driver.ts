@@ -118,4 +118,11 @@ export interface RuntimeDriver {
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** The last lines the container wrote, for error messages. */
   logsTail(id: string, lines: number): Promise<string>;
+  /**
+   * Which seccomp profile the container runs under: the policy's, or the
+   * runtime's default where a node lacks ours (Kubernetes). Without the method: the policy's.
+   */
+  seccompOf?(id: string): SeccompInForce;
 }
+
+export type SeccompInForce = 'policy' | 'runtime-default';

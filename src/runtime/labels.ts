@@ -37,3 +37,5 @@ export const LABEL_POOL = 'io.sandboxd.pool';
 export const LABEL_GIT = 'io.sandboxd.git';
 /** On a workspace volume: the uid (and gid) its sandboxes run as (sandbox/uids.ts). */
 export const LABEL_UID = 'io.sandboxd.uid';
+/** On a pod: 'policy' (our profile) or 'runtime-default' (its node lacked ours); see runtime/kubernetes. */
+export const LABEL_SECCOMP = 'io.sandboxd.seccomp';

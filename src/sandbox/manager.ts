@@ -156,6 +156,11 @@ export class SandboxManager extends EventEmitter {
   adopt(sandbox: Sandbox): void {
     this.#sandboxes.set(sandbox.id, sandbox);
     this.#watchLink(sandbox);
+    this.#readSeccomp(sandbox);
+  }
+
+  #readSeccomp(sandbox: Sandbox): void {
+    sandbox.readSeccomp = () => this.driver.seccompOf?.(sandbox.containerId ?? '') ?? 'policy';
   }
 
   /**
@@ -288,6 +293,7 @@ export class SandboxManager extends EventEmitter {
     });
     sandbox.isPooled = options.isPooled ?? false;
     this.#watchLink(sandbox);
+    this.#readSeccomp(sandbox);
     this.#sandboxes.set(id, sandbox);
     this.log.info({ sandboxId: id, policy: policy.name, workspace }, 'sandbox creating');
     const startedAt = performance.now();

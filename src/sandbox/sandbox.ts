@@ -1,7 +1,7 @@
 import type { EgressGate } from '../egress/gate.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ToolReply } from '../protocol/agent-api.ts';
-import type { WorkspaceSource } from '../runtime/driver.ts';
+import type { SeccompInForce, WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
 
 /** 'process': removed when the process that made it stops; 'persistent': outlives it. */
@@ -50,6 +50,8 @@ export class Sandbox {
   /** For a host folder: its owner (uid:gid) when the sandbox was made; a re-created folder must keep it. */
   workspaceOwner: string | undefined;
   containerId: string | undefined;
+  /** Asks the driver which seccomp profile the container runs under (set by the manager). */
+  readSeccomp: () => SeccompInForce = () => 'policy';
   state: SandboxState = 'creating';
   lastUsedAt = Date.now();
   /** A warm-pool member no task holds yet: not listed, not reaped for idleness. */
@@ -77,6 +79,11 @@ export class Sandbox {
   }
 
   /** Runs one contract tool inside the container. */
+  /** The policy's profile, or the runtime's default where a node lacked ours (Kubernetes). */
+  get seccomp(): SeccompInForce {
+    return this.readSeccomp();
+  }
+
   async callTool(name: string, input: unknown, timeoutMs?: number): Promise<ToolReply> {
     this.activeCalls++;
     this.lastUsedAt = Date.now();

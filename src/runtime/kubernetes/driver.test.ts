@@ -150,6 +150,39 @@ describe('kubernetes driver (against an in-memory API)', () => {
     assert.deepEqual(await driver.listVolumes({ [LABEL_ID]: 'sb-eeee' }), ['sandboxd-ws-sb-eeee']);
   });
 
+  it('makes a pod again under RuntimeDefault when its node lacks the profile, and says so', async (t) => {
+    const api = new MemoryKubeApi();
+    const driver = await driverOver(t, api);
+    const id = await driver.create(await specIn(await scratch.directory('sandboxd-kube-'), 'sb-gggg'));
+    assert.equal(driver.seccompOf(id), 'policy');
+    const firstUid = api.pods.get(id)?.metadata?.uid;
+    api.setWaiting(
+      id,
+      'CreateContainerError',
+      'failed to create containerd container: cannot load seccomp profile "/var/lib/kubelet/seccomp/sandboxd-worker.json": open: no such file or directory',
+    );
+    await until(() => api.pods.get(id)?.metadata?.uid !== firstUid && api.pods.has(id), 'the pod made again');
+    assert.deepEqual(api.pods.get(id)?.spec?.securityContext?.seccompProfile, { type: 'RuntimeDefault' });
+    await until(() => driver.seccompOf(id) === 'runtime-default', 'the cache to see it');
+    // Stopped and started again, it keeps the profile it fell back to.
+    await driver.stop(id, 0);
+    await driver.start(id);
+    assert.deepEqual(api.pods.get(id)?.spec?.securityContext?.seccompProfile, { type: 'RuntimeDefault' });
+  });
+
+  it('leaves such a pod failed when the operator allows no fallback', async (t) => {
+    const api = new MemoryKubeApi();
+    const driver = new KubernetesDriver({ api, settings: { ...settings, seccompFallback: false }, log });
+    await driver.startWatching();
+    t.after(() => driver.close());
+    const id = await driver.create(await specIn(await scratch.directory('sandboxd-kube-'), 'sb-hhhh'));
+    const firstUid = api.pods.get(id)?.metadata?.uid;
+    api.setWaiting(id, 'CreateContainerError', 'cannot load seccomp profile');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(api.pods.get(id)?.metadata?.uid, firstUid);
+    assert.equal(driver.seccompOf(id), 'policy');
+  });
+
   it('reconcile after a restart adopts the running pods of its state directory by their labels', async (t) => {
     const api = new MemoryKubeApi();
     const stateDir = await scratch.directory('sandboxd-kube-state-');

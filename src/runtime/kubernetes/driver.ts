@@ -1,8 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ContainerInfo, ContainerSpec, ContainerState, RuntimeDriver, RuntimeFacts } from '../driver.ts';
-import { LABEL_MANAGED } from '../labels.ts';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerState,
+  RuntimeDriver,
+  RuntimeFacts,
+  SeccompInForce,
+} from '../driver.ts';
+import { LABEL_MANAGED, LABEL_SECCOMP } from '../labels.ts';
 import { type KubeApi, statusOf, type WatchEvent, type WatchHandle } from './api.ts';
 import {
   claimManifest,
@@ -69,6 +76,10 @@ export class KubernetesDriver implements RuntimeDriver {
   readonly #log: Logger;
   readonly #pods = new Map<string, V1Pod>();
   readonly #specs = new Map<string, ContainerSpec>();
+  /** Pods being made again under RuntimeDefault (their node lacks our profile). */
+  readonly #fallingBack = new Set<string>();
+  /** Pods that run under RuntimeDefault: made again (start after stop) under it too. */
+  readonly #fellBack = new Set<string>();
   #resourceVersion = '';
   #isSynced = false;
   #watch: WatchHandle | undefined;
@@ -118,6 +129,40 @@ export class KubernetesDriver implements RuntimeDriver {
     this.#rewatchDelayMs = 100;
     if (type === 'ADDED' || type === 'MODIFIED') this.#pods.set(name, pod);
     else if (type === 'DELETED') this.#pods.delete(name);
+    if (type === 'MODIFIED' && lacksProfile(pod)) this.#fallBack(name);
+  }
+
+  /**
+   * The node could not load our seccomp profile: the pod is made again under the
+   * runtime's default, labelled so (GET /v1/sandboxes/:id reports it), when the
+   * operator allows it. Its sandbox waits for the agent meanwhile, as for any start.
+   */
+  #fallBack(name: string): void {
+    const spec = this.#specs.get(name);
+    if (!this.#settings.seccompFallback || spec === undefined || this.#fallingBack.has(name)) return;
+    this.#fallingBack.add(name);
+    this.#log.warn(
+      { pod: name },
+      'kubernetes: the node lacks the seccomp profile; making the pod again under RuntimeDefault',
+    );
+    const settings: PodSettings = { ...this.#settings, seccomp: { kind: 'runtime-default' } };
+    void this.#api
+      .deletePod(name, 0)
+      .catch(ignoreStatus(404))
+      .then(() => this.#waitGone(name))
+      .then(() => {
+        this.#fellBack.add(name);
+        return this.#createPod(spec, settings);
+      })
+      .catch((error: unknown) =>
+        this.#log.error({ pod: name, error: String(error) }, 'kubernetes: the pod could not be made again'),
+      )
+      .finally(() => this.#fallingBack.delete(name));
+  }
+
+  seccompOf(id: string): SeccompInForce {
+    const pod = this.#pods.get(id);
+    return labelsOf(pod?.metadata)[LABEL_SECCOMP] === 'runtime-default' ? 'runtime-default' : 'policy';
   }
 
   /** A watch ends (the server closes them every few minutes, or an error): watch again, listing first if expired. */
@@ -187,7 +232,10 @@ export class KubernetesDriver implements RuntimeDriver {
     return pod.metadata?.name ?? spec.name;
   }
 
-  async #createPod(spec: ContainerSpec): Promise<V1Pod> {
+  async #createPod(
+    spec: ContainerSpec,
+    settings: PodSettings = this.#podSettingsOf(spec.name),
+  ): Promise<V1Pod> {
     const sources = secretSources(spec);
     const files = {
       token: (await readFile(sources.token, 'utf8')).trim(),
@@ -195,7 +243,7 @@ export class KubernetesDriver implements RuntimeDriver {
       group: await readFile(sources.group, 'utf8'),
       ...(sources.ca === undefined ? {} : { ca: await readFile(sources.ca, 'utf8') }),
     };
-    const pod = await this.#api.createPod(podManifest(spec, this.#settings));
+    const pod = await this.#api.createPod(podManifest(spec, settings));
     this.#pods.set(spec.name, pod);
     // Owned by the pod: deleting the pod deletes them. The kubelet waits for the Secret before starting it.
     const owner: V1OwnerReference = {
@@ -219,6 +267,13 @@ export class KubernetesDriver implements RuntimeDriver {
       throw error;
     }
     return pod;
+  }
+
+  /** A pod made again keeps the profile its sandbox fell back to. */
+  #podSettingsOf(name: string): PodSettings {
+    return this.seccompOf(name) === 'runtime-default' || this.#fellBack.has(name)
+      ? { ...this.#settings, seccomp: { kind: 'runtime-default' } }
+      : this.#settings;
   }
 
   /** A pod runs from its creation; one that was stopped (deleted) or has ended is made again. */
@@ -253,6 +308,7 @@ export class KubernetesDriver implements RuntimeDriver {
 
   async remove(id: string): Promise<void> {
     this.#specs.delete(id);
+    this.#fellBack.delete(id);
     await this.#api.deletePod(id, 0).catch(ignoreStatus(404));
   }
 
@@ -282,6 +338,20 @@ export class KubernetesDriver implements RuntimeDriver {
   async logsTail(id: string, lines: number): Promise<string> {
     return this.#api.podLogs(id, lines).catch(() => '');
   }
+}
+
+/** The kubelet could not create the container for want of its seccomp profile. */
+function lacksProfile(pod: V1Pod): boolean {
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  if (waiting === undefined) return false;
+  const isCreateError = /^(CreateContainerError|CreateContainerConfigError|RunContainerError)$/.test(
+    waiting.reason ?? '',
+  );
+  return (
+    isCreateError &&
+    /seccomp/i.test(waiting.message ?? '') &&
+    labelsOf(pod.metadata)[LABEL_SECCOMP] !== 'runtime-default'
+  );
 }
 
 function ignoreStatus(status: number): (error: unknown) => void {

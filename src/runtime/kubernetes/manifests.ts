@@ -1,7 +1,7 @@
 import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { AGENT_AUTH_DIR, AGENT_CA_FILE, AGENT_TOKEN_FILE } from '../../protocol/dial.ts';
 import type { ContainerSpec } from '../driver.ts';
-import { LABEL_ID, LABEL_MANAGED } from '../labels.ts';
+import { LABEL_ID, LABEL_MANAGED, LABEL_SECCOMP } from '../labels.ts';
 
 /**
  * What the cluster gives a worker beyond its container spec. The seccomp
@@ -20,6 +20,11 @@ export interface PodSettings {
   agentPort: number;
   /** The agent address's name → its IP, written into the pod's /etc/hosts: workers need no DNS. */
   hostAlias?: { hostname: string; ip: string };
+  /**
+   * A pod whose node lacks the profile (the container cannot be created) is made
+   * again under RuntimeDefault, and says so; false: it stays failed.
+   */
+  seccompFallback: boolean;
   /** Size requested for a named workspace's PVC, e.g. '10Gi'. */
   workspaceSize: string;
   storageClassName?: string;
@@ -91,7 +96,10 @@ export function podManifest(spec: ContainerSpec, settings: PodSettings): V1Pod {
     { key: AGENT_TOKEN_FILE, path: AGENT_TOKEN_FILE },
     ...(spec.dialHome.caFile === undefined ? [] : [{ key: AGENT_CA_FILE, path: AGENT_CA_FILE }]),
   ];
-  const metadata = metadataOf(spec.labels);
+  const metadata = metadataOf({
+    ...spec.labels,
+    [LABEL_SECCOMP]: settings.seccomp.kind === 'localhost' ? 'policy' : 'runtime-default',
+  });
   // The field is what Kubernetes reads; the annotation (the same value, which older API servers
   // check against the field) is what Podman's kube play reads.
   metadata.annotations[SECCOMP_ANNOTATION] =

@@ -102,6 +102,31 @@ export class MemoryKubeApi implements KubeApi {
     this.#emit('MODIFIED', updated);
   }
 
+  /** The kubelet cannot create the container (e.g. its seccomp profile is missing on the node). */
+  setWaiting(name: string, reason: string, message: string): void {
+    const pod = this.pods.get(name);
+    if (pod === undefined) throw new Error(`no pod ${name}`);
+    const image = pod.spec?.containers[0]?.image ?? '';
+    const updated = this.#stamp({
+      ...pod,
+      status: {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'worker',
+            image,
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason, message } },
+          },
+        ],
+      },
+    });
+    this.pods.set(name, updated);
+    this.#emit('MODIFIED', updated);
+  }
+
   async readPod(name: string): Promise<V1Pod> {
     const pod = this.pods.get(name);
     if (pod === undefined) throw new KubeApiError(404, `pods "${name}" not found`);

@@ -10,6 +10,7 @@ export const settings: PodSettings = {
   gvisorRuntimeClass: 'gvisor',
   controlPlaneLabels: { 'app.kubernetes.io/name': 'sandboxd' },
   agentPort: 7070,
+  seccompFallback: true,
   hostAlias: { hostname: 'sandboxd-agent.sandboxd.svc', ip: '10.96.0.20' },
   workspaceSize: '10Gi',
 };
