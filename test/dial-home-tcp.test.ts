@@ -11,6 +11,7 @@ import { AgentPort } from '../src/sandbox/agent-port.ts';
 import { AgentTokens } from '../src/sandbox/agent-tokens.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { socketDirFor } from '../src/sandbox/state-dir.ts';
+import { ControlPlane, structured } from './support/control-plane.ts';
 import { close, listen } from './support/egress-servers.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
 
@@ -169,5 +170,40 @@ Promise.all(tries).then((lines) => console.log(lines.join('\\n')));
     assert.doesNotMatch(lines[0] ?? '', /open$/, result.output);
     assert.match(lines[1] ?? '', /ENETUNREACH|unreachable|EHOSTUNREACH/, result.output);
     assert.match(lines[2] ?? '', /open$/, result.output);
+  });
+});
+
+describe('sandboxd serve --agent-listen (Docker network)', () => {
+  it('serves /v1 sandboxes whose agents dial home, and keeps them across a restart (same key)', async () => {
+    const plane = await ControlPlane.create();
+    const port = await freePort(gateway);
+    const args = ['--agent-listen', `${gateway}:${port}`, '--agent-network', networkName];
+    try {
+      await plane.start({}, args);
+      const response = await plane.fetch('/v1/sandboxes', { method: 'POST', body: JSON.stringify({}) });
+      assert.equal(response.status, 201, await response.clone().text());
+      const created = (await response.json()) as {
+        id: string;
+        mcpUrl: string;
+        token: string;
+        seccomp: string;
+      };
+      assert.equal(created.seccomp, 'policy');
+      const run = async (cmd: string) => {
+        const client = await plane.client(new URL(created.mcpUrl).pathname, created.token);
+        try {
+          return structured(await client.callTool({ name: 'exec_command', arguments: { cmd } }));
+        } finally {
+          await client.close();
+        }
+      };
+      assert.equal((await run('echo over tcp; echo kept > /tmp/kept')).stdout, 'over tcp\n');
+      await plane.stop();
+      await plane.start({}, args);
+      // The agent kept running with its /tmp; it redials the restarted port with the token it has.
+      assert.equal((await run('cat /tmp/kept')).stdout, 'kept\n');
+    } finally {
+      await plane.destroy();
+    }
   });
 });

@@ -23,7 +23,7 @@ import { AgentPort } from '../src/sandbox/agent-port.ts';
 import { AgentTokens } from '../src/sandbox/agent-tokens.ts';
 import { identityFiles, writeIdentityFiles } from '../src/sandbox/identity.ts';
 import { Scratch } from './support/cli.ts';
-import { loadTestPolicy } from './support/runtime.ts';
+import { loadTestPolicy, REMOVED_SYSCALLS } from './support/runtime.ts';
 import type { ExecResult } from './support/sandboxes.ts';
 
 /**
@@ -254,16 +254,7 @@ describe('the generated pod under podman kube play', () => {
   it('filters with our profile, not the runtime default: the removed syscalls fail with EPERM', async (t) => {
     if (skipReason) return t.skip(skipReason);
     // Podman's default lets unshare(0) succeed and answers io_uring_setup with ENOSYS (measured).
-    const numbers = {
-      io_uring_setup: 425,
-      userfaultfd: 323,
-      keyctl: 250,
-      bpf: 321,
-      perf_event_open: 298,
-      unshare: 272,
-      setns: 308,
-    };
-    for (const [name, number] of Object.entries(numbers)) {
+    for (const [name, number] of Object.entries(REMOVED_SYSCALLS)) {
       const result = await sh(`perl -e '$r = syscall(${number}, 0, 0, 0, 0, 0); print "$r ", $!+0'`);
       assert.equal(result.stdout.trim(), '-1 1', `${name} fails with EPERM`);
     }

@@ -11,13 +11,13 @@ import { Scratch } from '../../test/support/cli.ts';
 import { tcpDialer } from '../agent/dial.ts';
 import { EgressGate } from '../egress/gate.ts';
 import { allowListOf, EgressSection } from '../policy/egress.ts';
-import { PROTOCOL_VERSION } from '../protocol/agent-api.ts';
 import type { DialChannel } from '../protocol/dial.ts';
 import { encodeLine, LineSplitter } from '../protocol/framing.ts';
 import { defaultAgentLimits } from '../protocol/limits.ts';
 import { AgentLink } from './agent-link.ts';
 import { AgentPort } from './agent-port.ts';
 import { AgentTokens } from './agent-tokens.ts';
+import { FAKE_HELLO } from './test-hello.ts';
 
 const WITHIN = { timeout: 10_000 };
 const log = pino({ level: 'silent' });
@@ -97,20 +97,7 @@ function actAsAgent(
     socket.on('error', () => undefined);
     socket.once('close', () => resolve('closed'));
     socket.once(connectEvent, () => {
-      socket.write(
-        encodeLine({
-          jsonrpc: '2.0',
-          method: 'hello',
-          params: {
-            protocolVersion: PROTOCOL_VERSION,
-            agentVersion: 'fake',
-            pid: 7,
-            uid: 1000,
-            gid: 1000,
-            activeCommands: 0,
-          },
-        }),
-      );
+      socket.write(encodeLine(FAKE_HELLO));
     });
     socket.on('data', (chunk: Buffer) => {
       for (const line of splitter.push(chunk)) {
