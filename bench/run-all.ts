@@ -8,7 +8,7 @@
  *                         [--update-readme] [--out FILE]
  *
  * Benchmarks: cold-start, warm-acquire, exec-round-trip, read-file, throughput,
- * density, noisy-neighbour, egress, gvisor (runsc against runc; skipped without runsc).
+ * density, noisy-neighbour, egress, preview, snapshots, audit, gvisor (runsc against runc; skipped without runsc).
  * --set overrides one count, e.g. --set read-file.mcp=1000 (each file's header
  * lists its counts). Exits 1 when a benchmark could not run,
  * 130 when interrupted, never because a goal was missed.
@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { DEFAULT_WORKER_IMAGE } from '../src/policy/schema.ts';
+import { auditBench } from './audit.ts';
 import { density } from './density.ts';
 import { egressBench } from './egress.ts';
 import { execRoundTrip } from './exec-round-trip.ts';
@@ -35,7 +36,9 @@ import {
   summaryTable,
 } from './lib/suite.ts';
 import { noisyNeighbour } from './noisy-neighbour.ts';
+import { previewBench } from './preview.ts';
 import { readFileBench } from './read-file.ts';
+import { snapshotsBench } from './snapshots.ts';
 import { throughput } from './throughput.ts';
 import { warmAcquire } from './warm-acquire.ts';
 
@@ -54,6 +57,9 @@ const ALL: Bench<Counts>[] = [
   density,
   noisyNeighbour,
   egressBench,
+  previewBench,
+  snapshotsBench,
+  auditBench,
   gvisorBench,
 ] as unknown as Bench<Counts>[];
 

@@ -31,10 +31,10 @@ interface Window {
   firstError: string | undefined;
 }
 
-type Caller = () => Promise<void>;
+export type Caller = () => Promise<void>;
 
 /** Every caller calls read_file back to back until `seconds` have passed. */
-async function hammer(callers: Caller[], seconds: number, signal: AbortSignal): Promise<Window> {
+export async function hammer(callers: Caller[], seconds: number, signal: AbortSignal): Promise<Window> {
   const window: Window = { calls: 0, errors: 0, seconds, latencies: [], firstError: undefined };
   const startedAt = performance.now();
   const deadline = startedAt + seconds * 1000;
@@ -69,7 +69,7 @@ function sdkCaller(client: Client): Caller {
  * A thin client: `tools/call` POSTs (toolCallPost) over one kept-alive
  * node:http connection; the answer is parsed and checked like the SDK's.
  */
-function thinCaller(sandbox: CreatedSandbox): Caller {
+export function thinCaller(sandbox: CreatedSandbox): Caller {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL(sandbox.mcpUrl);
   const { body, headers: postHeaders } = toolCallPost(sandbox, 'read_file', { path: 'file.txt' });

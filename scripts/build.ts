@@ -3,7 +3,7 @@
  * baked into the worker image) and dist/cli.mjs (the control plane and CLI,
  * with npm dependencies left as imports).
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -38,4 +38,6 @@ await Promise.all([
     logLevel: 'warning',
   }),
 ]);
+// The dashboard's script and style sheet, beside the bundle that serves them (src/http/ui/assets.ts).
+cpSync(path.join(root, 'src/http/ui/assets'), path.join(root, 'dist/assets'), { recursive: true });
 console.error(`build: dist/agent.mjs and dist/cli.mjs in ${Math.round(performance.now() - started)} ms`);

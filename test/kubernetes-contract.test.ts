@@ -7,12 +7,10 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { containerSpec } from '../src/policy/container-spec.ts';
-import { loadPolicy } from '../src/policy/load.ts';
 import { statusOf } from '../src/runtime/kubernetes/api.ts';
 import { KubernetesDriver } from '../src/runtime/kubernetes/driver.ts';
 import { kubeApi } from '../src/runtime/kubernetes/kube-api.ts';
-import { settings } from '../src/runtime/kubernetes/test-spec.ts';
+import { settings, tcpSpecFor } from '../src/runtime/kubernetes/test-spec.ts';
 import { LABEL_ID, managedLabels } from '../src/runtime/labels.ts';
 import { Scratch } from './support/cli.ts';
 import { ROOT } from './support/control-plane.ts';
@@ -66,17 +64,16 @@ describe('kubernetes driver against a real cluster', { skip }, () => {
     });
     await driver.startWatching();
     await driver.createVolume(volume, { ...managedLabels, [LABEL_ID]: id });
-    const socketDir = await scratch.directory('sandboxd-contract-');
-    await mkdir(socketDir, { recursive: true });
-    for (const file of ['token', 'passwd', 'group']) await writeFile(path.join(socketDir, file), `${file}\n`);
-    const spec = containerSpec(await loadPolicy('default'), {
+    const stateDir = await scratch.directory('sandboxd-contract-');
+    const spec = await tcpSpecFor({
       id,
-      workspace: { kind: 'volume', name: volume },
-      socketDir,
+      stateDir,
       user: { uid: 100_000, gid: 100_000 },
-      identity: { passwd: path.join(socketDir, 'passwd'), group: path.join(socketDir, 'group') },
-      dialHome: { address: '10.0.0.1:7070', tokenFile: path.join(socketDir, 'token') },
+      address: '10.0.0.1:7070',
     });
+    await mkdir(spec.socketDir, { recursive: true });
+    for (const file of ['token', 'passwd', 'group'])
+      await writeFile(path.join(spec.socketDir, file), `${file}\n`);
     const name = await driver.create(spec);
     const core = config.makeApiClient(CoreV1Api);
     const networking = config.makeApiClient(NetworkingV1Api);

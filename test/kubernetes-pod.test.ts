@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { EgressGate } from '../src/egress/gate.ts';
-import { agentLimits, containerSpec } from '../src/policy/container-spec.ts';
+import { agentLimits } from '../src/policy/derived.ts';
 import type { LoadedPolicy } from '../src/policy/load.ts';
 import type { ToolReply } from '../src/protocol/agent-api.ts';
 import {
@@ -17,11 +17,13 @@ import {
   podManifest,
   secretManifest,
 } from '../src/runtime/kubernetes/manifests.ts';
+import { tcpSpecFor } from '../src/runtime/kubernetes/test-spec.ts';
 import { LABEL_ID, managedLabels } from '../src/runtime/labels.ts';
 import { AgentLink } from '../src/sandbox/agent-link.ts';
-import { AgentPort } from '../src/sandbox/agent-port.ts';
+import { AgentPort, type Doors } from '../src/sandbox/agent-port.ts';
 import { AgentTokens } from '../src/sandbox/agent-tokens.ts';
 import { identityFiles, writeIdentityFiles } from '../src/sandbox/identity.ts';
+import { PreviewDoor } from '../src/sandbox/preview-door.ts';
 import { Scratch } from './support/cli.ts';
 import { loadTestPolicy, REMOVED_SYSCALLS } from './support/runtime.ts';
 import type { ExecResult } from './support/sandboxes.ts';
@@ -58,6 +60,7 @@ let manifestFile = '';
 let link: AgentLink | undefined;
 let gate: EgressGate | undefined;
 let agentPort: AgentPort | undefined;
+let doors: Doors | undefined;
 let pod: V1Pod;
 
 async function hasPodman(): Promise<boolean> {
@@ -120,15 +123,8 @@ before(async () => {
   await mkdir(socketDir, { recursive: true });
   const tokens = new AgentTokens(randomBytes(32));
   await writeFile(path.join(socketDir, 'token'), tokens.tokenFor(sandboxId));
-  const identity = await writeIdentityFiles(socketDir, user);
-  const spec = containerSpec(loaded, {
-    id: sandboxId,
-    workspace: { kind: 'volume', name: claim },
-    socketDir,
-    user,
-    identity,
-    dialHome: { address: `${gateway}:${port}`, tokenFile: path.join(socketDir, 'token') },
-  });
+  await writeIdentityFiles(socketDir, user);
+  const spec = await tcpSpecFor({ id: sandboxId, stateDir, user, address: `${gateway}:${port}`, loaded });
   const seccompRoot = await scratch.directory('sandboxd-pod-seccomp-');
   await writeFile(path.join(seccompRoot, 'sandboxd-worker.json'), loaded.seccompProfile);
   const settings: PodSettings = {
@@ -182,13 +178,21 @@ before(async () => {
     log,
     transport: 'tcp',
   });
+  const preview = new PreviewDoor({
+    sandboxId,
+    socketDir,
+    link,
+    log,
+    limits: loaded.policy.preview,
+    transport: 'tcp',
+  });
+  doors = { link, egress: gate, preview };
   agentPort = new AgentPort({
     host: gateway,
     port,
     tokens,
     log,
-    doors: (id) =>
-      id === sandboxId && link !== undefined && gate !== undefined ? { link, egress: gate } : undefined,
+    doors: (id) => (id === sandboxId ? doors : undefined),
   });
   await agentPort.listen();
   try {
@@ -205,6 +209,7 @@ before(async () => {
 after(async () => {
   await link?.close();
   await gate?.close();
+  await doors?.preview.close();
   await agentPort?.close();
   if (manifestFile !== '')
     await run('podman', ['kube', 'play', '--down', manifestFile]).catch(() => undefined);

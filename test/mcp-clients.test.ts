@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
+import { toolNames } from '../src/mcp/server.ts';
 import { CLI, ControlPlane, ROOT } from './support/control-plane.ts';
 
 /**
@@ -105,7 +106,7 @@ describe('the MCP Inspector CLI', () => {
         const listed = await inspector([...target, '--method', 'tools/list']);
         assert.equal(listed.code, 0, listed.stderr);
         const tools = (JSON.parse(listed.stdout) as { result: { tools: { name: string }[] } }).result.tools;
-        assert.equal(tools.length, 19);
+        assert.equal(tools.length, toolNames.length);
         const called = await inspector([...target, ...execArgs, '--tool-args-json', `{"cmd":"echo ${era}"}`]);
         assert.equal(called.code, 0, called.stderr);
         const structured = (
@@ -136,7 +137,10 @@ describe('the MCP Inspector CLI', () => {
       const env = ['-e', `SANDBOXD_STATE_DIR=${stateDir}`, '-e', 'SANDBOXD_LOG_LEVEL=warn'];
       const listed = await inspector([...env, '--method', 'tools/list', ...server]);
       assert.equal(listed.code, 0, listed.stderr);
-      assert.equal((JSON.parse(listed.stdout) as { result: { tools: unknown[] } }).result.tools.length, 19);
+      assert.equal(
+        (JSON.parse(listed.stdout) as { result: { tools: unknown[] } }).result.tools.length,
+        toolNames.length,
+      );
       const called = await inspector([...env, ...execArgs, '--tool-args-json', '{"cmd":"id -u"}', ...server]);
       assert.equal(called.code, 0, called.stderr);
       const structured = (

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { toolNames } from '../src/mcp/server.ts';
 import { ControlPlane } from './support/control-plane.ts';
 import {
   callTool,
@@ -167,7 +168,7 @@ describe('2026-07-28 request metadata headers (SEP-2243)', () => {
   it('serves a request whose headers mirror its body, a Base64-encoded name included', async () => {
     const list = await modernRequest(plane, 'tools/list');
     assert.equal(list.status, 200);
-    assert.equal((list.body.result?.tools as unknown[] | undefined)?.length, 19);
+    assert.equal((list.body.result?.tools as unknown[] | undefined)?.length, toolNames.length);
     const call = await modernRequest(
       plane,
       'tools/call',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
+import { toolNames } from '../src/mcp/server.ts';
 import { ControlPlane } from './support/control-plane.ts';
 import { callTool, legacyRequest } from './support/raw-mcp.ts';
 
@@ -29,8 +30,8 @@ const SECRET = 'secret-value-that-must-not-be-logged';
 const GIT = 'git -c user.name=t -c user.email=t@e';
 
 describe('tool results and the outputSchema each tool advertises', () => {
-  it('lists 19 tools, each with an object outputSchema that requires ok', () => {
-    assert.equal(tools.length, 19);
+  it('lists every tool of the catalog, each with an object outputSchema that requires ok', () => {
+    assert.equal(tools.length, toolNames.length);
     for (const tool of tools) {
       assert.equal(tool.outputSchema?.type, 'object', tool.name);
       assert.ok((tool.outputSchema?.required as string[] | undefined)?.includes('ok'), tool.name);
@@ -85,6 +86,10 @@ describe('tool results and the outputSchema each tool advertises', () => {
     await check('write_stdin', { command_id: id, chars: '', yield_time_ms: 0 }, true);
     await check('read_output', { output_ref: `command:${id}:stdout`, offset: 0 }, true);
     await check('kill_command', { command_id: id, signal: 'KILL' }, true);
+    const saved = await check('checkpoint_create', { label: 'contract' }, true);
+    await check('checkpoint_list', {}, true);
+    await check('preview_url', { port: 8000 }, true);
+    await check('checkpoint_restore', { checkpoint_id: saved.checkpoint_id }, true);
 
     const errors: [string, Record<string, unknown>][] = [
       ['read_file', { path: 'missing.txt' }],
@@ -109,6 +114,10 @@ describe('tool results and the outputSchema each tool advertises', () => {
       ['check_exec_environment', { unexpected: true }],
       ['server_info', { unexpected: true }],
       ['request_permissions', { permission: 'network', reason: 'test' }],
+      ['checkpoint_create', { label: 42 }],
+      ['checkpoint_list', { unexpected: true }],
+      ['preview_url', { port: 0 }],
+      ['checkpoint_restore', { checkpoint_id: 'snap-000000000000' }],
     ];
     for (const [name, args] of errors) await check(name, args, false);
 

@@ -21,7 +21,11 @@ import type { BenchContext } from './suite.ts';
 /** `policy` replaces the default one; `egressLookup` resolves egress names (loopback test names). */
 export async function directSandbox(
   context: BenchContext,
-  options: { policy?: LoadedPolicy; egressLookup?: Lookup } = {},
+  options: {
+    policy?: LoadedPolicy;
+    egressLookup?: Lookup;
+    onManager?: (manager: SandboxManager) => void;
+  } = {},
 ): Promise<Sandbox> {
   const driver = new DockerDriver();
   const runId = randomUUID();
@@ -40,6 +44,7 @@ export async function directSandbox(
     await rm(stateDir, { recursive: true, force: true });
   });
   await manager.init();
+  options.onManager?.(manager);
   return manager.create({
     policy: options.policy ?? (await loadPolicy('default')),
     id,

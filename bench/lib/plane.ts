@@ -162,6 +162,11 @@ export class BenchPlane {
       for (const volume of await engine.listVolumes({ [LABEL_ID]: id })) volumes.add(volume);
     }
     await mapLimit([...volumes], 4, (volume) => engine.removeVolume(volume));
+    // Snapshots and forks' layers (sandbox/snapshots.ts) carry the state directory instead of a sandbox id.
+    const left = await engine.docker.listVolumes({
+      filters: JSON.stringify({ label: [`io.sandboxd.state-dir=${this.control.stateDir}`] }),
+    });
+    await mapLimit(left.Volumes ?? [], 4, (volume) => engine.removeVolume(volume.Name));
     await rm(this.control.stateDir, { recursive: true, force: true });
     await rm(this.control.policyDir, { recursive: true, force: true });
   }

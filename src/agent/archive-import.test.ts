@@ -13,7 +13,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ToolError } from '../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 import { ImportStream, symlinkStaysInside } from './archive-import.ts';
 import { type TarMember, tarOf } from './test-archive.ts';
 

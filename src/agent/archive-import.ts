@@ -1,8 +1,8 @@
 import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ArchiveImported } from '../protocol/agent-api.ts';
-import { ToolError } from '../protocol/errors.ts';
+import type { ArchiveImported } from '#protocol/agent-api';
+import { ToolError } from '#protocol/errors';
 import { isNotFound, mapFsError, resolveInWorkspace } from './paths.ts';
 import { describeExit, TarProcess } from './tar-process.ts';
 

@@ -8,8 +8,8 @@ import {
   type ArchiveChunk,
   type ArchiveExportOpened,
   type ArchiveImported,
-} from '../protocol/agent-api.ts';
-import { ToolError } from '../protocol/errors.ts';
+} from '#protocol/agent-api';
+import { ToolError } from '#protocol/errors';
 import { ImportStream, STAGING_PREFIX, sweepStaleStaging } from './archive-import.ts';
 import { mapFsError, resolveExisting } from './paths.ts';
 import { describeExit, TarProcess } from './tar-process.ts';

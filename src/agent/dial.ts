@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME } from '../protocol/agent-api.ts';
+import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME } from '#protocol/agent-api';
 import {
   AGENT_AUTH_DIR,
   AGENT_CA_FILE,
@@ -12,8 +12,9 @@ import {
   ENV_CONTROL_ADDRESS,
   ENV_CONTROL_TLS,
   parseAddress,
-} from '../protocol/dial.ts';
-import { EGRESS_SOCKET_NAME } from '../protocol/egress.ts';
+} from '#protocol/dial';
+import { EGRESS_SOCKET_NAME } from '#protocol/egress';
+import { PREVIEW_SOCKET_NAME } from '#protocol/preview';
 
 export interface DialOptions {
   allowHalfOpen?: boolean;
@@ -28,8 +29,8 @@ export interface Dialed {
 }
 
 /**
- * How the agent reaches the control plane, for its link and for each egress
- * tunnel alike: one function, so the two transports cannot drift apart.
+ * How the agent reaches the control plane, for its link and for each egress and
+ * preview tunnel alike: one function, so the two transports cannot drift apart.
  */
 export interface Dialer {
   /** For logs: the socket directory or the address. */
@@ -42,7 +43,9 @@ export function unixDialer(socketDir: string): Dialer {
   return {
     target: socketDir,
     dial(channel, options = {}) {
-      const name = channel === 'link' ? AGENT_SOCKET_NAME : EGRESS_SOCKET_NAME;
+      const name = { link: AGENT_SOCKET_NAME, egress: EGRESS_SOCKET_NAME, preview: PREVIEW_SOCKET_NAME }[
+        channel
+      ];
       return {
         socket: net.connect({ path: path.join(socketDir, name), ...options }),
         connectEvent: 'connect',

@@ -1,13 +1,8 @@
 import type { z } from 'zod';
-import {
-  type AgentMethod,
-  agentMethods,
-  Configure,
-  ToolCall,
-  type ToolReply,
-} from '../protocol/agent-api.ts';
-import { invalidArgument, ToolError } from '../protocol/errors.ts';
-import type { AgentLimits } from '../protocol/limits.ts';
+import { type AgentMethod, agentMethods, Configure, ToolCall, type ToolReply } from '#protocol/agent-api';
+import { invalidArgument, ToolError } from '#protocol/errors';
+import type { AgentLimits } from '#protocol/limits';
+import type { PreviewOpen } from '#protocol/preview';
 import { ArchiveStreams } from './archive.ts';
 import type { ToolContext } from './tools/context.ts';
 import type { ToolRegistry } from './tools/registry.ts';
@@ -30,6 +25,7 @@ export class Dispatcher {
   readonly #startedAt = Date.now();
   readonly #onConfigured: (() => void) | undefined;
   readonly #egressProxy: { setEnabled(isEnabled: boolean): Promise<void> } | undefined;
+  readonly #previews: { open(params: PreviewOpen): Promise<Record<string, never>> } | undefined;
   sandboxId: string | undefined;
 
   /**
@@ -42,12 +38,14 @@ export class Dispatcher {
     options: {
       onConfigured?: () => void;
       egressProxy?: { setEnabled(isEnabled: boolean): Promise<void> };
+      previews?: { open(params: PreviewOpen): Promise<Record<string, never>> };
     } = {},
   ) {
     this.#registry = registry;
     this.#context = context;
     this.#onConfigured = options.onConfigured;
     this.#egressProxy = options.egressProxy;
+    this.#previews = options.previews;
     this.#archives = new ArchiveStreams(() => context.workspaceRoot);
   }
 
@@ -89,6 +87,11 @@ export class Dispatcher {
         return this.#archives.finish(parse(method, params).streamId);
       case 'archive.close':
         return this.#archives.close(parse(method, params).streamId);
+      case 'preview.open': {
+        if (this.#previews === undefined)
+          throw new ToolError('INVALID_ARGUMENT', 'this agent serves no previews');
+        return this.#previews.open(parse(method, params));
+      }
       default:
         throw new ToolError('INVALID_ARGUMENT', `unknown method ${method}`);
     }

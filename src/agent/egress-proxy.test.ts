@@ -11,7 +11,7 @@ import { overrideLookup } from '../egress/resolve.ts';
 import { EgressSection } from '../policy/egress.ts';
 import { unixDialer } from './dial.ts';
 import { EgressProxy } from './egress-proxy.ts';
-import { commandEnv, setEgressProxy } from './tools/commands/env.ts';
+import { commandEnv, setEgressProxy } from './exec/env.ts';
 
 /** The agent's proxy in front of a real gate; the only destination is an HTTP server on 127.0.0.1. */
 let directory: string;

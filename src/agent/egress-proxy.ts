@@ -1,14 +1,11 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  MAX_TUNNEL_REPLY_BYTES,
-  type TunnelReply,
-  TunnelReply as TunnelReplySchema,
-} from '../protocol/egress.ts';
-import { readFirstLine } from '../protocol/framing.ts';
-import { LargeReads } from '../protocol/large-reads.ts';
-import { splice } from '../protocol/splice.ts';
+import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply, TunnelReply as TunnelReplySchema } from '#protocol/egress';
+import { readFirstLine } from '#protocol/framing';
+import { endToEndHeaders } from '#protocol/http-headers';
+import { LargeReads } from '#protocol/large-reads';
+import { splice } from '#protocol/splice';
 import type { Dialer } from './dial.ts';
 import type { AgentLog } from './log.ts';
 
@@ -16,18 +13,6 @@ import type { AgentLog } from './log.ts';
 const TUNNEL_REPLY_TIMEOUT_MS = 30_000;
 /** A kept-alive tunnel for plain HTTP that carries nothing for this long is closed. */
 const FREE_TUNNEL_TIMEOUT_MS = 15_000;
-
-/** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1), plus the proxy's own. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'proxy-connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'upgrade',
-]);
 
 type Refusal = Extract<TunnelReply, { ok: false }>;
 
@@ -152,22 +137,6 @@ function parseAuthority(authority: string): { host: string; port: number } | und
   if (port < 1 || port > 65_535) return undefined;
   const host = match[1] as string;
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
-}
-
-/** Raw headers minus the hop-by-hop ones and any the Connection header names. */
-function endToEndHeaders(rawHeaders: string[]): string[] {
-  const named = new Set(HOP_BY_HOP);
-  for (let index = 0; index < rawHeaders.length; index += 2) {
-    if (rawHeaders[index]?.toLowerCase() === 'connection') {
-      for (const token of (rawHeaders[index + 1] ?? '').split(',')) named.add(token.trim().toLowerCase());
-    }
-  }
-  const kept: string[] = [];
-  for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index] as string;
-    if (!named.has(name.toLowerCase())) kept.push(name, rawHeaders[index + 1] as string);
-  }
-  return kept;
 }
 
 /**

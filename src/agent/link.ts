@@ -1,8 +1,8 @@
 import type net from 'node:net';
-import type { Hello } from '../protocol/agent-api.ts';
-import { ToolError } from '../protocol/errors.ts';
-import { encodeLine, type Line, LineSplitter } from '../protocol/framing.ts';
-import { isRequest, Message, RpcErrorCode } from '../protocol/jsonrpc.ts';
+import type { Hello } from '#protocol/agent-api';
+import { ToolError } from '#protocol/errors';
+import { encodeLine, type Line, LineSplitter } from '#protocol/framing';
+import { isRequest, Message, RpcErrorCode } from '#protocol/jsonrpc';
 import type { Dialer } from './dial.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { AgentLog } from './log.ts';

@@ -1,13 +1,14 @@
 import { realpath } from 'node:fs/promises';
-import { PROTOCOL_VERSION } from '../protocol/agent-api.ts';
-import { defaultAgentLimits } from '../protocol/limits.ts';
+import { PROTOCOL_VERSION } from '#protocol/agent-api';
+import { defaultAgentLimits } from '#protocol/limits';
 import { dialerFromEnv } from './dial.ts';
 import { Dispatcher } from './dispatch.ts';
 import { EgressProxy } from './egress-proxy.ts';
+import { setEgressProxy } from './exec/env.ts';
+import { Launcher } from './exec/launcher.ts';
 import { Link } from './link.ts';
 import { createAgentLog, type LogLevel } from './log.ts';
-import { setEgressProxy } from './tools/commands/env.ts';
-import { Launcher } from './tools/commands/launcher.ts';
+import { PreviewDialer } from './preview-dialer.ts';
 import type { ToolContext } from './tools/context.ts';
 import { createToolRegistry } from './tools/registry.ts';
 
@@ -31,9 +32,11 @@ async function main(): Promise<void> {
     log,
     onChange: setEgressProxy,
   });
+  const previews = new PreviewDialer(dialer);
   const dispatcher = new Dispatcher(registry, context, {
     onConfigured: () => setImmediate(() => launcher.start()),
     egressProxy,
+    previews,
   });
   const link = new Link({
     dialer,
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     registry.commands.killAll();
     launcher.close();
     void egressProxy.setEnabled(false);
+    previews.closeAll();
     link.close();
     setTimeout(() => process.exit(0), 100).unref();
   };

@@ -1,6 +1,6 @@
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { ToolError } from '../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 
 /** A path inside the workspace, resolved through every symlink that exists. */
 export interface ResolvedPath {

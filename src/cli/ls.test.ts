@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatAge, formatTable } from './ls.ts';
+import { formatAge } from '../policy/units.ts';
+import { formatTable } from './ls.ts';
 
 describe('sandboxd ls output', () => {
   it('aligns columns to the widest cell and leaves the last one unpadded', () => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatAge } from '../policy/units.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { ownerName } from '../sandbox/orphans.ts';
 import { type SurveyedSandbox, surveySandboxes } from '../sandbox/survey.ts';
@@ -16,14 +17,6 @@ PRUNE no:  its owner is running; it is persistent and its serve is merely stoppe
 A sandbox's own volume goes with it; a named workspace's (sandboxd-ws-NAME) only with prune --volumes.
 sandboxd prune --dry-run lists what prune would remove; sandboxd rm ID removes one sandbox.
 `;
-
-export function formatAge(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 120 * 60) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 48 * 3600) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86_400)}d`;
-}
 
 function ownerColumn({ labels, sighting }: SurveyedSandbox): string {
   const probe = sighting.owner;

@@ -1,13 +1,16 @@
 import { PolicyError } from '../policy/load.ts';
 import { packageVersion } from '../policy/package-files.ts';
+import { auditCommand } from './audit.ts';
 import { imageCommand } from './image.ts';
 import { createLogger } from './logger.ts';
+import { logsCommand } from './logs.ts';
 import { lsCommand } from './ls.ts';
 import { pruneCommand } from './prune.ts';
 import { rmCommand } from './rm.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { stdioCommand } from './stdio.ts';
+import { topCommand } from './top.ts';
 import { CannotStart, USAGE, UsageError } from './usage.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -27,6 +30,12 @@ async function main(argv: string[]): Promise<number> {
       return imageCommand(args);
     case 'ls':
       return lsCommand(args);
+    case 'audit':
+      return auditCommand(args);
+    case 'logs':
+      return logsCommand(args);
+    case 'top':
+      return topCommand(args);
     case 'rm':
       return rmCommand(args);
     case 'prune':

@@ -25,6 +25,41 @@ describe('the exit code of sandboxd run', () => {
   });
 });
 
+/** Replies as an agent sends them, complete: the host validates every reply against the tool's output schema. */
+function agentReply(name: string, status: 'running' | 'exited', exitCode: number | null): ToolReply {
+  if (name === 'read_output') {
+    const result = {
+      command_id: 'c1',
+      stream: 'stdout',
+      data: '',
+      offset: 0,
+      next_offset: 0,
+      total_bytes: 0,
+      evicted_gap_bytes: 0,
+      status,
+      is_complete: status !== 'running',
+    };
+    return { summary: '', result };
+  }
+  const counters = { stdout: 0, stderr: 0 };
+  const result = {
+    command_id: 'c1',
+    status,
+    timed_out: false,
+    exit_code: exitCode,
+    signal: null,
+    duration_ms: 1,
+    tty: false,
+    stdout: '',
+    stderr: '',
+    total_bytes: counters,
+    omitted_bytes: counters,
+    evicted_gap_bytes: counters,
+    output_refs: { stdout: 'command:c1:stdout', stderr: 'command:c1:stderr' },
+  };
+  return { summary: status, result };
+}
+
 describe('the host-side deadline of sandboxd run', () => {
   it('gives up with 124 when the sandbox keeps answering "running" past the deadline', async () => {
     let polls = 0;
@@ -32,11 +67,7 @@ describe('the host-side deadline of sandboxd run', () => {
       async callTool(name: string): Promise<ToolReply> {
         polls++;
         await new Promise((resolve) => setTimeout(resolve, 5));
-        const result =
-          name === 'read_output'
-            ? { data: '', next_offset: 0, evicted_gap_bytes: 0 }
-            : { command_id: 'c1', status: 'running', exit_code: null, signal: null };
-        return { summary: 'running', result };
+        return agentReply(name, 'running', null);
       },
     };
     const started = performance.now();
@@ -53,11 +84,7 @@ describe('the host-side deadline of sandboxd run', () => {
   it("passes the command's own exit code on when it ends before the deadline", async () => {
     const quick = {
       async callTool(name: string): Promise<ToolReply> {
-        const result =
-          name === 'read_output'
-            ? { data: '', next_offset: 0, evicted_gap_bytes: 0 }
-            : { command_id: 'c1', status: 'exited', exit_code: 7, signal: null };
-        return { summary: 'done', result };
+        return agentReply(name, 'exited', 7);
       },
     };
     assert.equal(

@@ -5,12 +5,17 @@ import type { Logger } from 'pino';
 import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
-import type { CommandResult } from '../protocol/tools/commands.ts';
+import {
+  type CommandResult,
+  ExecCommandTool,
+  ReadOutputTool,
+  WriteStdinTool,
+} from '../protocol/tools/commands.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { importArchive, openExport } from '../sandbox/archive.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
 import { claimProcessSocket } from '../sandbox/owner-socket.ts';
-import type { Sandbox } from '../sandbox/sandbox.ts';
+import { callAgentTool, type Sandbox } from '../sandbox/sandbox.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { uidRangeFrom } from '../sandbox/uids.ts';
 import { CiOutputEscaper, escapeDiagnostic } from './ci-output.ts';
@@ -92,22 +97,22 @@ async function streamCommand(
   };
   for (;;) {
     signal.throwIfAborted();
-    const poll = await sandbox.callTool('write_stdin', {
+    const poll = await callAgentTool(sandbox, WriteStdinTool, {
       command_id: commandId,
       chars: '',
       yield_time_ms: 200,
       verbosity: 'minimal',
       max_output_bytes: 1,
     });
-    const state = poll.result as CommandEnd & Pick<CommandResult, 'error'>;
+    const state = poll.result;
     for (const stream of ['stdout', 'stderr'] as const) {
       for (;;) {
-        const page = await sandbox.callTool('read_output', {
+        const page = await callAgentTool(sandbox, ReadOutputTool, {
           output_ref: `command:${commandId}:${stream}`,
           offset: offsets[stream],
           limit: 256 * 1024,
         });
-        const data = page.result as { data: string; next_offset: number; evicted_gap_bytes: number };
+        const data = page.result;
         if (data.evicted_gap_bytes > 0) {
           process.stderr.write(`\n[sandboxd: ${data.evicted_gap_bytes} bytes of ${stream} were evicted]\n`);
         }
@@ -217,7 +222,7 @@ async function execute(
   options: Pick<RunOptions, 'command' | 'timeoutMs' | 'env' | 'isRawOutput'>,
   signal: AbortSignal,
 ): Promise<number> {
-  const started = await sandbox.callTool('exec_command', {
+  const started = await callAgentTool(sandbox, ExecCommandTool, {
     cmd: options.command,
     yield_time_ms: 0,
     verbosity: 'minimal',
@@ -225,7 +230,7 @@ async function execute(
     ...(options.timeoutMs === undefined ? {} : { timeout_ms: options.timeoutMs }),
     ...(Object.keys(options.env).length === 0 ? {} : { env: options.env }),
   });
-  const commandId = (started.result as { command_id: string }).command_id;
+  const commandId = started.result.command_id;
   return streamCommand(sandbox, commandId, signal, options.isRawOutput);
 }
 

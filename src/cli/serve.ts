@@ -3,16 +3,23 @@ import { serve as serveHttp } from '@hono/node-server';
 import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { AuditLog } from '../audit/log.ts';
+import { AuditRecorder } from '../audit/recorder.ts';
 import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { createHttpApp } from '../http/app.ts';
 import { Metrics } from '../http/metrics.ts';
 import { loadOperatorToken } from '../http/tokens.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
-import { SandboxManager } from '../sandbox/manager.ts';
+import { PolicyName } from '../policy/schema.ts';
+import { PREVIEW_DOMAIN, type PreviewAddressing, previewOrigin } from '../preview/host.ts';
+import { Previews } from '../preview/service.ts';
+import { DEFAULT_QUOTAS, SandboxManager } from '../sandbox/manager.ts';
 import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from '../sandbox/owner-socket.ts';
 import { WarmPool } from '../sandbox/pool.ts';
 import { Reaper } from '../sandbox/reaper.ts';
 import { reconcile } from '../sandbox/reconcile.ts';
+import { MAX_SNAPSHOT_TTL_SECONDS, type SnapshotLimits } from '../sandbox/snapshot-rules.ts';
+import { Snapshots } from '../sandbox/snapshots.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
@@ -38,14 +45,11 @@ export const ServeConfig = RuntimeConfig.extend({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),
   workspace: z.string().optional(),
-  policy: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-    .default('default'),
+  policy: PolicyName.default('default'),
   noAuth: z.boolean().default(false),
   stateDir: z.string().min(1),
-  maxSandboxes: z.coerce.number().int().min(1).max(10_000).default(100),
-  maxPerToken: z.coerce.number().int().min(1).max(10_000).default(100),
+  maxSandboxes: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_QUOTAS.maxSandboxes),
+  maxPerToken: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_QUOTAS.maxPerOwner),
   allowedHosts: list.optional(),
   allowedOrigins: list.optional(),
   maxBodyBytes: z.coerce
@@ -61,22 +65,33 @@ export const ServeConfig = RuntimeConfig.extend({
   uidRange: UidRangeText.default(DEFAULT_UID_RANGE),
   sweepMs: z.coerce.number().int().min(100).default(10_000),
   defaultTtlSeconds: z.coerce.number().int().min(10).optional(),
+  /** Snapshot limits (sandbox/snapshot-rules.ts has the defaults). */
+  maxSnapshots: z.coerce.number().int().min(0).max(100_000).optional(),
+  maxSnapshotBytes: z.coerce.number().int().min(0).optional(),
+  maxSnapshotsPerSandbox: z.coerce.number().int().min(0).max(1000).optional(),
+  snapshotTtlSeconds: z.coerce.number().int().min(10).max(MAX_SNAPSHOT_TTL_SECONDS).optional(),
   /** Warm pool sizes, "default=4,ci=2". */
   pool: z
     .string()
     .transform((value, context) => {
       const sizes: Record<string, number> = {};
       for (const entry of value.split(',').filter((item) => item.trim().length > 0)) {
-        const match = /^\s*([a-z0-9][a-z0-9_-]{0,62})=(\d{1,3})\s*$/.exec(entry);
-        if (!match) {
+        const [name = '', size = '', ...rest] = entry.split('=').map((part) => part.trim());
+        if (!PolicyName.safeParse(name).success || !/^\d{1,3}$/.test(size) || rest.length > 0) {
           context.addIssue({ code: 'custom', message: `expected POLICY=SIZE, got "${entry}"` });
           return z.NEVER;
         }
-        sizes[match[1] as string] = Number(match[2]);
+        sizes[name] = Number(size);
       }
       return sizes;
     })
     .default({}),
+  /** The preview listener's port: the API's + 1 by default (0 with an API on 0), `off` for none. */
+  previewPort: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).optional(),
+  /** `localhost`, a wildcard domain a reverse proxy serves, or its origin (`http://preview.lan:8081`). */
+  previewDomain: z.string().max(260).default('localhost'),
+  /** The audit log (state dir's audit.sqlite); off only to measure what it costs. */
+  audit: z.enum(['on', 'off']).default('on'),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -125,6 +140,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
       'no-create-workspaces': { type: 'boolean' },
       'git-write': { type: 'boolean' },
       pool: { type: 'string' },
+      'preview-port': { type: 'string' },
+      'preview-domain': { type: 'string' },
       ...runtimeArgOptions,
     },
   });
@@ -146,7 +163,14 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     uidRange: env.SANDBOXD_UID_RANGE,
     sweepMs: env.SANDBOXD_SWEEP_MS,
     defaultTtlSeconds: env.SANDBOXD_DEFAULT_TTL_SECONDS,
+    maxSnapshots: env.SANDBOXD_MAX_SNAPSHOTS,
+    maxSnapshotBytes: env.SANDBOXD_MAX_SNAPSHOT_BYTES,
+    maxSnapshotsPerSandbox: env.SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX,
+    snapshotTtlSeconds: env.SANDBOXD_SNAPSHOT_TTL_SECONDS,
     pool: values.pool ?? env.SANDBOXD_POOL,
+    previewPort: values['preview-port'] ?? env.SANDBOXD_PREVIEW_PORT,
+    previewDomain: values['preview-domain'] ?? env.SANDBOXD_PREVIEW_DOMAIN,
+    audit: env.SANDBOXD_AUDIT,
     ...rawRuntimeConfig(values, env),
   };
   const parsed = ServeConfig.safeParse(
@@ -158,10 +182,49 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   }
   const problem = runtimeConfigProblem(parsed.data);
   if (problem !== undefined) throw new UsageError(`configuration: ${problem}`);
+  previewAddressing(parsed.data.previewDomain, 0);
   if (parsed.data.noAuth && !isLoopback(parsed.data.host)) {
     throw new UsageError('--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)');
   }
   return parsed.data;
+}
+
+/**
+ * How preview URLs look: `localhost` gives `http://PORT-ID.localhost:<listener port>`;
+ * another bare domain is taken to be behind a TLS proxy (`https://PORT-ID.DOMAIN`);
+ * an origin (`http://preview.lan:8081`) says scheme and port itself.
+ */
+export function previewAddressing(domainOrOrigin: string, listenerPort: number): PreviewAddressing {
+  const fail = () =>
+    new UsageError(
+      `configuration: previewDomain: expected a domain (localhost, preview.example.com) or an origin (https://preview.example.com), got "${domainOrOrigin}"`,
+    );
+  if (!domainOrOrigin.includes('://')) {
+    const domain = domainOrOrigin.toLowerCase();
+    if (!PREVIEW_DOMAIN.test(domain)) throw fail();
+    return domain === 'localhost'
+      ? { domain, scheme: 'http', urlPort: listenerPort }
+      : { domain, scheme: 'https', urlPort: undefined };
+  }
+  let url: URL;
+  try {
+    url = new URL(domainOrOrigin);
+  } catch {
+    throw fail();
+  }
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    !PREVIEW_DOMAIN.test(url.hostname)
+  ) {
+    throw fail();
+  }
+  return {
+    domain: url.hostname,
+    scheme: url.protocol === 'https:' ? 'https' : 'http',
+    urlPort: url.port === '' ? undefined : Number(url.port),
+  };
 }
 
 /**
@@ -172,7 +235,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
   const config = parseServeConfig(args);
   await prepareStateDir(config.stateDir);
   const startedAt = new Date().toISOString();
-  const serving: { url?: string } = {};
+  const serving: { url?: string; previewUrl?: string } = {};
   const lock = await claimStateDir(config.stateDir, () => ({
     kind: 'serve',
     pid: process.pid,
@@ -189,7 +252,7 @@ export async function serveCommand(args: string[], log: Logger): Promise<number>
 async function serveHolding(
   config: ServeConfig,
   lock: OwnerSocket,
-  serving: { url?: string },
+  serving: { url?: string; previewUrl?: string },
   log: Logger,
 ): Promise<number> {
   const runtime = await runtimeOf(config, config.stateDir, log);
@@ -239,6 +302,8 @@ async function serveHolding(
   });
   // Listening before reconcile: adopted sandboxes' agents redial as soon as they can.
   const agentPort = await runtime.startAgentPort(manager);
+  const audit = config.audit === 'on' ? AuditLog.inStateDir(config.stateDir, log) : undefined;
+  const recorder = audit === undefined ? undefined : new AuditRecorder(audit, manager);
   const adopted = await reconcile(manager, {
     loadPolicyNamed: policyNamed,
     onPoolMember: (policy, sandbox) => pool?.adopt(policy, sandbox),
@@ -247,10 +312,22 @@ async function serveHolding(
   const metrics = new Metrics(manager, pool);
   const reaper = new Reaper(manager, { intervalMs: config.sweepMs });
   reaper.start();
+  const snapshots = new Snapshots({ manager, limits: snapshotLimits(config) });
+  await snapshots.sweep();
+  snapshots.start(config.sweepMs);
   const allowedHosts = config.allowedHosts ?? [
     ...localhostAllowedHostnames(),
     ...(isLoopback(config.host) || config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host]),
   ];
+  const previews =
+    config.previewPort === 'off'
+      ? undefined
+      : new Previews({
+          manager,
+          addressing: previewAddressing(config.previewDomain, 0),
+          log,
+          events: metrics.previewEvents,
+        });
   const app = createHttpApp({
     manager,
     workspaces,
@@ -264,8 +341,11 @@ async function serveHolding(
     allowedHosts,
     allowedOrigins: config.allowedOrigins ?? localhostAllowedOrigins(),
     maxBodyBytes: config.maxBodyBytes,
+    snapshots,
     ...(pool === undefined ? {} : { pool }),
+    ...(recorder === undefined ? {} : { recorder }),
     ...(config.defaultTtlSeconds === undefined ? {} : { defaultTtlSeconds: config.defaultTtlSeconds }),
+    ...(previews === undefined ? {} : { previews }),
   });
   const server = serveHttp({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
@@ -276,10 +356,42 @@ async function serveHolding(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const hostInUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   serving.url = `http://${hostInUrl}:${port}`;
+  const previewServer = previews?.createServer();
+  if (previews !== undefined && previewServer !== undefined) {
+    const previewPort =
+      config.previewPort === undefined
+        ? port === 0 || config.port === 0
+          ? 0
+          : port + 1
+        : config.previewPort;
+    await new Promise<void>((resolve, reject) => {
+      previewServer.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new CannotStart(
+                `the preview port ${previewPort} is in use: give previews another with --preview-port N (or SANDBOXD_PREVIEW_PORT), or turn them off with --preview-port off`,
+              )
+            : error,
+        ),
+      );
+      previewServer.listen(previewPort as number, config.host, () => resolve());
+    });
+    const listening = previewServer.address();
+    const actualPort = typeof listening === 'object' && listening !== null ? listening.port : 0;
+    if (
+      previews.addressing.domain === 'localhost' &&
+      previews.addressing.scheme === 'http' &&
+      previews.addressing.urlPort === 0
+    ) {
+      previews.addressing.urlPort = actualPort;
+    }
+    serving.previewUrl = `http://${hostInUrl}:${actualPort}`;
+  }
   log.info(
     {
       ...config,
       port,
+      previews: serving.previewUrl ?? 'off',
       allowedHosts,
       auth: config.noAuth ? 'disabled' : `operator token (${token.source})`,
       reconciled: adopted.length,
@@ -294,6 +406,12 @@ async function serveHolding(
   }
   // The pool fills in the background; the endpoints answer meanwhile (creating fresh sandboxes).
   void pool?.warm();
+  if (serving.previewUrl !== undefined) {
+    const example = previewOrigin(previews?.addressing as PreviewAddressing, 'SANDBOX', 3000);
+    process.stderr.write(
+      `sandboxd: previews at ${serving.previewUrl} (each on its own origin, e.g. ${example})\n`,
+    );
+  }
   process.stderr.write(`sandboxd: MCP at ${serving.url}/mcp\n`);
   let lockWatch: NodeJS.Timeout | undefined;
   const reason = await new Promise<string>((resolve) => {
@@ -311,11 +429,26 @@ async function serveHolding(
     { reason },
     'shutting down; sandboxes over a host folder are removed, the others keep running and are reconciled at the next start',
   );
+  previewServer?.closeAllConnections();
+  previewServer?.close();
   await pool?.stop();
   await reaper.stop();
+  await snapshots.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
+  recorder?.close();
+  audit?.close();
   await agentPort?.close();
   runtime.close();
   return reason.startsWith('SIG') ? 0 : 1;
+}
+
+/** The snapshot limits set in the environment; the others keep their defaults. */
+function snapshotLimits(config: ServeConfig): Partial<SnapshotLimits> {
+  const limits: Partial<SnapshotLimits> = {};
+  if (config.maxSnapshots !== undefined) limits.maxSnapshots = config.maxSnapshots;
+  if (config.maxSnapshotBytes !== undefined) limits.maxBytes = config.maxSnapshotBytes;
+  if (config.maxSnapshotsPerSandbox !== undefined) limits.maxPerSandbox = config.maxSnapshotsPerSandbox;
+  if (config.snapshotTtlSeconds !== undefined) limits.defaultTtlSeconds = config.snapshotTtlSeconds;
+  return limits;
 }

@@ -56,6 +56,16 @@ Commands:
       container id prefix: the container, its socket directory, and its volume
       when it owns one (a named workspace's volume is kept). Exit 1 if an ID
       matches nothing, or more than one sandbox.
+  audit [--sandbox ID] [--tool NAME] [--kind KIND] [--since TIME] [--limit 100] [--follow] [--json]
+      The audit log of the running serve (found through --state-dir, or --url and
+      SANDBOXD_TOKEN): tool calls, state changes, commands, egress, operator
+      actions, newest last; --follow keeps printing new rows.
+  logs ID [--command CID] [--follow] [--lines 200]
+      A sandbox's agent log lines and its events; with --command, that command's
+      output as it is written. --follow keeps streaming.
+  top [--interval 2] [--once]
+      Every sandbox's state, age, TTL, CPU, memory and calls per minute,
+      redrawn in place.
   prune [--dry-run] [--volumes] [--state-dir DIR]...
       Remove the sandboxes whose control plane is gone: their state directory no
       longer exists, or they go with a process (stdio, run, serve --workspace)

@@ -12,7 +12,7 @@ export const TUNNEL_IDLE_TIMEOUT_MS = 10 * 60_000;
  * holding a chunk for as long as the bytes-per-second limit says. While a chunk
  * is held, pipe() stops reading the source: that is the backpressure.
  */
-class Meter extends Transform {
+export class Meter extends Transform {
   bytes = 0;
   readonly #budget: ByteBudget;
 

@@ -1,29 +1,41 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
+import { asCaller } from '../audit/caller.ts';
+import type { AuditRecorder } from '../audit/recorder.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import type { WorkspaceTarget } from '../mcp/target.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
+import type { Previews } from '../preview/service.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { DEFAULT_IMPORT_MAX_BYTES } from '../sandbox/archive.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
 import type { Workspaces } from '../sandbox/workspaces.ts';
 import { archiveRoutes } from './archive-routes.ts';
-import { authenticate, requireAccess } from './auth.ts';
+import { auditRoutes, recordOperatorActions } from './audit-routes.ts';
+import { authenticate, principalOf, requireAccess } from './auth.ts';
+import type { HttpEnv } from './context.ts';
 import { mcpCors } from './cors.ts';
 import { restError } from './errors.ts';
 import { mcpJsonBody } from './json-body.ts';
 import { McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
 import { allowedHosts, allowedOrigins } from './origin.ts';
 import { cachedReadiness } from './readiness.ts';
 import { RPC_ERROR, rpcErrorResponse } from './rpc-error.ts';
 import { discoveryRoutes } from './server-card.ts';
+import { snapshotRoutes } from './snapshot-routes.ts';
+import { dashboardRoutes } from './ui/routes.ts';
+import { UsageSampler } from './ui/usage.ts';
 import { v1Routes } from './v1.ts';
+import { v1ActionRoutes } from './v1-actions.ts';
 
 export interface HttpAppOptions {
   manager: SandboxManager;
@@ -43,15 +55,21 @@ export interface HttpAppOptions {
   defaultTtlSeconds?: number;
   pool?: WarmPool;
   maxArchiveBytes?: number;
+  /** Preview grants, served by their own listener; undefined: previews are off. */
+  previews?: Previews;
+  /** Snapshots, restore and forks (/v1 and the checkpoint tools); absent where the driver has none. */
+  snapshots?: Snapshots;
+  /** Where tool calls, state changes and operator actions are recorded; none: no audit routes, no dashboard. */
+  recorder?: AuditRecorder;
 }
 
 /** Where MCP is served: the default workspace, a named one, a provisioned sandbox. */
 const MCP_PATHS = ['/mcp', '/w/:workspace/mcp', '/s/:id/mcp'] as const;
 
 /** The control plane's HTTP face: MCP endpoints, the /v1 provisioning API, health and metrics. */
-export function createHttpApp(options: HttpAppOptions): Hono {
-  const { manager, workspaces, metrics, log } = options;
-  const app = new Hono();
+export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
+  const { manager, workspaces, metrics, log, previews, recorder } = options;
+  const app = new Hono<HttpEnv>();
   app.use('*', allowedHosts(options.allowedHosts));
   // Public, and readable from any origin: registered before the Origin check and authentication.
   app.route('/', discoveryRoutes({ isAuthRequired: !options.isAuthDisabled }));
@@ -76,16 +94,45 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return c.body(await metrics.registry.metrics());
   });
 
+  // Public like the discovery documents: it describes the API and holds nothing secret.
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument()));
   app.use('/v1/*', requireAccess(false));
   const smallBodies = bodyLimit({
     maxSize: 64 * 1024,
-    onError: (c) => restError(c, new ToolError('OUTPUT_TOO_LARGE', 'request body too large')),
+    onError: () => {
+      throw new ToolError('OUTPUT_TOO_LARGE', 'request body too large');
+    },
   });
   // Archives stream (and carry their own cap); every other /v1 body is small JSON.
   app.use('/v1/*', (c, next) => (c.req.path.endsWith('/archive') ? next() : smallBodies(c, next)));
   app.route(
     '/v1',
     archiveRoutes({ manager, maxUploadBytes: options.maxArchiveBytes ?? DEFAULT_IMPORT_MAX_BYTES }),
+  );
+  if (options.snapshots !== undefined) {
+    app.route(
+      '/v1',
+      snapshotRoutes({
+        manager,
+        snapshots: options.snapshots,
+        defaultTtlSeconds: options.defaultTtlSeconds,
+        loadPolicy: options.loadPolicy,
+      }),
+    );
+  }
+  if (recorder !== undefined) {
+    app.use('/v1/*', recordOperatorActions(recorder));
+    app.route('/v1', auditRoutes({ manager, recorder }));
+  }
+  const usage = new UsageSampler(manager, options.driver);
+  app.route(
+    '/v1',
+    v1ActionRoutes({
+      manager,
+      driver: options.driver,
+      usage,
+      callsPerMinute: () => recorder?.log.callsSince(Date.now() - 60_000) ?? new Map(),
+    }),
   );
   app.route(
     '/v1',
@@ -94,6 +141,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       pool: options.pool,
       loadPolicy: options.loadPolicy,
       defaultTtlSeconds: options.defaultTtlSeconds,
+      previews,
+      snapshots: options.snapshots,
     }),
   );
 
@@ -103,10 +152,30 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     sandbox: () => handle.sandbox(),
     currentSandbox: () => handle.currentSandbox(),
     facts: () => handle.facts(),
+    snapshots: options.snapshots,
     takeNotice: () => handle.takeNotice(),
-    onToolCall: (tool, outcome, code, ms) => metrics.recordToolCall(tool, outcome, code, ms),
+    onToolCall: (tool, outcome, code, ms, call) => {
+      metrics.recordToolCall(tool, outcome, code, ms);
+      recorder?.toolCall(
+        {
+          sandbox: handle.currentSandbox()?.id ?? null,
+          tool,
+          outcome,
+          errorCode: code,
+          durationMs: ms,
+          ...call,
+        },
+        'operator',
+      );
+    },
+    ...(previews === undefined
+      ? {}
+      : {
+          grantPreview: (sandbox, port, ttlSeconds) =>
+            previews.grant(sandbox, { port, ttlSeconds, isPublic: false, grantedBy: 'mcp' }),
+        }),
   });
-  const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context) => {
+  const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context<HttpEnv>) => {
     let handler = handlers.get(key);
     if (handler === undefined) {
       let target: WorkspaceTarget;
@@ -130,7 +199,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       );
       handlers.set(key, handler);
     }
-    return handler.fetch(c.req.raw, c.get('parsedBody' as never));
+    const principal = principalOf(c).kind === 'sandbox' ? 'sandbox' : 'operator';
+    return asCaller(principal, () => handler.fetch(c.req.raw, c.get('parsedBody')));
   };
 
   /** A provisioned sandbox's endpoint, and the idle servers it keeps, go with the sandbox. */
@@ -155,12 +225,14 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   });
   app.all(MCP_PATHS[2], requireAccess(true), body, async (c) => {
     const id = c.req.param('id');
-    if (manager.find(id) === undefined || manager.find(id)?.isPooled) {
+    let sandbox: Sandbox;
+    try {
+      sandbox = manager.taskSandbox(id);
+    } catch (error) {
       dropEndpoint(id);
-      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, `no sandbox ${id}`);
+      return rpcErrorResponse(404, RPC_ERROR.invalidRequest, ToolError.from(error).message);
     }
     return serve(`s:${id}`, () => {
-      const sandbox = manager.get(id);
       return new SandboxHandle(
         manager,
         id,
@@ -177,12 +249,21 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     })(c);
   });
 
-  app.notFound((c) =>
-    c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
-  );
-  app.onError((error, c) => {
-    log.error({ error: error.message, path: c.req.path }, 'unhandled HTTP error');
-    return c.json({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, 500);
-  });
+  if (recorder !== undefined) {
+    app.route(
+      '/ui',
+      dashboardRoutes({
+        manager,
+        recorder,
+        usage,
+        operatorSha256: options.operatorSha256,
+        isAuthDisabled: options.isAuthDisabled,
+      }),
+    );
+  }
+
+  app.notFound((c) => restError(c, new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+  // The one error path of every route: they throw, this answers with the code's status.
+  app.onError((error, c) => restError(c, error, log));
   return app;
 }

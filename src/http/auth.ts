@@ -1,10 +1,11 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
-import { bearerToken, tokenMatches } from './tokens.ts';
+import { tokenMatches } from '../sandbox/tokens.ts';
+import type { HttpEnv, Principal } from './context.ts';
+import { bearerToken } from './tokens.ts';
 
 const SANDBOX_MCP_PATH = /^\/s\/([a-z0-9][a-z0-9-]{2,62})\/mcp\/?$/;
-
-export type Principal = { kind: 'operator' } | { kind: 'sandbox'; sandboxId: string } | { kind: 'anonymous' };
 
 export interface AuthOptions {
   operatorSha256: string;
@@ -13,27 +14,17 @@ export interface AuthOptions {
   isDisabled: boolean;
 }
 
-function errorJson(c: Context, status: 400 | 401 | 403, code: string, message: string) {
-  if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="sandboxd"');
-  return c.json({ error: { code, message } }, status);
-}
-
 /**
  * Who is calling: the operator (every endpoint), a sandbox token (that
  * sandbox's MCP endpoint only), or nobody. Tokens travel only in the
  * Authorization header; one in the query string is refused so it never lands
  * in a proxy's access log.
  */
-export function authenticate(options: AuthOptions): MiddlewareHandler {
+export function authenticate(options: AuthOptions): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const query = new URL(c.req.url).searchParams;
     if (query.has('token') || query.has('access_token')) {
-      return errorJson(
-        c,
-        400,
-        'INVALID_ARGUMENT',
-        'send the token in the Authorization header, never in the URL',
-      );
+      throw new ToolError('INVALID_ARGUMENT', 'send the token in the Authorization header, never in the URL');
     }
     const presented = bearerToken(c.req.header('authorization'));
     let principal: Principal = { kind: 'anonymous' };
@@ -51,17 +42,17 @@ export function authenticate(options: AuthOptions): MiddlewareHandler {
         }
       }
     }
-    c.set('principal' as never, principal as never);
+    c.set('principal', principal);
     return next();
   };
 }
 
-export function principalOf(c: Context): Principal {
-  return (c.get('principal' as never) as Principal | undefined) ?? { kind: 'anonymous' };
+export function principalOf(c: Context<HttpEnv>): Principal {
+  return c.get('principal') ?? { kind: 'anonymous' };
 }
 
 /** Lets the operator through, or (with `sandboxParam`) the token of that one sandbox. */
-export function requireAccess(allowSandboxToken: boolean): MiddlewareHandler {
+export function requireAccess(allowSandboxToken: boolean): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const principal = principalOf(c);
     if (principal.kind === 'operator') return next();
@@ -69,13 +60,11 @@ export function requireAccess(allowSandboxToken: boolean): MiddlewareHandler {
       return next();
     if (principal.kind === 'anonymous') {
       const hasToken = c.req.header('authorization') !== undefined;
-      return errorJson(
-        c,
-        401,
+      throw new ToolError(
         'UNAUTHORIZED',
         hasToken ? 'the token is not valid here' : 'a bearer token is required',
       );
     }
-    return errorJson(c, 403, 'FORBIDDEN', 'this token reaches only its own sandbox');
+    throw new ToolError('FORBIDDEN', 'this token reaches only its own sandbox');
   };
 }

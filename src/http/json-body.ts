@@ -1,7 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import { isJsonContentType, readRequestBody } from '@modelcontextprotocol/server';
 import type { Context, MiddlewareHandler } from 'hono';
 import { jsonShapeOf, MAX_JSON_DEPTH } from '../protocol/json-shape.ts';
+import type { HttpEnv } from './context.ts';
 import { RPC_ERROR, requestIdOf, rpcErrorResponse } from './rpc-error.ts';
 
 /**
@@ -10,10 +10,11 @@ import { RPC_ERROR, requestIdOf, rpcErrorResponse } from './rpc-error.ts';
  * (what `c.req.raw.body` does) cost more than the rest of the read.
  */
 async function readBody(
-  c: Context,
+  c: Context<HttpEnv>,
   maxBytes: number,
 ): Promise<{ tooLarge: true } | { tooLarge: false; text: string }> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  // c.env is undefined outside @hono/node-server (app.request() in tests).
+  const incoming = c.env?.incoming;
   if (incoming === undefined || incoming.readableDidRead) return readRequestBody(c.req.raw, maxBytes);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -72,7 +73,7 @@ function isMalformedLength(value: string | undefined): boolean {
  * Content-Length before any byte is read when it says so). The parsed body is
  * handed on as `parsedBody`.
  */
-export function mcpJsonBody(maxBytes: number): MiddlewareHandler {
+export function mcpJsonBody(maxBytes: number): MiddlewareHandler<HttpEnv> {
   const invalid = (status: number, message: string) =>
     rpcErrorResponse(status, RPC_ERROR.invalidRequest, message);
   return async (c, next) => {
@@ -97,7 +98,7 @@ export function mcpJsonBody(maxBytes: number): MiddlewareHandler {
     }
     const shapeError = messageShapeError(parsed);
     if (shapeError !== undefined) return invalid(400, `Invalid Request: ${shapeError}`);
-    c.set('parsedBody' as never, parsed as never);
+    c.set('parsedBody', parsed);
     return next();
   };
 }

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EgressRecord } from '../egress/audit.ts';
+import type { GrantRecord } from '../preview/grants.ts';
+import type { PreviewEvents } from '../preview/server.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox, SandboxState } from '../sandbox/sandbox.ts';
@@ -18,6 +20,9 @@ export class Metrics {
   readonly egressConnections: Counter<'decision' | 'rule'>;
   readonly egressBytes: Counter<'direction'>;
   readonly egressSetupSeconds: Histogram;
+  readonly previewRequests: Counter<'kind' | 'outcome'>;
+  readonly previewBytes: Counter<'direction'>;
+  readonly previewGrants: Counter<'action'>;
 
   constructor(manager: SandboxManager, pool?: WarmPool) {
     const registers = [this.registry];
@@ -103,6 +108,32 @@ export class Metrics {
         this.set(manager.list().reduce((sum, sandbox) => sum + sandbox.egress.activeConnections, 0));
       },
     });
+    this.previewRequests = new Counter({
+      name: 'sandboxd_preview_requests_total',
+      help: 'Preview requests and WebSockets by outcome (ok, unauthorized, not-found, unreachable, limit, error)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.previewBytes = new Counter({
+      name: 'sandboxd_preview_bytes_total',
+      help: 'Bytes through preview tunnels: in (browser to sandbox) and out',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.previewGrants = new Counter({
+      name: 'sandboxd_preview_grants_total',
+      help: 'Preview grants by what happened to them (granted, opened, revoked, expired, refused)',
+      labelNames: ['action'],
+      registers,
+    });
+    new Gauge({
+      name: 'sandboxd_preview_active_connections',
+      help: 'Preview tunnels open now, across all sandboxes',
+      registers,
+      collect() {
+        this.set(manager.list().reduce((sum, sandbox) => sum + sandbox.preview.activeConnections, 0));
+      },
+    });
     manager.on('egress', (record: EgressRecord) => this.recordEgress(record));
     manager.on('egress-open', (setupMs: number) => this.egressSetupSeconds.observe(setupMs / 1000));
     manager.on('created', (_sandbox: Sandbox, ms: number) => this.createSeconds.observe(ms / 1000));
@@ -117,6 +148,17 @@ export class Metrics {
     this.egressConnections.inc({ decision: record.decision, rule });
     if (record.bytesSent > 0) this.egressBytes.inc({ direction: 'sent' }, record.bytesSent);
     if (record.bytesReceived > 0) this.egressBytes.inc({ direction: 'received' }, record.bytesReceived);
+  }
+
+  /** The preview listener's events, as metrics. */
+  get previewEvents(): PreviewEvents & { onGrant(record: GrantRecord): void } {
+    return {
+      onRequest: (outcome, kind) => this.previewRequests.inc({ kind, outcome }),
+      onBytes: (direction, bytes) => {
+        if (bytes > 0) this.previewBytes.inc({ direction }, bytes);
+      },
+      onGrant: (record) => this.previewGrants.inc({ action: record.action }),
+    };
   }
 
   recordToolCall(tool: string, outcome: 'ok' | 'error', code: string | undefined, durationMs: number): void {

@@ -1,21 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-/** Compares a presented token with a stored SHA-256 in constant time. */
-export function tokenMatches(presented: string, expectedSha256: string): boolean {
-  const actual = createHash('sha256').update(presented).digest();
-  const expected = Buffer.from(expectedSha256, 'hex');
-  return expected.length === actual.length && timingSafeEqual(actual, expected);
-}
-
-export function newToken(): string {
-  return randomBytes(32).toString('base64url');
-}
+import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 
 export interface OperatorToken {
   sha256: string;

@@ -1,16 +1,23 @@
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { prefetchInstructions } from '../mcp/instructions.ts';
-import { agentLimits } from '../policy/container-spec.ts';
+import { agentLimits } from '../policy/derived.ts';
 import { allowListOf, type EgressAllowList, EgressSection } from '../policy/egress.ts';
 import { type LoadedPolicy, loadHostLists } from '../policy/load.ts';
-import { ToolError } from '../protocol/errors.ts';
+import { PolicyName } from '../policy/schema.ts';
+import type { Previews } from '../preview/service.ts';
+import { invalidArgument, ToolError } from '../protocol/errors.ts';
+import { workspaceVolumeName } from '../runtime/labels.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { WarmPool } from '../sandbox/pool.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
+import { SnapshotId } from '../sandbox/snapshot-rules.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
+import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 import { WORKSPACE_NAME_RULE, WorkspaceName } from '../sandbox/workspaces.ts';
-import { restError } from './errors.ts';
-import { newToken, sha256Hex } from './tokens.ts';
+import type { HttpEnv } from './context.ts';
+import { addPreviewRoutes } from './preview-routes.ts';
+import type { SandboxView } from './v1-schemas.ts';
 
 const LabelKey = z
   .string()
@@ -19,11 +26,10 @@ const LabelKey = z
 
 export const CreateSandboxBody = z
   .object({
-    policy: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a policy name')
-      .default('default'),
+    policy: PolicyName.default('default'),
     workspace: z.string().regex(WorkspaceName, WORKSPACE_NAME_RULE).optional(),
+    /** A snapshot (sandbox/snapshots.ts) whose files the new sandbox starts from, copy-on-write. */
+    fromSnapshot: SnapshotId.optional(),
     ttlSeconds: z
       .number()
       .int()
@@ -35,7 +41,10 @@ export const CreateSandboxBody = z
       .refine((labels) => Object.keys(labels).length <= 32, 'at most 32 labels')
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((body) => body.workspace === undefined || body.fromSnapshot === undefined, {
+    message: 'a sandbox starts from a workspace or from a snapshot, not both',
+  });
 
 /** PATCH /v1/sandboxes/:id: what may change while a sandbox runs. */
 export const UpdateSandboxBody = z
@@ -52,6 +61,10 @@ export interface V1Options {
   /** Host lists a PATCHed allow-list includes, by name; the policy directory's by default. */
   loadHostLists?: (names: readonly string[]) => Promise<Record<string, string[]>>;
   defaultTtlSeconds: number | undefined;
+  /** Preview grants and URLs; undefined when the preview listener is off. */
+  previews?: Previews | undefined;
+  /** Snapshots and forks; without it, fromSnapshot is refused. */
+  snapshots?: Snapshots | undefined;
 }
 
 function mcpUrl(origin: string, id: string): string {
@@ -68,7 +81,7 @@ function describeEgress(sandbox: Sandbox) {
   };
 }
 
-function describe(sandbox: Sandbox, origin: string) {
+export function describe(sandbox: Sandbox, origin: string, previews?: Previews): SandboxView {
   const { policy } = sandbox.loaded;
   return {
     id: sandbox.id,
@@ -85,6 +98,7 @@ function describe(sandbox: Sandbox, origin: string) {
         : { hostPath: sandbox.workspace.hostPath },
     labels: sandbox.labels,
     egress: describeEgress(sandbox),
+    previews: previews?.list(sandbox.id) ?? [],
     createdAt: sandbox.createdAt.toISOString(),
     expiresAt: sandbox.expiresAt?.toISOString() ?? null,
     limits: {
@@ -102,7 +116,7 @@ function describe(sandbox: Sandbox, origin: string) {
 }
 
 /** A JSON body checked with `schema` (null or empty as {}); the first problem is the 400's message. */
-async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+export async function jsonBody<S extends z.ZodType>(c: Context<HttpEnv>, schema: S): Promise<z.output<S>> {
   let raw: unknown;
   try {
     raw = await c.req.json();
@@ -110,110 +124,106 @@ async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.o
     throw new ToolError('INVALID_ARGUMENT', 'the body must be a JSON object');
   }
   const parsed = schema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ToolError('INVALID_ARGUMENT', `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
-  }
+  if (!parsed.success) throw invalidArgument('body', parsed.error.issues);
   return parsed.data;
 }
 
 /** The provisioning API: one sandbox per task, each with its own MCP URL and token. */
-export function v1Routes(options: V1Options): Hono {
+export function v1Routes(options: V1Options): Hono<HttpEnv> {
   const { manager } = options;
-  const app = new Hono();
+  const app = new Hono<HttpEnv>();
   const origin = (url: string) => new URL(url).origin;
 
   app.post('/sandboxes', async (c) => {
-    try {
-      const body = await jsonBody(c, CreateSandboxBody);
-      const loaded = await options.loadPolicy(body.policy).catch((error: unknown) => {
-        throw new ToolError('INVALID_ARGUMENT', `policy ${body.policy}: ${(error as Error).message}`);
-      });
-      const token = newToken();
-      const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
-      const expiresAt =
-        ttlSeconds === undefined ? undefined : new Date(Date.now() + ttlSeconds * 1000).toISOString();
-      // A task that brings its own workspace volume cannot use a pool member's empty one.
-      const pooled =
-        body.workspace === undefined
-          ? await options.pool?.take(body.policy, {
-              tokenSha256: sha256Hex(token),
-              owner: 'operator',
-              labels: body.labels ?? {},
-              ...(expiresAt === undefined ? {} : { expiresAt }),
-            })
-          : undefined;
-      const sandbox =
-        pooled ??
-        (await manager.create({
-          policy: loaded,
-          owner: 'operator',
-          tokenSha256: sha256Hex(token),
-          ...(body.workspace === undefined
-            ? {}
-            : { workspace: { kind: 'volume', name: `sandboxd-ws-${body.workspace}` } }),
-          ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
-          ...(body.labels === undefined ? {} : { labels: body.labels }),
-        }));
-      prefetchInstructions(sandbox);
-      return c.json({ ...describe(sandbox, origin(c.req.url)), token }, 201);
-    } catch (error) {
-      return restError(c, error);
+    const body = await jsonBody(c, CreateSandboxBody);
+    const loaded = await options.loadPolicy(body.policy).catch((error: unknown) => {
+      throw new ToolError('INVALID_ARGUMENT', `policy ${body.policy}: ${(error as Error).message}`);
+    });
+    const token = newToken();
+    const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
+    const expiresAt =
+      ttlSeconds === undefined ? undefined : new Date(Date.now() + ttlSeconds * 1000).toISOString();
+    if (body.fromSnapshot !== undefined) {
+      if (options.snapshots === undefined) throw new ToolError('NOT_FOUND', 'snapshots are not enabled');
+      const [sandbox] = await options.snapshots.fork(body.fromSnapshot, 1, () => ({
+        policy: loaded,
+        owner: 'operator',
+        tokenSha256: sha256Hex(token),
+        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+        ...(body.labels === undefined ? {} : { labels: body.labels }),
+      }));
+      prefetchInstructions(sandbox as Sandbox);
+      return c.json({ ...describe(sandbox as Sandbox, origin(c.req.url), options.previews), token }, 201);
     }
+    // A task that brings its own workspace volume cannot use a pool member's empty one.
+    const pooled =
+      body.workspace === undefined
+        ? await options.pool?.take(body.policy, {
+            tokenSha256: sha256Hex(token),
+            owner: 'operator',
+            labels: body.labels ?? {},
+            ...(expiresAt === undefined ? {} : { expiresAt }),
+          })
+        : undefined;
+    const sandbox =
+      pooled ??
+      (await manager.create({
+        policy: loaded,
+        owner: 'operator',
+        tokenSha256: sha256Hex(token),
+        ...(body.workspace === undefined
+          ? {}
+          : { workspace: { kind: 'volume', name: workspaceVolumeName(body.workspace) } }),
+        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+        ...(body.labels === undefined ? {} : { labels: body.labels }),
+      }));
+    prefetchInstructions(sandbox);
+    return c.json({ ...describe(sandbox, origin(c.req.url), options.previews), token }, 201);
   });
 
   app.get('/sandboxes', (c) =>
     c.json({
       sandboxes: manager
-        .list()
-        .filter((sandbox) => !sandbox.isPooled)
-        .map((sandbox) => describe(sandbox, origin(c.req.url))),
+        .taskSandboxes()
+        .map((sandbox) => describe(sandbox, origin(c.req.url), options.previews)),
     }),
   );
 
   app.get('/sandboxes/:id', (c) => {
-    try {
-      const sandbox = manager.get(c.req.param('id'));
-      if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
-      return c.json(describe(sandbox, origin(c.req.url)));
-    } catch (error) {
-      return restError(c, error);
-    }
+    return c.json(describe(manager.taskSandbox(c.req.param('id')), origin(c.req.url), options.previews));
   });
 
   // Operator only, like all of /v1: a sandbox's own token never reaches it, nor does anything inside.
   app.patch('/sandboxes/:id', async (c) => {
-    try {
-      const sandbox = manager.get(c.req.param('id'));
-      if (sandbox.isPooled) throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${sandbox.id}`);
-      const { egress } = await jsonBody(c, UpdateSandboxBody);
-      let allowList: EgressAllowList | null = null;
-      if (egress !== 'none') {
-        const hostLists = await (options.loadHostLists ?? loadHostLists)(egress.include).catch(
-          (error: unknown) => {
-            throw new ToolError('INVALID_ARGUMENT', `egress.include: ${(error as Error).message}`);
-          },
-        );
-        allowList = allowListOf(egress, hostLists);
-      }
-      await manager.setEgress(sandbox.id, allowList);
-      return c.json(describe(sandbox, origin(c.req.url)));
-    } catch (error) {
-      return restError(c, error);
+    const sandbox = manager.taskSandbox(c.req.param('id'));
+    const { egress } = await jsonBody(c, UpdateSandboxBody);
+    let allowList: EgressAllowList | null = null;
+    if (egress !== 'none') {
+      const hostLists = await (options.loadHostLists ?? loadHostLists)(egress.include).catch(
+        (error: unknown) => {
+          throw new ToolError('INVALID_ARGUMENT', `egress.include: ${(error as Error).message}`);
+        },
+      );
+      allowList = allowListOf(egress, hostLists);
     }
+    await manager.setEgress(sandbox.id, allowList);
+    return c.json(describe(sandbox, origin(c.req.url), options.previews));
   });
 
   app.delete('/sandboxes/:id', async (c) => {
-    try {
-      if (manager.get(c.req.param('id')).isPooled)
-        throw new ToolError('SANDBOX_NOT_FOUND', 'no such sandbox');
-      await manager.destroy(c.req.param('id'));
-      return c.body(null, 204);
-    } catch (error) {
-      return restError(c, error);
-    }
+    await manager.destroy(manager.taskSandbox(c.req.param('id')).id);
+    return c.body(null, 204);
   });
 
-  app.all('*', (c) => restError(c, new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+  addPreviewRoutes(app, {
+    manager,
+    previews: options.previews,
+    jsonBody,
+    taskSandbox: (id) => manager.taskSandbox(id),
+  });
+
+  app.all('*', (c) => {
+    throw new ToolError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);
+  });
   return app;
 }

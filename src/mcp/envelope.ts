@@ -1,8 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import type { ToolReply } from '../protocol/agent-api.ts';
 import { ToolError, WireError } from '../protocol/errors.ts';
-import type { ToolSpec } from '../protocol/tool-spec.ts';
+import type { ToolOutcome, ToolSpec } from '../protocol/tool-spec.ts';
 import { ImageMimeType } from '../protocol/tools/files.ts';
 
 /** structuredContent of every failed call. */
@@ -57,15 +56,22 @@ export function outputJsonSchema(spec: ToolSpec): Record<string, unknown> {
  * result as structuredContent with `ok`. An image result (view_image) becomes
  * one image content block, and its bytes are not repeated in structuredContent.
  */
-export function successEnvelope(reply: ToolReply): CallToolResult {
-  const { image, ...rest } = reply.result as { image?: { data?: unknown; mime_type?: unknown } };
+export function successEnvelope(reply: ToolOutcome<unknown>): CallToolResult {
   const content: CallToolResult['content'] = [{ type: 'text', text: reply.summary }];
-  const structured: Record<string, unknown> = { ok: true, ...rest };
-  if (image !== undefined && typeof image.data === 'string' && typeof image.mime_type === 'string') {
-    content.push({ type: 'image', data: image.data, mimeType: image.mime_type });
-    structured.image = { mime_type: image.mime_type, in_content: true };
+  const structured: Record<string, unknown> = { ok: true, ...(isRecord(reply.result) ? reply.result : {}) };
+  const image = ImageResult.safeParse(structured.image);
+  if (image.success) {
+    content.push({ type: 'image', data: image.data.data, mimeType: image.data.mime_type });
+    structured.image = { mime_type: image.data.mime_type, in_content: true };
   }
   return { content, structuredContent: structured, isError: false };
+}
+
+/** An image as view_image returns it: its bytes leave structuredContent for an image content block. */
+const ImageResult = z.object({ data: z.string(), mime_type: z.string() });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { agentLimits } from '../policy/container-spec.ts';
+import { agentLimits } from '../policy/derived.ts';
 import { packageVersion } from '../policy/package-files.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { AgentLimits } from '../protocol/limits.ts';
@@ -87,6 +87,68 @@ export const RequestPermissionsTool = defineTool({
   // Never succeeds: sandboxd grants nothing, so only the error envelope is ever returned.
   output: z.never(),
 });
+
+export const PreviewUrlResult = z.object({
+  /** Opens the preview once, in one browser (the link then becomes a cookie for that preview alone). */
+  url: z.string(),
+  preview_id: z.string(),
+  port: z.number().int(),
+  expires_at: z.string(),
+  /** Whether a server accepted a connection on the port when the link was made. */
+  listening: z.boolean(),
+});
+export type PreviewUrlResult = z.infer<typeof PreviewUrlResult>;
+
+export const PreviewUrlTool = defineTool({
+  name: 'preview_url',
+  title: 'Preview a server in the browser',
+  description:
+    'Gives a URL at which a person can open, in a browser, a server running in this sandbox on the given port ' +
+    '(a dev server, `python3 -m http.server PORT`). The URL opens once, in one browser, and expires (default 1 hour). ' +
+    'Start the server first, listening on 127.0.0.1 or localhost; the sandbox keeps no network.',
+  isReadOnly: false,
+  input: z
+    .object({
+      port: z.number().int().min(1).max(65_535),
+      ttl_seconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(7 * 24 * 3600)
+        .optional(),
+    })
+    .strict(),
+  output: PreviewUrlResult,
+});
+
+/** preview_url: a one-time URL for a port of the sandbox, from the front door's preview listener. */
+export async function previewUrl(
+  target: WorkspaceTarget,
+  input: { port: number; ttl_seconds?: number | undefined },
+): Promise<ToolOutcome<PreviewUrlResult>> {
+  if (target.grantPreview === undefined) {
+    throw new ToolError(
+      'PREVIEW_UNAVAILABLE',
+      'previews need the HTTP control plane (`sandboxd serve` or docker compose); this session has no preview listener',
+    );
+  }
+  const sandbox = await target.sandbox();
+  const made = await target.grantPreview(sandbox, input.port, input.ttl_seconds);
+  const result: PreviewUrlResult = {
+    url: made.openUrl,
+    preview_id: made.id,
+    port: made.port,
+    expires_at: made.expiresAt,
+    listening: made.listening,
+  };
+  const state = made.listening
+    ? 'a server is listening there'
+    : `nothing listens on port ${input.port} yet: start the server, then open the URL`;
+  return {
+    summary: `preview of port ${input.port} (${state}); opens once, expires ${made.expiresAt}: ${made.openUrl}`,
+    result,
+  };
+}
 
 /** server_info, answered by the control plane with the agent's facts folded in. */
 export async function serverInfo(target: WorkspaceTarget): Promise<ToolOutcome<ServerInfoResult>> {

@@ -13,7 +13,16 @@ function sandboxWith(files: Record<string, string>) {
       await new Promise((resolve) => setTimeout(resolve, 5));
       const content = files[input.path];
       if (content === undefined) throw new Error(`no such file ${input.path}`);
-      return { summary: '', result: { content } };
+      const bytes = Buffer.byteLength(content);
+      const result = {
+        path: input.path,
+        encoding: 'utf8',
+        content,
+        size_bytes: bytes,
+        bytes_returned: bytes,
+        truncated: false,
+      };
+      return { summary: '', result };
     },
   } as unknown as Sandbox;
   const target = {

@@ -1,4 +1,5 @@
-import type { Sandbox } from '../sandbox/sandbox.ts';
+import { ReadFileTool } from '../protocol/tools/files.ts';
+import { callAgentTool, type Sandbox } from '../sandbox/sandbox.ts';
 import type { WorkspaceTarget } from './target.ts';
 
 const BASE =
@@ -9,6 +10,9 @@ const BASE =
 
 const PROJECT_FILES = ['AGENTS.md', 'CLAUDE.md'];
 const MAX_PROJECT_INSTRUCTION_BYTES = 16 * 1024;
+
+/** read_file as the handshake uses it: an MCP client waits for this, so 5 s rather than read_file's 2 min. */
+const InstructionsRead = { ...ReadFileTool, replyTimeoutMs: () => 5000 };
 
 /**
  * The server's instructions: what sandboxd is, plus the workspace's AGENTS.md
@@ -46,16 +50,13 @@ async function readInstructions(sandbox: Sandbox): Promise<string> {
   const contents = await Promise.all(
     PROJECT_FILES.map(async (file) => {
       try {
-        const reply = await sandbox.callTool(
-          'read_file',
-          { path: file, max_bytes: MAX_PROJECT_INSTRUCTION_BYTES },
-          5000,
-        );
-        const content = (reply.result as { content?: unknown }).content;
+        const reply = await callAgentTool(sandbox, InstructionsRead, {
+          path: file,
+          max_bytes: MAX_PROJECT_INSTRUCTION_BYTES,
+        });
+        const content = reply.result.content;
         // The agent is asked for at most this much, but its reply is untrusted: cut it here too.
-        return typeof content === 'string' && content.trim().length > 0
-          ? utf8Prefix(content, MAX_PROJECT_INSTRUCTION_BYTES)
-          : undefined;
+        return content.trim().length > 0 ? utf8Prefix(content, MAX_PROJECT_INSTRUCTION_BYTES) : undefined;
       } catch {
         return undefined; // Missing or unreadable: the next file, if any, speaks.
       }

@@ -5,9 +5,24 @@ import { packageVersion } from '../policy/package-files.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { ToolSpec } from '../protocol/tool-spec.ts';
 import { agentToolSpecs } from '../protocol/tools/index.ts';
-import { replyTimeoutMs } from './catalog.ts';
+import { callAgentTool } from '../sandbox/sandbox.ts';
+import {
+  CheckpointCreateTool,
+  CheckpointListTool,
+  CheckpointRestoreTool,
+  checkpointCreate,
+  checkpointList,
+  checkpointRestore,
+} from './checkpoint-tools.ts';
 import { conformingResult, errorEnvelope, outputJsonSchema, successEnvelope } from './envelope.ts';
-import { RequestPermissionsTool, requestPermissions, ServerInfoTool, serverInfo } from './host-tools.ts';
+import {
+  PreviewUrlTool,
+  previewUrl,
+  RequestPermissionsTool,
+  requestPermissions,
+  ServerInfoTool,
+  serverInfo,
+} from './host-tools.ts';
 import { PROTOCOL_VERSIONS } from './protocol-versions.ts';
 import type { WorkspaceTarget } from './target.ts';
 
@@ -67,9 +82,7 @@ export const catalog: RegisteredSpec[] = [
           { details: { limit: 'callsInFlight', value: MAX_CALLS_IN_FLIGHT } },
         );
       }
-      const result = successEnvelope(
-        await sandbox.callTool(spec.name, input, replyTimeoutMs(spec.name, input)),
-      );
+      const result = successEnvelope(await callAgentTool(sandbox, spec, input));
       const notice = target.takeNotice?.();
       return notice === undefined
         ? result
@@ -82,9 +95,32 @@ export const catalog: RegisteredSpec[] = [
     run: async (target: WorkspaceTarget) => successEnvelope(await serverInfo(target)),
   },
   {
+    spec: PreviewUrlTool,
+    schema: advertiseOnly(PreviewUrlTool),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) =>
+      successEnvelope(await previewUrl(target, input as { port: number; ttl_seconds?: number })),
+  },
+  {
     spec: RequestPermissionsTool,
     schema: advertiseOnly(RequestPermissionsTool),
     run: async () => requestPermissions(),
+  },
+  {
+    spec: CheckpointCreateTool,
+    schema: advertiseOnly(CheckpointCreateTool),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) =>
+      successEnvelope(await checkpointCreate(target, input)),
+  },
+  {
+    spec: CheckpointListTool,
+    schema: advertiseOnly(CheckpointListTool),
+    run: async (target: WorkspaceTarget) => successEnvelope(await checkpointList(target)),
+  },
+  {
+    spec: CheckpointRestoreTool,
+    schema: advertiseOnly(CheckpointRestoreTool),
+    run: async (target: WorkspaceTarget, input: Record<string, unknown>) =>
+      successEnvelope(await checkpointRestore(target, input as { checkpoint_id: string })),
   },
 ];
 
@@ -141,7 +177,7 @@ export function createMcpServer(target: WorkspaceTarget, options: McpServerOptio
         }
         const durationMs = performance.now() - started;
         const outcome = code === undefined ? 'ok' : 'error';
-        target.onToolCall?.(spec.name, outcome, code, durationMs);
+        target.onToolCall?.(spec.name, outcome, code, durationMs, { input: args, result });
         options.log?.info(
           traceOf(target, spec.name, outcome, code, durationMs, context.mcpReq.id),
           'tool call',

@@ -1,4 +1,6 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Sandbox } from '../sandbox/sandbox.ts';
+import type { Snapshots } from '../sandbox/snapshots.ts';
 
 /** What server_info reports about the workspace beyond what the agent knows. */
 export interface WorkspaceFacts {
@@ -20,7 +22,27 @@ export interface WorkspaceTarget {
   /** The sandbox if it is running now, without starting it. */
   currentSandbox(): Sandbox | undefined;
   facts(): WorkspaceFacts;
+  /** Where the checkpoint tools keep this workspace's checkpoints; absent: they are refused. */
+  snapshots?: Snapshots | undefined;
   /** Something the next tool result should tell the model once (its sandbox was replaced). */
   takeNotice?(): string | undefined;
-  onToolCall?(tool: string, outcome: ToolOutcome, code: string | undefined, durationMs: number): void;
+  /** Every call, as it ends: `call` holds the arguments as sent and the result (for the audit log). */
+  onToolCall?(
+    tool: string,
+    outcome: ToolOutcome,
+    code: string | undefined,
+    durationMs: number,
+    call: { input: unknown; result: CallToolResult },
+  ): void;
+  /** Grants a browser a port of the sandbox (preview_url); absent where no preview listener runs. */
+  grantPreview?(sandbox: Sandbox, port: number, ttlSeconds: number | undefined): Promise<PreviewGrantResult>;
+}
+
+/** What preview_url answers. */
+export interface PreviewGrantResult {
+  id: string;
+  port: number;
+  openUrl: string;
+  expiresAt: string;
+  listening: boolean;
 }

@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { egressAllowList } from './container-spec.ts';
+import { egressAllowList } from './derived.ts';
 import { Cidr, canonicalHost, EgressSection, HostPattern } from './egress.ts';
 import { loadHostLists, loadPolicy } from './load.ts';
 import { packageRoot } from './package-files.ts';

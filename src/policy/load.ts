@@ -4,7 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { HOST_LIST_NAME, HostList } from './egress.ts';
 import { policyDir } from './package-files.ts';
-import { Policy } from './schema.ts';
+import { POLICY_NAME_PATTERN, Policy } from './schema.ts';
 import { seccompMismatch } from './seccomp-runtime.ts';
 
 /** A policy file that cannot be used; the message names the file, the field and the problem. */
@@ -38,7 +38,7 @@ export function policyFile(nameOrPath: string, directory = policyDir()): string 
   if (nameOrPath.includes('/') || nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml')) {
     return path.resolve(nameOrPath);
   }
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(nameOrPath)) {
+  if (!POLICY_NAME_PATTERN.test(nameOrPath)) {
     throw new PolicyError(nameOrPath, 'a policy name is lower-case letters, digits, - and _');
   }
   return path.join(directory, `${nameOrPath}.yaml`);

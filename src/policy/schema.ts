@@ -22,6 +22,12 @@ export const DEFAULT_SECCOMP_PROFILE: Record<Runtime, string> = {
   runsc: 'sandboxd-gvisor.json',
 };
 
+/** A policy's name: the file policies/NAME.yaml, a label value, a /v1 and --policy argument. */
+export const POLICY_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const PolicyName = z
+  .string()
+  .regex(POLICY_NAME_PATTERN, 'a policy name is 1-63 lower-case letters, digits, - and _');
+
 /**
  * A sandbox policy as written in policies/*.yaml. Sizes take units ("1GiB"),
  * durations take units ("30s"); every field has a default, so a policy file
@@ -29,7 +35,7 @@ export const DEFAULT_SECCOMP_PROFILE: Record<Runtime, string> = {
  */
 export const Policy = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+    name: PolicyName,
     description: z.string().max(1000).default(''),
     image: z.string().min(1).default(DEFAULT_WORKER_IMAGE),
     runtime: Runtime.default('runc'),
@@ -78,6 +84,16 @@ export const Policy = z
       .object({
         maxFileBytes: Bytes.default(16 * 1024 ** 2),
         maxResults: z.number().int().min(1).max(100_000).default(5000),
+      })
+      .strict()
+      .prefault({}),
+    /** Previews of servers in the sandbox (the door in): limits per sandbox, across its preview URLs. */
+    preview: z
+      .object({
+        /** Tunnels open at once: requests in flight, kept-alive connections, WebSockets. */
+        connections: z.number().int().min(1).max(4096).default(64),
+        /** Bytes per second across the sandbox's previews, both directions; unset: unlimited. */
+        bytesPerSecond: Bytes.optional(),
       })
       .strict()
       .prefault({}),

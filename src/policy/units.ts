@@ -41,3 +41,12 @@ export const Duration = z.union([z.number().int().positive(), z.string()]).trans
   }
   return Math.round(Number(match[1]) * factor);
 });
+
+/** A duration as a person reads it at a glance: 45s, 12m, 5h, 3d. */
+export function formatAge(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 120 * 60) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 48 * 3600) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}

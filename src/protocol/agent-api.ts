@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { AgentLimits } from './limits.ts';
-import { base64Bytes, type ReplyBudget, replyBudget } from './reply-budget.ts';
-import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
-import { agentToolSpecs } from './tools/index.ts';
+import { PreviewOpen } from './preview.ts';
+import { base64Bytes, MAX_SUMMARY_BYTES, type ReplyBudget, replyBudget } from './reply-budget.ts';
+import type { AgentToolSpec } from './tool-spec.ts';
+import { agentToolNamed } from './tools/index.ts';
 
 /** Bumped whenever a message changes shape; the control plane refuses an agent that differs. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const SandboxId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'a sandbox id is 3-63 of [a-z0-9-]');
 export type SandboxId = z.infer<typeof SandboxId>;
@@ -81,10 +82,9 @@ export const ArchiveImported = z.object({
 export type ArchiveImported = z.infer<typeof ArchiveImported>;
 
 /** A tool call's budget: its tool's, for its input with defaults; an error's for a call the agent refuses. */
-const toolsByName = new Map(agentToolSpecs.map((spec) => [spec.name, spec]));
 function toolReply(params: unknown, limits: AgentLimits): ReplyBudget {
   const call = ToolCall.safeParse(params);
-  const spec = call.success ? toolsByName.get(call.data.name) : undefined;
+  const spec: AgentToolSpec | undefined = call.success ? agentToolNamed(call.data.name) : undefined;
   const input = spec?.input.safeParse(call.data?.input ?? {});
   return spec !== undefined && input?.success === true ? spec.reply(input.data, limits) : replyBudget();
 }
@@ -111,6 +111,7 @@ export const agentMethods = {
   'archive.write': { params: ArchiveWrite, result: z.object({}), reply: smallReply },
   'archive.import.finish': { params: ArchiveStreamRef, result: ArchiveImported, reply: smallReply },
   'archive.close': { params: ArchiveStreamRef, result: z.object({}), reply: smallReply },
+  'preview.open': { params: PreviewOpen, result: z.object({}), reply: smallReply },
 } as const satisfies Record<
   string,
   { params: z.ZodType; result: z.ZodType; reply: (params: unknown, limits: AgentLimits) => ReplyBudget }

@@ -6,11 +6,11 @@ import { SandboxId } from './agent-api.ts';
  * another node, or a Docker network). Every connection to the control plane's
  * agent port starts with one line naming the sandbox, its token and what the
  * connection is for; the control plane compares the token in constant time and
- * then hands the connection to that sandbox's agent link or egress gate, which
- * see exactly what they see on their Unix sockets. The port is reachable by every
+ * then hands the connection to that sandbox's agent link, egress gate or preview
+ * door, which see exactly what they see on their Unix sockets. The port is reachable by every
  * sandbox, so this line is hostile input.
  */
-export const DialChannel = z.enum(['link', 'egress']);
+export const DialChannel = z.enum(['link', 'egress', 'preview']);
 export type DialChannel = z.infer<typeof DialChannel>;
 
 export const DialHello = z

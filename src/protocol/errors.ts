@@ -36,6 +36,10 @@ export const ErrorCode = z.enum([
   'FORBIDDEN',
   'AGENT_PROTOCOL_ERROR',
   'TIMEOUT',
+  'PORT_NOT_LISTENING',
+  'PREVIEW_UNAVAILABLE',
+  'SNAPSHOT_IN_USE',
+  'UNSUPPORTED_MEDIA_TYPE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -85,6 +89,10 @@ const defaults: Record<ErrorCode, { category: ErrorCategory; retryable: boolean 
   FORBIDDEN: { category: 'permission', retryable: false },
   AGENT_PROTOCOL_ERROR: { category: 'internal', retryable: true },
   TIMEOUT: { category: 'runtime', retryable: true },
+  PORT_NOT_LISTENING: { category: 'runtime', retryable: true },
+  PREVIEW_UNAVAILABLE: { category: 'runtime', retryable: false },
+  SNAPSHOT_IN_USE: { category: 'conflict', retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { category: 'validation', retryable: false },
 };
 
 /** The error as it travels over the wire and inside the MCP envelope. */

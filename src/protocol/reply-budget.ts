@@ -1,5 +1,7 @@
 import { MAX_LINE_BYTES } from './framing.ts';
-import { MAX_SUMMARY_BYTES } from './tool-spec.ts';
+
+/** Longest model-facing summary an agent may return. */
+export const MAX_SUMMARY_BYTES = 64 * 1024;
 
 /**
  * The most one agent reply may be, known before the request is sent: the

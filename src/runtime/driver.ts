@@ -95,6 +95,8 @@ export interface RuntimeFacts {
 
 export interface RuntimeDriver {
   readonly name: string;
+  /** Snapshots and copy-on-write forks, where the engine can make them. */
+  readonly snapshots?: SnapshotEngine;
   facts(): Promise<RuntimeFacts>;
   hasImage(ref: string): Promise<boolean>;
   /** The id the reference names now, or undefined when there is no such image. */
@@ -123,6 +125,81 @@ export interface RuntimeDriver {
    * runtime's default where a node lacks ours (Kubernetes). Without the method: the policy's.
    */
   seccompOf?(id: string): SeccompInForce;
+  /** What the container uses now (the dashboard's columns); a driver without it shows none. */
+  usage?(id: string): Promise<ContainerUsage | undefined>;
+}
+
+/** One reading of a container's counters: CPU as cumulative time, so two readings give a rate. */
+export interface ContainerUsage {
+  cpuTotalNs: number;
+  memoryBytes: number;
+  atMs: number;
+}
+
+/** A volume mounted into a helper container. */
+export interface HelperMount {
+  volume: string;
+  target: string;
+  isReadOnly: boolean;
+}
+
+/**
+ * Capabilities a helper may be given, and nothing else: a copy that keeps every
+ * file's owner, mode and times over a workspace whose files belong to another uid.
+ */
+export type HelperCapability = 'CHOWN' | 'DAC_OVERRIDE' | 'FOWNER' | 'FSETID';
+
+/**
+ * A short-lived container that runs one fixed script over volumes (a snapshot's
+ * copy), hardened like a worker: no network, read-only root, no new privileges,
+ * the policy's seccomp profile, only the capabilities listed.
+ */
+export interface HelperSpec {
+  image: string;
+  labels: Record<string, string>;
+  /** The script's argv: the helper runs `sh -c script sh ...args`. */
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+  mounts: HelperMount[];
+  capabilities: HelperCapability[];
+  seccompProfile: string;
+  memoryBytes: number;
+  pidsLimit: number;
+  nanoCpus: number;
+}
+
+export interface HelperResult {
+  exitCode: number;
+  /** The last few KiB of what the script wrote (stdout and stderr). */
+  output: string;
+}
+
+export interface VolumeInfo {
+  labels: Record<string, string>;
+  /** Where the engine keeps the volume's files on its host. */
+  mountpoint: string;
+}
+
+/**
+ * What snapshots and forks need from the engine (sandbox/snapshots.ts). Optional:
+ * a driver without it answers snapshot requests with a clear refusal.
+ */
+export interface SnapshotEngine {
+  /** Freezes every process of the container (cgroup freezer); unpause thaws them. */
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  volumeInfo(name: string): Promise<VolumeInfo | undefined>;
+  /**
+   * A volume the engine mounts as an overlay: `lower` (a volume's files, never
+   * written) under `layer`'s upper/ and work/ directories, which must exist.
+   */
+  createOverlayVolume(
+    name: string,
+    labels: Record<string, string>,
+    layers: { lower: string; layer: string },
+  ): Promise<void>;
+  runHelper(spec: HelperSpec): Promise<HelperResult>;
 }
 
 export type SeccompInForce = 'policy' | 'runtime-default';

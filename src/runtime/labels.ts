@@ -39,3 +39,23 @@ export const LABEL_GIT = 'io.sandboxd.git';
 export const LABEL_UID = 'io.sandboxd.uid';
 /** On a pod: 'policy' (our profile) or 'runtime-default' (its node lacked ours); see runtime/kubernetes. */
 export const LABEL_SECCOMP = 'io.sandboxd.seccomp';
+/** On a snapshot's volume: the snapshot's id (sandbox/snapshots.ts). */
+export const LABEL_SNAPSHOT = 'io.sandboxd.snapshot';
+/** On a snapshot's volume: the sandbox it was taken from. */
+export const LABEL_SNAPSHOT_SOURCE = 'io.sandboxd.snapshot-source';
+/** On a snapshot's volume: the caller's label for it. */
+export const LABEL_SNAPSHOT_LABEL = 'io.sandboxd.snapshot-label';
+/** On a snapshot's volume: 'true' when a fork made it, and it goes once no fork uses it. */
+export const LABEL_SNAPSHOT_EPHEMERAL = 'io.sandboxd.snapshot-ephemeral';
+/** On a fork's overlay volume and its layer: the snapshot whose files lie under it. */
+export const LABEL_BASE_SNAPSHOT = 'io.sandboxd.base-snapshot';
+/** On a helper container (a snapshot's copy): what it does. */
+export const LABEL_HELPER = 'io.sandboxd.helper';
+
+export function snapshotVolumeName(snapshotId: string): string {
+  return `sandboxd-snap-${snapshotId}`;
+}
+/** A fork's upper and work directories, under its overlay volume sandboxd-ws-<id>. */
+export function layerVolumeName(sandboxId: string): string {
+  return `sandboxd-layer-${sandboxId}`;
+}

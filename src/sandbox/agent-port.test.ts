@@ -3,20 +3,23 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import type net from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { Scratch } from '../../test/support/cli.ts';
 import { tcpDialer } from '../agent/dial.ts';
+import { PreviewDialer } from '../agent/preview-dialer.ts';
 import { EgressGate } from '../egress/gate.ts';
 import { allowListOf, EgressSection } from '../policy/egress.ts';
 import type { DialChannel } from '../protocol/dial.ts';
 import { encodeLine, LineSplitter } from '../protocol/framing.ts';
 import { defaultAgentLimits } from '../protocol/limits.ts';
+import type { PreviewOpen } from '../protocol/preview.ts';
 import { AgentLink } from './agent-link.ts';
 import { AgentPort } from './agent-port.ts';
 import { AgentTokens } from './agent-tokens.ts';
+import { PreviewDoor } from './preview-door.ts';
 import { FAKE_HELLO } from './test-hello.ts';
 
 const WITHIN = { timeout: 10_000 };
@@ -29,6 +32,7 @@ interface Served {
   tokens: AgentTokens;
   links: Map<string, AgentLink>;
   gates: Map<string, EgressGate>;
+  previews: Map<string, PreviewDoor>;
   address: string;
 }
 
@@ -41,6 +45,7 @@ async function serve(
   const tokens = new AgentTokens(randomBytes(32));
   const links = new Map<string, AgentLink>();
   const gates = new Map<string, EgressGate>();
+  const previews = new Map<string, PreviewDoor>();
   for (const id of ids) {
     const socketDir = await scratch.directory(`sandboxd-port-${id}-`);
     const link = new AgentLink({
@@ -61,11 +66,21 @@ async function serve(
       transport: 'tcp',
     });
     await gate.listen();
+    const preview = new PreviewDoor({
+      sandboxId: id,
+      socketDir,
+      link,
+      log,
+      limits: { connections: 4, bytesPerSecond: 1024 * 1024 },
+      transport: 'tcp',
+    });
     links.set(id, link);
     gates.set(id, gate);
+    previews.set(id, preview);
     t.after(async () => {
       await link.close();
       await gate.close();
+      await preview.close();
     });
   }
   const port = new AgentPort({
@@ -76,16 +91,23 @@ async function serve(
     doors: (id) => {
       const link = links.get(id);
       const egress = gates.get(id);
-      return link === undefined || egress === undefined ? undefined : { link, egress };
+      const preview = previews.get(id);
+      return link === undefined || egress === undefined || preview === undefined
+        ? undefined
+        : { link, egress, preview };
     },
     ...(credentials === undefined ? {} : { tls: credentials }),
   });
   await port.listen();
   t.after(() => port.close());
-  return { port, tokens, links, gates, address: `127.0.0.1:${port.address.port}` };
+  return { port, tokens, links, gates, previews, address: `127.0.0.1:${port.address.port}` };
 }
 
-/** Dials as the agent does, says hello and answers configure; resolves with the socket, or 'closed'. */
+/**
+ * Dials as the agent does, says hello and answers configure (and preview.open,
+ * with the agent's own PreviewDialer over the same dialer); resolves with the
+ * socket, or 'closed'.
+ */
 function actAsAgent(
   served: Served,
   options: { sandboxId: string; token: string; ca?: string },
@@ -101,10 +123,15 @@ function actAsAgent(
     });
     socket.on('data', (chunk: Buffer) => {
       for (const line of splitter.push(chunk)) {
-        const request = JSON.parse(line.text) as { id: number; method: string };
+        const request = JSON.parse(line.text) as { id: number; method: string; params: PreviewOpen };
         if (request.method === 'configure') {
           socket.write(encodeLine({ jsonrpc: '2.0', id: request.id, result: {} }));
           resolve(socket);
+        }
+        if (request.method === 'preview.open') {
+          void new PreviewDialer(dialer)
+            .open(request.params)
+            .then((result) => socket.write(encodeLine({ jsonrpc: '2.0', id: request.id, result })));
         }
       }
     });
@@ -185,6 +212,31 @@ describe('agent port', () => {
     assert.match(reply ?? '', /"rule":"host-not-allowed"/);
     assert.equal(await askTunnel(served, 'sb-aaaa', 'e'.repeat(64), 'egress'), undefined);
   });
+
+  it(
+    'routes a preview channel to the sandbox door: a tunnel to a port on the agent side',
+    WITHIN,
+    async (t) => {
+      const served = await serve(t, ['sb-aaaa']);
+      const echo = net.createServer((connection) => connection.pipe(connection));
+      await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+      t.after(() => echo.close());
+      const ready = once(served.links.get('sb-aaaa') as AgentLink, 'ready');
+      const agent = await actAsAgent(served, {
+        sandboxId: 'sb-aaaa',
+        token: served.tokens.tokenFor('sb-aaaa'),
+      });
+      await ready;
+      const door = served.previews.get('sb-aaaa') as PreviewDoor;
+      const tunnel = await door.open((echo.address() as net.AddressInfo).port);
+      tunnel.resume();
+      tunnel.write('through the agent port\n');
+      const [echoed] = (await once(tunnel, 'data')) as [Buffer];
+      assert.equal(echoed.toString(), 'through the agent port\n');
+      tunnel.destroy();
+      (agent as net.Socket).destroy();
+    },
+  );
 
   it('closes a connection whose first line is not a dial hello', WITHIN, async (t) => {
     const served = await serve(t, ['sb-aaaa']);

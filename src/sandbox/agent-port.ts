@@ -6,7 +6,15 @@ import { DIAL_HELLO_TIMEOUT_MS, DialHello, MAX_DIAL_HELLO_BYTES } from '../proto
 import { readFirstLine } from '../protocol/framing.ts';
 import type { AgentLink } from './agent-link.ts';
 import type { AgentTokens } from './agent-tokens.ts';
+import type { PreviewDoor } from './preview-door.ts';
 import { WarningLimiter } from './warning-limiter.ts';
+
+/** Where a proved connection goes, by its channel. */
+export interface Doors {
+  link: AgentLink;
+  egress: EgressGate;
+  preview: PreviewDoor;
+}
 
 /** Connections that have not proved who they are yet, in all and per remote address. */
 export const MAX_UNPROVEN = 256;
@@ -17,7 +25,7 @@ export interface AgentPortOptions {
   port: number;
   tokens: AgentTokens;
   /** The sandbox's doors, or undefined for a sandbox this control plane does not serve. */
-  doors: (sandboxId: string) => { link: AgentLink; egress: EgressGate } | undefined;
+  doors: (sandboxId: string) => Doors | undefined;
   log: Logger;
   /** PEM certificate and key: the port speaks TLS. */
   tls?: { cert: string; key: string };
@@ -28,8 +36,8 @@ export interface AgentPortOptions {
  * with it (a pod, or a container on a Docker network that reaches only this
  * port). Each connection's first line names a sandbox, its token and a channel;
  * a wrong token, a sandbox we do not serve or a bad line closes it without a
- * word. A proved connection is handed to the sandbox's agent link or egress gate,
- * which apply the same hello rules, budgets and limits as on their Unix sockets.
+ * word. A proved connection is handed to the sandbox's agent link, egress gate
+ * or preview door, which apply the same hello rules, budgets and limits as on their Unix sockets.
  */
 export class AgentPort {
   readonly #options: AgentPortOptions;
@@ -110,13 +118,12 @@ export class AgentPort {
     }
     const { hello, doors } = refusal;
     if (hello.channel === 'link') doors.link.acceptConnection(socket);
-    else doors.egress.acceptConnection(socket);
+    else if (hello.channel === 'egress') doors.egress.acceptConnection(socket);
+    else doors.preview.acceptConnection(socket);
   }
 
   /** The proved dial hello and the sandbox's doors, or why the connection is refused. */
-  #prove(
-    line: string | undefined,
-  ): { hello: DialHello; doors: { link: AgentLink; egress: EgressGate } } | string {
+  #prove(line: string | undefined): { hello: DialHello; doors: Doors } | string {
     if (line === undefined) return 'no dial hello in time, or one too long';
     let hello: DialHello;
     try {

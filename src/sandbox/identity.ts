@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SANDBOX_HOME } from '../policy/container-spec.ts';
+import { SANDBOX_HOME } from './container-spec.ts';
 
 /**
  * /etc/passwd and /etc/group as a sandbox sees them. A workspace volume runs as a

@@ -6,32 +6,28 @@ import type { Logger } from 'pino';
 import type { EgressRecord } from '../egress/audit.ts';
 import { type Connect, EgressGate } from '../egress/gate.ts';
 import { type Lookup, systemLookup } from '../egress/resolve.ts';
-import { agentLimits, containerSpec, egressAllowList, SANDBOX_USER } from '../policy/container-spec.ts';
+import { agentLimits, egressAllowList } from '../policy/derived.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { DialHome, RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
-  LABEL_CONTROL_SOCKET,
-  LABEL_EXPIRES,
-  LABEL_GIT,
   LABEL_ID,
-  LABEL_LIFETIME,
-  LABEL_OWNER,
-  LABEL_OWNS_VOLUME,
-  LABEL_STATE_DIR,
-  LABEL_TOKEN_SHA256,
   LABEL_UID,
-  LABEL_WORKSPACE_INODE,
+  layerVolumeName,
   managedLabels,
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
 import type { AgentTokens } from './agent-tokens.ts';
+import { containerSpec, SANDBOX_USER } from './container-spec.ts';
 import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
-import { loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
-import { type Lifetime, Sandbox, type SandboxState } from './sandbox.ts';
+import { encodeSandboxLabels } from './labels.ts';
+import { canTransition, ENTER_STATE, type SandboxState } from './lifecycle.ts';
+import { type Assignment, loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
+import { PreviewDoor } from './preview-door.ts';
+import { type Lifetime, Sandbox } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 import { freshUid, type UidRange, volumeUser } from './uids.ts';
 
@@ -64,6 +60,12 @@ export interface Quotas {
   maxSandboxes: number;
   maxPerOwner: number;
 }
+
+/**
+ * Live sandboxes one control plane runs, and one credential may hold. `serve`
+ * had 100 and the manager 200; 100 is what every operator ran with.
+ */
+export const DEFAULT_QUOTAS: Quotas = { maxSandboxes: 100, maxPerOwner: 100 };
 
 export interface ManagerOptions {
   driver: RuntimeDriver;
@@ -100,12 +102,31 @@ const TOKEN_FILE = 'token';
 const WATCH_INTERVAL_MS = 100;
 const STOP_GRACE_SECONDS = 5;
 
+/** Why the reaper took a sandbox down: idle past its policy's time (stopped), or past its TTL (removed). */
+export type ReapReason = 'idle' | 'ttl';
+
+/** What the manager tells its listeners, with the arguments of each. */
+export interface ManagerEvents {
+  /** Every state change, after it happened. */
+  transition: [sandbox: Sandbox, from: SandboxState, to: SandboxState];
+  /** A sandbox made and ready, with how long that took. */
+  created: [sandbox: Sandbox, ms: number];
+  /** An agent dialled in again (a restart of either side). */
+  reconnect: [sandbox: Sandbox];
+  reaped: [sandbox: Sandbox, reason: ReapReason];
+  /** A snapshot removed by the sweep (sandbox/snapshots.ts), and why. */
+  'snapshot-reaped': [snapshotId: string, reason: string];
+  /** Every egress connection, allowed or refused. */
+  egress: [record: EgressRecord];
+  /** An egress tunnel opened, with its setup time. */
+  'egress-open': [setupMs: number];
+}
+
 /**
- * Creates, tracks, stops, resumes and destroys sandboxes. Knows nothing of MCP
- * or HTTP. Events: 'transition' (sandbox, from, to), 'created' (sandbox, ms),
- * 'egress' (record) for every egress connection, 'egress-open' (setup ms).
+ * Creates, tracks, stops, resumes and destroys sandboxes, and is the only one
+ * that changes their state (lifecycle.ts). Knows nothing of MCP or HTTP.
  */
-export class SandboxManager extends EventEmitter {
+export class SandboxManager extends EventEmitter<ManagerEvents> {
   readonly driver: RuntimeDriver;
   readonly stateDir: string;
   readonly quotas: Quotas;
@@ -130,7 +151,7 @@ export class SandboxManager extends EventEmitter {
     this.egressLookup = options.egressLookup ?? systemLookup;
     this.egressConnect = options.egressConnect;
     this.dialHome = options.dialHome;
-    this.quotas = { maxSandboxes: 200, maxPerOwner: 200, ...options.quotas };
+    this.quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
   }
 
   async init(): Promise<void> {
@@ -152,6 +173,28 @@ export class SandboxManager extends EventEmitter {
     return [...this.#sandboxes.values()];
   }
 
+  /**
+   * A sandbox as a task may see it: a warm-pool member no task holds yet is
+   * invisible (SANDBOX_NOT_FOUND), whoever asks and however.
+   */
+  taskSandbox(id: string): Sandbox {
+    const sandbox = this.findTaskSandbox(id);
+    if (sandbox === undefined)
+      throw new ToolError('SANDBOX_NOT_FOUND', `no sandbox ${id}`, { details: { id } });
+    return sandbox;
+  }
+
+  /** taskSandbox(id), or undefined where that throws. */
+  findTaskSandbox(id: string): Sandbox | undefined {
+    const sandbox = this.#sandboxes.get(id);
+    return sandbox === undefined || sandbox.isPooled ? undefined : sandbox;
+  }
+
+  /** Every sandbox a task may see: all but the unassigned warm-pool members. */
+  taskSandboxes(): Sandbox[] {
+    return this.list().filter((sandbox) => !sandbox.isPooled);
+  }
+
   /** Registers a sandbox found on the engine (reconcile); the manager owns it from now on. */
   adopt(sandbox: Sandbox): void {
     this.#sandboxes.set(sandbox.id, sandbox);
@@ -164,14 +207,14 @@ export class SandboxManager extends EventEmitter {
   }
 
   /**
-   * A sandbox's two sockets: the agent link, and the egress gate with `allowList`
-   * (the agent serves its proxy while the gate has one).
+   * A sandbox's three sockets: the agent link, the egress gate with `allowList`
+   * (the agent serves its proxy while the gate has one), and the preview door.
    */
   doors(
     id: string,
     loaded: LoadedPolicy,
     allowList: EgressAllowList | null,
-  ): { link: AgentLink; egress: EgressGate } {
+  ): { link: AgentLink; egress: EgressGate; preview: PreviewDoor } {
     const socketDir = socketDirFor(this.stateDir, id);
     const transport = this.dialHome === undefined ? 'unix' : 'tcp';
     const egress = new EgressGate({
@@ -193,7 +236,15 @@ export class SandboxManager extends EventEmitter {
       serveEgressProxy: () => egress.allowList !== null,
       transport,
     });
-    return { link, egress };
+    const preview = new PreviewDoor({
+      sandboxId: id,
+      socketDir,
+      link,
+      log: this.log,
+      limits: loaded.policy.preview,
+      transport,
+    });
+    return { link, egress, preview };
   }
 
   /**
@@ -204,18 +255,32 @@ export class SandboxManager extends EventEmitter {
   async setEgress(id: string, allowList: EgressAllowList | null): Promise<Sandbox> {
     const sandbox = this.get(id);
     await sandbox.egress.setAllowList(allowList);
-    const kept = await loadAssignment(this.stateDir, id);
-    await saveAssignment(this.stateDir, id, {
+    await this.#keepAssignment(sandbox, { egress: allowList });
+    this.log.info({ sandboxId: id, egress: allowList }, 'egress allow-list changed');
+    await sandbox.link.reconfigure();
+    return sandbox;
+  }
+
+  /** Moves a sandbox's deadline (its TTL from now), kept in the state directory for a restart. */
+  async setExpiry(id: string, expiresAt: Date): Promise<Sandbox> {
+    const sandbox = this.get(id);
+    sandbox.expiresAt = expiresAt;
+    await this.#keepAssignment(sandbox, {});
+    this.log.info({ sandboxId: id, expiresAt: expiresAt.toISOString() }, 'sandbox deadline changed');
+    return sandbox;
+  }
+
+  /** Saves what a restart must know of a sandbox (what reconcile reads over its labels). */
+  async #keepAssignment(sandbox: Sandbox, changes: Partial<Assignment>): Promise<void> {
+    const kept = await loadAssignment(this.stateDir, sandbox.id);
+    await saveAssignment(this.stateDir, sandbox.id, {
       ...(kept.state === 'assigned' ? kept.assignment : {}),
       labels: sandbox.labels,
       ...(sandbox.tokenSha256 === undefined ? {} : { tokenSha256: sandbox.tokenSha256 }),
       ...(sandbox.expiresAt === undefined ? {} : { expiresAt: sandbox.expiresAt.toISOString() }),
       ...(sandbox.owner === undefined ? {} : { owner: sandbox.owner }),
-      egress: allowList,
+      ...changes,
     });
-    this.log.info({ sandboxId: id, egress: allowList }, 'egress allow-list changed');
-    await sandbox.link.reconfigure();
-    return sandbox;
   }
 
   /** Every agent connection after the first is a reconnect: 'reconnect' (sandbox). */
@@ -227,12 +292,29 @@ export class SandboxManager extends EventEmitter {
     });
   }
 
-  transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): void {
+  /**
+   * The one way a sandbox's state changes: checked against the lifecycle table,
+   * logged and emitted. A change the table does not allow (a race with a
+   * removal) is refused, logged, and answered false.
+   */
+  transition(sandbox: Sandbox, state: SandboxState, fields: Record<string, unknown> = {}): boolean {
     const from = sandbox.state;
-    if (from === state) return;
-    sandbox.state = state;
+    if (from === state) return true;
+    if (!canTransition(from, state)) {
+      this.log.warn({ sandboxId: sandbox.id, from, to: state, ...fields }, 'sandbox state change refused');
+      return false;
+    }
+    sandbox[ENTER_STATE](state);
     this.log.info({ sandboxId: sandbox.id, from, to: state, ...fields }, 'sandbox state');
     this.emit('transition', sandbox, from, state);
+    return true;
+  }
+
+  /** Removes a sandbox for the reaper, and says why: 'reaped' (sandbox, reason). */
+  async reap(sandbox: Sandbox, reason: ReapReason): Promise<void> {
+    if (reason === 'ttl') await this.destroy(sandbox.id);
+    else await this.stop(sandbox.id, reason);
+    this.emit('reaped', sandbox, reason);
   }
 
   #checkQuota(owner: string | undefined): void {
@@ -275,7 +357,7 @@ export class SandboxManager extends EventEmitter {
     const workspace: WorkspaceSource =
       requested.kind === 'bind' ? { ...requested, readOnlyPaths: git?.readOnlyPaths ?? [] } : requested;
     const socketDir = socketDirFor(this.stateDir, id);
-    const { link, egress } = this.doors(id, options.policy, egressAllowList(options.policy));
+    const { link, egress, preview } = this.doors(id, options.policy, egressAllowList(options.policy));
     const expiresAt = options.ttlMs === undefined ? undefined : new Date(Date.now() + options.ttlMs);
     const lifetime = options.lifetime ?? this.defaultLifetime;
     const sandbox = new Sandbox({
@@ -284,6 +366,7 @@ export class SandboxManager extends EventEmitter {
       workspace,
       link,
       egress,
+      preview,
       ownsVolume,
       expiresAt,
       owner: options.owner,
@@ -319,34 +402,47 @@ export class SandboxManager extends EventEmitter {
         const kept = await this.driver.createVolume(workspace.name, volumeLabels);
         user ??= volumeUser(kept);
       }
-      const ourLabels: Record<string, string> = {
-        [LABEL_OWNS_VOLUME]: String(ownsVolume),
-        [LABEL_STATE_DIR]: this.stateDir,
-        [LABEL_LIFETIME]: lifetime,
-      };
-      if (this.controlSocket !== undefined) ourLabels[LABEL_CONTROL_SOCKET] = this.controlSocket;
-      if (git !== undefined) ourLabels[LABEL_GIT] = git.mode;
+      let workspaceInode: string | undefined;
       if (workspace.kind === 'bind') {
         // Noticed later when the folder is deleted and re-created at the same path (a fresh clone).
         const facts = await folderFacts(workspace.hostPath);
         if (facts === undefined) throw folderGone(workspace.hostPath);
         sandbox.workspaceIdentity = facts.identity;
         sandbox.workspaceOwner = facts.owner;
-        ourLabels[LABEL_WORKSPACE_INODE] = facts.identity;
+        workspaceInode = facts.identity;
       }
-      if (expiresAt !== undefined) ourLabels[LABEL_EXPIRES] = expiresAt.toISOString();
-      if (options.owner !== undefined) ourLabels[LABEL_OWNER] = options.owner;
-      if (options.tokenSha256 !== undefined) ourLabels[LABEL_TOKEN_SHA256] = options.tokenSha256;
-      const identity = await writeIdentityFiles(socketDir, user ?? SANDBOX_USER);
+      const runAs = user ?? SANDBOX_USER;
+      const identity = await writeIdentityFiles(socketDir, runAs);
       const dialHome = await this.#dialHomeFiles(id, socketDir);
+      const labels = encodeSandboxLabels(
+        {
+          id,
+          policy: policy.name,
+          workspace: workspace.kind === 'volume' ? workspace.name : workspace.hostPath,
+          socketDir,
+          created: sandbox.createdAt.toISOString(),
+          user: `${runAs.uid}:${runAs.gid}`,
+          ownsVolume,
+          lifetime,
+          stateDir: this.stateDir,
+          controlSocket: this.controlSocket,
+          workspaceInode,
+          git: git?.mode,
+          expires: expiresAt?.toISOString(),
+          owner: options.owner,
+          tokenSha256: options.tokenSha256,
+          pool: sandbox.isPooled ? policy.name : undefined,
+        },
+        options.labels,
+      );
       const spec = containerSpec(options.policy, {
         id,
         workspace,
         socketDir,
         identity,
         ...(dialHome === undefined ? {} : { dialHome }),
-        labels: { ...options.labels, ...ourLabels },
-        ...(user === undefined ? {} : { user }),
+        labels,
+        user: runAs,
         ...(options.command === undefined ? {} : { command: options.command }),
       });
       sandbox.containerId = await this.driver.create(spec);
@@ -422,6 +518,7 @@ export class SandboxManager extends EventEmitter {
    */
   async acquire(id: string): Promise<Sandbox> {
     const sandbox = this.get(id);
+    if (sandbox.maintenance !== undefined) await sandbox.maintenance;
     switch (sandbox.state) {
       case 'ready':
         return sandbox;
@@ -480,24 +577,28 @@ export class SandboxManager extends EventEmitter {
   }
 
   async #teardown(sandbox: Sandbox, removeVolume: boolean): Promise<void> {
+    await sandbox.preview.close();
     await sandbox.egress.close();
     await sandbox.link.close();
     if (sandbox.containerId !== undefined) await this.driver.remove(sandbox.containerId);
     await rm(socketDirFor(this.stateDir, sandbox.id), { recursive: true, force: true });
     await removeAssignment(this.stateDir, sandbox.id);
     if (removeVolume && sandbox.workspace.kind === 'volume') {
-      // The sandbox is gone either way; a volume the engine keeps (409: another
-      // container uses it) is named here, for `docker volume rm` once that container is gone.
-      await this.driver.removeVolume(sandbox.workspace.name).catch((error: unknown) =>
+      const volume = sandbox.workspace.name;
+      try {
+        await this.driver.removeVolume(volume);
+        // A fork's own writes (sandbox/snapshots.ts) live in a layer volume under its overlay
+        // volume, removed only once the overlay is gone.
+        if (volume === workspaceVolumeName(sandbox.id))
+          await this.driver.removeVolume(layerVolumeName(sandbox.id));
+      } catch (error) {
+        // The sandbox is gone either way; a volume the engine keeps (409: another
+        // container uses it) is named here, for `docker volume rm` once that container is gone.
         this.log.warn(
-          {
-            sandboxId: sandbox.id,
-            volume: sandbox.workspace.kind === 'volume' ? sandbox.workspace.name : '',
-            error: String(error),
-          },
+          { sandboxId: sandbox.id, volume, error: String(error) },
           'the workspace volume could not be removed',
-        ),
-      );
+        );
+      }
     }
   }
 
@@ -519,7 +620,11 @@ export class SandboxManager extends EventEmitter {
   /** Lets go of every sandbox without touching its container: the control plane is shutting down. */
   async detachAll(): Promise<void> {
     await Promise.allSettled(
-      this.list().flatMap((sandbox) => [sandbox.egress.close(), sandbox.link.close()]),
+      this.list().flatMap((sandbox) => [
+        sandbox.preview.close(),
+        sandbox.egress.close(),
+        sandbox.link.close(),
+      ]),
     );
     this.#sandboxes.clear();
   }

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { LoadedPolicy } from '../policy/load.ts';
-import { LABEL_POOL } from '../runtime/labels.ts';
 import type { SandboxManager } from './manager.ts';
 import { type Assignment, saveAssignment } from './metadata.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -129,7 +128,6 @@ export class WarmPool {
         const loaded = await this.#options.loadPolicy(policy);
         const sandbox = await manager.create({
           policy: loaded,
-          labels: { [LABEL_POOL]: policy },
           isPooled: true,
         });
         if (this.#isStopped) return;

@@ -1,5 +1,6 @@
 import { LABEL_MANAGED } from '../runtime/labels.ts';
 import type { SandboxManager } from './manager.ts';
+import { PeriodicSweep } from './periodic-sweep.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export interface ReaperOptions {
@@ -9,21 +10,23 @@ export interface ReaperOptions {
   now?: () => number;
 }
 
-export type ReapReason = 'idle' | 'ttl';
+export type { ReapReason } from './manager.ts';
 
 /**
  * The periodic sweep: marks quiet sandboxes idle, stops those idle past their
  * policy's time (the workspace stays), removes those past their TTL, and
- * notices containers the engine stopped or lost (an engine restart).
- * Emits 'reaped' (sandbox, reason) on the manager.
+ * notices containers the engine stopped or lost (an engine restart), each
+ * change through the manager (which emits 'reaped' with the reason).
  */
 export class Reaper {
   readonly #manager: SandboxManager;
   readonly #intervalMs: number;
   readonly #idleMarkMs: number;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
+  readonly #periodic = new PeriodicSweep(
+    () => this.#sweep(),
+    (error) => this.#manager.log.error({ error: String(error) }, 'reaper sweep failed'),
+  );
 
   constructor(manager: SandboxManager, options: ReaperOptions = {}) {
     this.#manager = manager;
@@ -33,23 +36,16 @@ export class Reaper {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.sweep(), this.#intervalMs);
-    this.#timer.unref();
+    this.#periodic.start(this.#intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** One pass; concurrent calls share it. */
   sweep(): Promise<void> {
-    this.#sweeping ??= this.#sweep()
-      .catch((error: unknown) => this.#manager.log.error({ error: String(error) }, 'reaper sweep failed'))
-      .finally(() => {
-        this.#sweeping = undefined;
-      });
-    return this.#sweeping;
+    return this.#periodic.sweep();
   }
 
   async #sweep(): Promise<void> {
@@ -76,8 +72,7 @@ export class Reaper {
     ) {
       // Like every removal, expiry removes the volume only if the sandbox owns it:
       // a named workspace's volume outlives the sandbox that had it for an hour.
-      await manager.destroy(sandbox.id);
-      manager.emit('reaped', sandbox, 'ttl');
+      await manager.reap(sandbox, 'ttl');
       return;
     }
     if (sandbox.activeCalls > 0 || sandbox.isPooled) return;
@@ -90,8 +85,7 @@ export class Reaper {
       const status = await sandbox.link.call('ping', {}, { timeoutMs: 5000 }).catch(() => undefined);
       // A command still running keeps the sandbox up: commands belong to the workspace.
       if (status !== undefined && status.activeCommands > 0) return;
-      await manager.stop(sandbox.id, 'idle');
-      manager.emit('reaped', sandbox, 'idle');
+      await manager.reap(sandbox, 'idle');
     }
   }
 
@@ -106,7 +100,12 @@ export class Reaper {
       if (container === undefined) {
         manager.transition(sandbox, 'failed', { reason: 'container removed outside sandboxd' });
         await manager.destroy(sandbox.id, { removeVolume: false }).catch(() => undefined);
-      } else if (container.state !== 'running' && (sandbox.state === 'ready' || sandbox.state === 'idle')) {
+      } else if (
+        // A paused container (a snapshot's copy, sandbox/snapshots.ts) thaws on its own.
+        container.state !== 'running' &&
+        container.state !== 'paused' &&
+        (sandbox.state === 'ready' || sandbox.state === 'idle')
+      ) {
         manager.transition(sandbox, 'stopped', { reason: `container ${container.state}` });
       }
     }

@@ -1,23 +1,9 @@
 import { rm } from 'node:fs/promises';
-import { egressAllowList } from '../policy/container-spec.ts';
+import { egressAllowList } from '../policy/derived.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
-import {
-  LABEL_CONTROL_SOCKET,
-  LABEL_EXPIRES,
-  LABEL_ID,
-  LABEL_LIFETIME,
-  LABEL_MANAGED,
-  LABEL_OWNER,
-  LABEL_OWNS_VOLUME,
-  LABEL_POLICY,
-  LABEL_POOL,
-  LABEL_SOCKET_DIR,
-  LABEL_TOKEN_SHA256,
-  LABEL_WORKSPACE,
-  LABEL_WORKSPACE_INODE,
-  userLabels,
-} from '../runtime/labels.ts';
+import { LABEL_MANAGED, layerVolumeName, workspaceVolumeName } from '../runtime/labels.ts';
+import { decodeSandboxLabels } from './labels.ts';
 import type { SandboxManager } from './manager.ts';
 import { loadAssignment, removeAssignment } from './metadata.ts';
 import { probeOwner } from './owner-socket.ts';
@@ -47,13 +33,14 @@ export async function reconcile(manager: SandboxManager, options: ReconcileOptio
   const containers = await manager.driver.list({ [LABEL_MANAGED]: 'true' });
   const adopted: Sandbox[] = [];
   for (const container of containers) {
-    const labels = container.labels;
-    const id = labels[LABEL_ID];
-    if (id === undefined || manager.find(id) !== undefined) continue;
+    const decoded = decodeSandboxLabels(container.labels);
+    if (decoded === undefined || manager.find(decoded.labels.id) !== undefined) continue;
+    const { labels } = decoded;
+    const id = labels.id;
     // Another control plane (another state directory) on the same engine owns its own sandboxes.
     const socketDir = socketDirFor(manager.stateDir, id);
-    if (stateDirOf(labels) !== manager.stateDir || labels[LABEL_SOCKET_DIR] !== socketDir) continue;
-    const owner = labels[LABEL_CONTROL_SOCKET];
+    if (stateDirOf(container.labels) !== manager.stateDir || labels.socketDir !== socketDir) continue;
+    const owner = labels.controlSocket;
     if (owner !== undefined && owner !== manager.controlSocket) {
       // A `stdio` or `run` process's sandbox: its process serves it while it lives.
       if ((await probeOwner(owner)).state === 'gone') {
@@ -66,7 +53,7 @@ export async function reconcile(manager: SandboxManager, options: ReconcileOptio
       await discard(manager, container, id, reason);
       continue;
     }
-    const sandbox = await adopt(manager, container, id, options);
+    const sandbox = await adopt(manager, container, decoded, options);
     if (sandbox !== undefined) adopted.push(sandbox);
   }
   return adopted;
@@ -74,15 +61,20 @@ export async function reconcile(manager: SandboxManager, options: ReconcileOptio
 
 /** Removes a container we will not serve, with its socket directory; its workspace stays. */
 async function discard(manager: SandboxManager, container: ContainerInfo, id: string, reason: string) {
+  const labels = decodeSandboxLabels(container.labels)?.labels;
   manager.log.warn({ sandboxId: id, reason }, 'reconcile: removing a sandbox that will not be served');
   await manager.driver.remove(container.id);
   await rm(socketDirFor(manager.stateDir, id), { recursive: true, force: true });
   await removeAssignment(manager.stateDir, id);
   // A volume the sandbox owned (a /v1 or `run` sandbox's own) would otherwise be left forever.
-  const volume = container.labels[LABEL_WORKSPACE] ?? '';
-  if (container.labels[LABEL_OWNS_VOLUME] === 'true' && volume !== '' && !volume.startsWith('/')) {
+  const volume = labels?.workspace ?? '';
+  if (labels?.ownsVolume === true && volume !== '' && !volume.startsWith('/')) {
     await manager.driver
       .removeVolume(volume)
+      // A fork's writes live in a layer volume under its overlay volume (sandbox/snapshots.ts).
+      .then(() =>
+        volume === workspaceVolumeName(id) ? manager.driver.removeVolume(layerVolumeName(id)) : undefined,
+      )
       .catch((error: unknown) =>
         manager.log.warn(
           { sandboxId: id, volume, error: String(error) },
@@ -95,10 +87,10 @@ async function discard(manager: SandboxManager, container: ContainerInfo, id: st
 async function adopt(
   manager: SandboxManager,
   container: ContainerInfo,
-  id: string,
+  { labels, callerLabels }: NonNullable<ReturnType<typeof decodeSandboxLabels>>,
   options: ReconcileOptions,
 ): Promise<Sandbox | undefined> {
-  const labels = container.labels;
+  const id = labels.id;
   // A warm-pool member taken by a task, or a sandbox whose egress changed, has an assignment.
   const loadedAssignment = await loadAssignment(manager.stateDir, id);
   if (loadedAssignment.state === 'unreadable') {
@@ -109,49 +101,49 @@ async function adopt(
   const assignment = loadedAssignment.state === 'assigned' ? loadedAssignment.assignment : undefined;
   let loaded: LoadedPolicy;
   try {
-    loaded = await options.loadPolicyNamed(labels[LABEL_POLICY] ?? 'default');
+    loaded = await options.loadPolicyNamed(labels.policy);
   } catch (error) {
     manager.log.warn({ sandboxId: id, error: String(error) }, 'reconcile: policy unavailable, using default');
     loaded = await options.loadPolicyNamed('default');
   }
-  const source = labels[LABEL_WORKSPACE] ?? '';
+  const source = labels.workspace;
   const workspace: WorkspaceSource = source.startsWith('/')
     ? { kind: 'bind', hostPath: source }
     : { kind: 'volume', name: source };
-  const { link, egress } = manager.doors(
+  const { link, egress, preview } = manager.doors(
     id,
     loaded,
     assignment?.egress === undefined ? egressAllowList(loaded) : assignment.egress,
   );
-  const expires = assignment?.expiresAt ?? labels[LABEL_EXPIRES];
+  const expires = assignment?.expiresAt ?? labels.expires;
   const sandbox = new Sandbox({
     id,
     loaded,
     workspace,
     link,
     egress,
-    ownsVolume: labels[LABEL_OWNS_VOLUME] === 'true',
+    preview,
+    ownsVolume: labels.ownsVolume,
     expiresAt: expires === undefined ? undefined : new Date(expires),
-    owner: assignment?.owner ?? labels[LABEL_OWNER],
-    labels: assignment?.labels ?? userLabels(labels),
-    tokenSha256: assignment?.tokenSha256 ?? labels[LABEL_TOKEN_SHA256],
-    lifetime: labels[LABEL_LIFETIME] === 'process' ? 'process' : 'persistent',
+    owner: assignment?.owner ?? labels.owner,
+    labels: assignment?.labels ?? callerLabels,
+    tokenSha256: assignment?.tokenSha256 ?? labels.tokenSha256,
+    lifetime: labels.lifetime,
   });
   sandbox.containerId = container.id;
-  sandbox.workspaceIdentity = labels[LABEL_WORKSPACE_INODE];
+  sandbox.workspaceIdentity = labels.workspaceInode;
   await link.listen();
   await egress.listen();
   manager.adopt(sandbox);
   if (container.state === 'running') {
-    // 'creating' until the agent redials; acquire() waits for it.
-    sandbox.state = 'creating';
+    // 'creating' (as made) until the agent redials; acquire() waits for it.
     link.once('ready', () => {
       if (sandbox.state === 'creating') manager.transition(sandbox, 'ready', { reason: 'reconciled' });
     });
   } else {
-    sandbox.state = 'stopped';
+    manager.transition(sandbox, 'stopped', { reason: `adopted a ${container.state} container` });
   }
-  const pool = labels[LABEL_POOL];
+  const pool = labels.pool;
   if (pool !== undefined && assignment === undefined) {
     if (container.state !== 'running' || options.onPoolMember === undefined) {
       // An unassigned pool member that stopped is worth nothing: the pool makes a fresh one.

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeDriver } from '../runtime/driver.ts';
-import { LABEL_SOCKET_DIR } from '../runtime/labels.ts';
+import { LABEL_SOCKET_DIR, layerVolumeName, workspaceVolumeName } from '../runtime/labels.ts';
 import { removeAssignment } from './metadata.ts';
 import { type VolumeFate, volumeFates } from './orphans.ts';
 import { socketDirFor } from './state-dir.ts';
@@ -30,6 +30,9 @@ export interface RemovalReport {
 }
 
 const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const WORKSPACE_PREFIX = workspaceVolumeName('');
+/** Only a /v1 sandbox (sb-…) can be a fork. */
+const FORK_VOLUME_PREFIX = workspaceVolumeName('sb-');
 
 /**
  * The socket directory to remove with a container, or why not. Labels are
@@ -104,6 +107,11 @@ export async function removeSandboxes(
     }
     try {
       await driver.removeVolume(fate.volume);
+      // A fork's overlay volume has its writes in a layer volume (sandbox/snapshots.ts); no other has one.
+      const forkId = fate.volume.startsWith(FORK_VOLUME_PREFIX)
+        ? fate.volume.slice(WORKSPACE_PREFIX.length)
+        : undefined;
+      if (forkId !== undefined) await driver.removeVolume(layerVolumeName(forkId));
       volumes.push(fate);
     } catch (error) {
       volumes.push({ ...fate, isRemoved: false, error: (error as Error).message });

@@ -1,4 +1,3 @@
-import { SANDBOX_USER } from '../policy/container-spec.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { ContainerInfo, WorkspaceSource } from '../runtime/driver.ts';
@@ -11,6 +10,7 @@ import {
   LABEL_WORKSPACE_NAME,
   workspaceVolumeName,
 } from '../runtime/labels.ts';
+import { SANDBOX_USER } from './container-spec.ts';
 import { SandboxHandle } from './handle.ts';
 import { folderIdentity, gitProtection } from './host-folder.ts';
 import type { SandboxManager } from './manager.ts';

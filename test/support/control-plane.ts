@@ -22,6 +22,8 @@ export class ControlPlane {
   stateDir = '';
   policyDir = '';
   baseUrl = '';
+  /** Where the preview listener answers (any Host header reaches it; the browser uses *.localhost). */
+  previewUrl = '';
   process: ChildProcess | undefined;
   stderr = '';
 
@@ -69,6 +71,7 @@ export class ControlPlane {
       child.stderr?.on('data', (chunk: Buffer) => {
         this.stderr += chunk.toString();
         const match = /MCP at (http:\/\/\S+)\/mcp/.exec(this.stderr);
+        this.previewUrl = /previews at (http:\/\/\S+)/.exec(this.stderr)?.[1] ?? '';
         if (match?.[1]) {
           clearTimeout(timer);
           resolve(match[1]);
@@ -128,6 +131,19 @@ export class ControlPlane {
         if (volume !== undefined && !volume.startsWith('/')) await driver.removeVolume(volume);
       }
     }
+    // Snapshots, forks' overlay volumes and their layers carry the state directory: overlays first.
+    const volumes =
+      (
+        await driver.docker.listVolumes({
+          filters: JSON.stringify({ label: [`io.sandboxd.state-dir=${this.stateDir}`] }),
+        })
+      ).Volumes ?? [];
+    const overlaysFirst = [...volumes].sort(
+      (a, b) =>
+        Number(b.Labels?.['io.sandboxd.id'] !== undefined) -
+        Number(a.Labels?.['io.sandboxd.id'] !== undefined),
+    );
+    for (const volume of overlaysFirst) await driver.removeVolume(volume.Name).catch(() => undefined);
     await rm(this.stateDir, { recursive: true, force: true });
     await rm(this.policyDir, { recursive: true, force: true });
   }

@@ -1,17 +1,17 @@
-import type { ToolSpec } from '../../protocol/tool-spec.ts';
-import { ApplyPatchTool } from '../../protocol/tools/patch.ts';
+import type { AgentToolSpec } from '#protocol/tool-spec';
+import { agentTools } from '#protocol/tools/index';
+import type { Launcher } from '../exec/launcher.ts';
+import { CommandTable } from '../exec/table.ts';
 import { createCommandTools } from './commands/index.ts';
-import type { Launcher } from './commands/launcher.ts';
-import { CommandTable } from './commands/table.ts';
-import type { ToolContext, ToolHandler } from './context.ts';
+import { type AgentHandlers, bindTools, type ToolContext, type ToolHandler } from './context.ts';
 import { fileTools } from './files/index.ts';
 import { gitTools } from './git/index.ts';
 import { infoTools } from './info/index.ts';
 import { applyPatch } from './patch/apply.ts';
 
 export interface RegisteredTool {
-  spec: ToolSpec;
-  handler: ToolHandler<ToolSpec>;
+  spec: AgentToolSpec;
+  handler: ToolHandler<AgentToolSpec>;
 }
 
 export interface ToolRegistry {
@@ -26,18 +26,22 @@ export function createToolRegistry(
   launcher?: Launcher,
 ): ToolRegistry {
   const commands = new CommandTable(() => context().limits, launcher);
-  const groups: Record<string, { spec: ToolSpec; handler: unknown }>[] = [
-    createCommandTools(commands, home),
-    fileTools,
-    gitTools,
-    infoTools,
-    { apply_patch: { spec: ApplyPatchTool, handler: applyPatch } },
-  ];
-  const tools = new Map<string, RegisteredTool>();
-  for (const group of groups) {
-    for (const [name, tool] of Object.entries(group)) {
-      tools.set(name, tool as RegisteredTool);
-    }
-  }
+  const bound = {
+    ...createCommandTools(commands, home),
+    ...fileTools,
+    ...gitTools,
+    ...infoTools,
+    ...bindTools({ apply_patch: applyPatch }),
+  };
+  // Checked here: a descriptor of protocol/tools without its handler fails to compile.
+  const handlers: AgentHandlers = Object.fromEntries(
+    Object.entries(bound).map(([name, tool]) => [name, tool.handler]),
+  ) as { [N in keyof typeof bound]: (typeof bound)[N]['handler'] };
+  const tools = new Map<string, RegisteredTool>(
+    agentTools.map((spec) => [
+      spec.name,
+      { spec, handler: handlers[spec.name] as ToolHandler<AgentToolSpec> },
+    ]),
+  );
   return { tools, commands };
 }

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { replyBudget, textBytes } from '../reply-budget.ts';
-import { defineAgentTool, nonNegativeInt, PathInput, positiveInt } from '../tool-spec.ts';
+import {
+  defineAgentTool,
+  nonNegativeInt,
+  PathInput,
+  positiveInt,
+  REPLY_TIMEOUT_MARGIN_MS,
+} from '../tool-spec.ts';
 
 /**
  * Where a command is: `killed` when kill_command's KILL ended it, `terminated`
@@ -91,6 +97,7 @@ export const ExecCommandTool = defineAgentTool({
     .strict(),
   output: CommandResult,
   reply: commandReply,
+  replyTimeoutMs: (input) => input.yield_time_ms + REPLY_TIMEOUT_MARGIN_MS,
 });
 
 export const WriteStdinTool = defineAgentTool({
@@ -108,12 +115,14 @@ export const WriteStdinTool = defineAgentTool({
         .string()
         .max(1024 * 1024)
         .default(''),
-      yield_time_ms: nonNegativeInt(300_000).optional(),
+      // 5 s, half exec_command's first wait: a poll answers sooner. (The host once assumed 10 s.)
+      yield_time_ms: nonNegativeInt(300_000).default(5_000),
       ...outputOptions,
     })
     .strict(),
   output: CommandResult,
   reply: commandReply,
+  replyTimeoutMs: (input) => input.yield_time_ms + REPLY_TIMEOUT_MARGIN_MS,
 });
 
 /**
@@ -149,6 +158,7 @@ export const KillCommandTool = defineAgentTool({
     command_status: CommandStatus,
   }).or(z.object({ command_id: z.string(), status: z.literal('not_found') })),
   reply: commandReply,
+  replyTimeoutMs: (input) => input.wait_ms + input.kill_wait_ms + REPLY_TIMEOUT_MARGIN_MS,
 });
 
 export const OutputRef = z.string().regex(/^command:[A-Za-z0-9_-]{1,64}(:(stdout|stderr))?$/, {

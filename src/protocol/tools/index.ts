@@ -12,8 +12,11 @@ import { GitBlameTool, GitDiffTool, GitLogTool, GitShowTool, GitStatusTool } fro
 import { CheckExecEnvironmentTool } from './info.ts';
 import { ApplyPatchTool } from './patch.ts';
 
-/** The tools that run inside the sandbox, through the agent. */
-export const agentToolSpecs: AgentToolSpec[] = [
+/**
+ * The tools that run inside the sandbox, through the agent: the one list the
+ * MCP server registers, the agent dispatches by, and the reply budgets come from.
+ */
+export const agentTools = [
   ReadFileTool,
   WriteFileTool,
   ListDirTool,
@@ -31,4 +34,19 @@ export const agentToolSpecs: AgentToolSpec[] = [
   GitShowTool,
   GitBlameTool,
   CheckExecEnvironmentTool,
-];
+] as const;
+
+export type AgentTool = (typeof agentTools)[number];
+export type AgentToolName = AgentTool['name'];
+/** The descriptor of the tool named N. */
+export type AgentToolNamed<N extends AgentToolName> = Extract<AgentTool, { name: N }>;
+
+/** The same list, each as any agent tool (for code that treats them alike). */
+export const agentToolSpecs: readonly AgentToolSpec[] = agentTools;
+
+const byName = new Map<string, AgentTool>(agentTools.map((tool) => [tool.name, tool]));
+
+/** The descriptor of a tool by its name, or undefined for a name no agent tool has. */
+export function agentToolNamed(name: string): AgentTool | undefined {
+  return byName.get(name);
+}

@@ -1,6 +1,14 @@
 import Docker from 'dockerode';
-import type { ContainerInfo, ContainerSpec, ContainerState, RuntimeDriver, RuntimeFacts } from '../driver.ts';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerState,
+  ContainerUsage,
+  RuntimeDriver,
+  RuntimeFacts,
+} from '../driver.ts';
 import { containerConfig } from './container-config.ts';
+import { DockerSnapshotEngine, demultiplex } from './snapshot-engine.ts';
 
 function labelFilter(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
@@ -14,9 +22,11 @@ function statusCode(error: unknown): number | undefined {
 export class DockerDriver implements RuntimeDriver {
   readonly name = 'docker';
   readonly docker: Docker;
+  readonly snapshots: DockerSnapshotEngine;
 
   constructor(docker: Docker = new Docker()) {
     this.docker = docker;
+    this.snapshots = new DockerSnapshotEngine(docker);
   }
 
   async facts(): Promise<RuntimeFacts> {
@@ -116,6 +126,27 @@ export class DockerDriver implements RuntimeDriver {
     }
   }
 
+  async usage(id: string): Promise<ContainerUsage | undefined> {
+    try {
+      // one-shot: the engine answers at once instead of waiting a second for a second sample.
+      const stats = (await this.docker
+        .getContainer(id)
+        .stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
+        cpu_stats?: { cpu_usage?: { total_usage?: number } };
+        memory_stats?: { usage?: number; stats?: { inactive_file?: number } };
+      };
+      const memory = (stats.memory_stats?.usage ?? 0) - (stats.memory_stats?.stats?.inactive_file ?? 0);
+      return {
+        cpuTotalNs: stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
+        memoryBytes: Math.max(0, memory),
+        atMs: Date.now(),
+      };
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const containers = await this.docker.listContainers({
       all: true,
@@ -141,16 +172,4 @@ export class DockerDriver implements RuntimeDriver {
       return '';
     }
   }
-}
-
-/** Docker's log stream without a TTY frames each chunk with an 8-byte header; strip it. */
-function demultiplex(raw: Buffer): string {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  while (offset + 8 <= raw.length) {
-    const size = raw.readUInt32BE(offset + 4);
-    parts.push(raw.subarray(offset + 8, offset + 8 + size));
-    offset += 8 + size;
-  }
-  return Buffer.concat(parts).toString('utf8');
 }

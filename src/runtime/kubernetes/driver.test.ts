@@ -5,18 +5,16 @@ import path from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { Scratch } from '../../../test/support/cli.ts';
-import { containerSpec } from '../../policy/container-spec.ts';
 import { loadPolicy } from '../../policy/load.ts';
 import { AgentTokens } from '../../sandbox/agent-tokens.ts';
 import { SandboxManager } from '../../sandbox/manager.ts';
 import { reconcile } from '../../sandbox/reconcile.ts';
-import { socketDirFor } from '../../sandbox/state-dir.ts';
 import type { ContainerSpec } from '../driver.ts';
-import { LABEL_ID, LABEL_LIFETIME, LABEL_MANAGED, LABEL_STATE_DIR } from '../labels.ts';
+import { LABEL_ID, LABEL_MANAGED, LABEL_STATE_DIR } from '../labels.ts';
 import { KubeApiError } from './api.ts';
 import { KubernetesDriver } from './driver.ts';
 import { MemoryKubeApi } from './memory-api.ts';
-import { settings } from './test-spec.ts';
+import { settings, tcpSpecFor } from './test-spec.ts';
 
 const log = pino({ level: 'silent' });
 const scratch = new Scratch();
@@ -32,19 +30,16 @@ const until = async (condition: () => boolean, what: string) => {
 
 /** A spec whose host files exist, in a state directory of its own. */
 async function specIn(stateDir: string, id: string): Promise<ContainerSpec> {
-  const socketDir = socketDirFor(stateDir, id);
-  await mkdir(socketDir, { recursive: true });
-  for (const file of ['token', 'passwd', 'group'])
-    await writeFile(path.join(socketDir, file), `${file} of ${id}\n`);
-  return containerSpec(await loadPolicy('default'), {
+  const spec = await tcpSpecFor({
     id,
-    workspace: { kind: 'volume', name: `sandboxd-ws-${id}` },
-    socketDir,
+    stateDir,
     user: { uid: 100_000, gid: 100_000 },
-    labels: { [LABEL_STATE_DIR]: stateDir, [LABEL_LIFETIME]: 'persistent' },
-    identity: { passwd: path.join(socketDir, 'passwd'), group: path.join(socketDir, 'group') },
-    dialHome: { address: '10.0.0.1:7070', tokenFile: path.join(socketDir, 'token') },
+    address: '10.0.0.1:7070',
   });
+  await mkdir(spec.socketDir, { recursive: true });
+  for (const file of ['token', 'passwd', 'group'])
+    await writeFile(path.join(spec.socketDir, file), `${file} of ${id}\n`);
+  return spec;
 }
 
 async function driverOver(t: TestContext, api: MemoryKubeApi): Promise<KubernetesDriver> {

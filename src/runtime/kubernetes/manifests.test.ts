@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SANDBOX_HOME } from '../../policy/container-spec.ts';
 import { loadPolicy } from '../../policy/load.ts';
+import { SANDBOX_HOME } from '../../sandbox/container-spec.ts';
 import { LABEL_ID, LABEL_MANAGED, LABEL_SOCKET_DIR } from '../labels.ts';
 import {
   claimManifest,

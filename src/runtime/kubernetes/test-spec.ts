@@ -1,9 +1,11 @@
-import { containerSpec } from '../../policy/container-spec.ts';
-import { loadPolicy } from '../../policy/load.ts';
+import path from 'node:path';
+import { type LoadedPolicy, loadPolicy } from '../../policy/load.ts';
+import { containerSpec } from '../../sandbox/container-spec.ts';
+import { encodeSandboxLabels } from '../../sandbox/labels.ts';
 import type { ContainerSpec } from '../driver.ts';
 import type { PodSettings } from './manifests.ts';
 
-/** Pod settings and a container spec for the Kubernetes driver's unit tests. */
+/** Pod settings and container specs for the Kubernetes driver's tests. */
 export const settings: PodSettings = {
   namespace: 'sandboxd',
   seccomp: { kind: 'localhost', profile: 'sandboxd-worker.json' },
@@ -15,25 +17,51 @@ export const settings: PodSettings = {
   workspaceSize: '10Gi',
 };
 
-/** The container spec the Docker driver would get, for a sandbox dialling home over TCP. */
+export interface TcpSpecInput {
+  id: string;
+  stateDir: string;
+  user: { uid: number; gid: number };
+  address: string;
+  loaded?: LoadedPolicy;
+}
+
+/**
+ * The container spec the manager makes for a sandbox dialling home over TCP:
+ * its labels as the manager writes them, its files in its socket directory.
+ */
+export async function tcpSpecFor(input: TcpSpecInput): Promise<ContainerSpec> {
+  const loaded = input.loaded ?? (await loadPolicy('default'));
+  const socketDir = path.join(input.stateDir, 'sockets', input.id);
+  const workspace = `sandboxd-ws-${input.id}`;
+  return containerSpec(loaded, {
+    id: input.id,
+    workspace: { kind: 'volume', name: workspace },
+    socketDir,
+    user: input.user,
+    labels: encodeSandboxLabels({
+      id: input.id,
+      policy: loaded.policy.name,
+      workspace,
+      socketDir,
+      created: new Date().toISOString(),
+      user: `${input.user.uid}:${input.user.gid}`,
+      ownsVolume: true,
+      lifetime: 'persistent',
+      stateDir: input.stateDir,
+    }),
+    identity: { passwd: path.join(socketDir, 'passwd'), group: path.join(socketDir, 'group') },
+    dialHome: { address: input.address, tokenFile: path.join(socketDir, 'token') },
+  });
+}
+
+/** The spec the unit tests build manifests from. */
 export async function tcpSpec(id = 'sb-0123456789ab', runtime?: 'runsc'): Promise<ContainerSpec> {
   const loaded = await loadPolicy('default');
-  const policy = runtime === undefined ? loaded.policy : { ...loaded.policy, runtime };
-  return containerSpec(
-    { ...loaded, policy },
-    {
-      id,
-      workspace: { kind: 'volume', name: `sandboxd-ws-${id}` },
-      socketDir: `/var/lib/sandboxd/sockets/${id}`,
-      user: { uid: 100_123, gid: 100_123 },
-      identity: {
-        passwd: `/var/lib/sandboxd/sockets/${id}/passwd`,
-        group: `/var/lib/sandboxd/sockets/${id}/group`,
-      },
-      dialHome: {
-        address: 'sandboxd-agent.sandboxd.svc:7070',
-        tokenFile: `/var/lib/sandboxd/sockets/${id}/token`,
-      },
-    },
-  );
+  return tcpSpecFor({
+    id,
+    stateDir: '/var/lib/sandboxd',
+    user: { uid: 100_123, gid: 100_123 },
+    address: 'sandboxd-agent.sandboxd.svc:7070',
+    loaded: runtime === undefined ? loaded : { ...loaded, policy: { ...loaded.policy, runtime } },
+  });
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { buildLauncher } from './test-launcher.ts';
+import { buildLauncher } from '../../exec/test-launcher.ts';
 
 // Every test of commands.test.ts once more, with commands started by the launcher as in the image.
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-launched-'));

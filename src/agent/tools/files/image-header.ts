@@ -1,4 +1,4 @@
-import type { ImageMimeType } from '../../../protocol/tools/files.ts';
+import type { ImageMimeType } from '#protocol/tools/files';
 
 export interface ImageSize {
   width: number;

@@ -1,11 +1,4 @@
-import {
-  ListDirTool,
-  ListFilesTool,
-  ReadFileTool,
-  SearchTextTool,
-  ViewImageTool,
-  WriteFileTool,
-} from '../../../protocol/tools/files.ts';
+import { bindTools } from '../context.ts';
 import { listDir } from './list-dir.ts';
 import { listFiles } from './list-files.ts';
 import { readFile } from './read-file.ts';
@@ -13,12 +6,12 @@ import { searchText } from './search-text.ts';
 import { viewImage } from './view-image.ts';
 import { writeFile } from './write-file.ts';
 
-/** The file tools of the agent, by contract name, ready to register. */
-export const fileTools = {
-  read_file: { spec: ReadFileTool, handler: readFile },
-  write_file: { spec: WriteFileTool, handler: writeFile },
-  list_dir: { spec: ListDirTool, handler: listDir },
-  list_files: { spec: ListFilesTool, handler: listFiles },
-  search_text: { spec: SearchTextTool, handler: searchText },
-  view_image: { spec: ViewImageTool, handler: viewImage },
-} as const;
+/** The file tools of the agent, each with its descriptor. */
+export const fileTools = bindTools({
+  read_file: readFile,
+  write_file: writeFile,
+  list_dir: listDir,
+  list_files: listFiles,
+  search_text: searchText,
+  view_image: viewImage,
+});

@@ -1,12 +1,13 @@
 import type { Dirent } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import path from 'node:path';
-import type { DirEntry, EntryType, ListDirTool } from '../../../protocol/tools/files.ts';
+import type { DirEntry, EntryType, ListDirTool } from '#protocol/tools/files';
 import { mapFsError } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
+import { summarizeLines } from '../summary.ts';
 import { resolveDirectory } from './file-access.ts';
 import { type IgnoreRule, isIgnored, loadIgnoreRules } from './gitignore.ts';
-import { composeSummary, formatBytes } from './text.ts';
+import { formatBytes } from './text.ts';
 
 type SortKey = 'name' | 'mtime' | 'size';
 
@@ -48,7 +49,7 @@ export const listDir: ToolHandler<typeof ListDirTool> = async (context, input) =
   const count = entries.length === 1 ? '1 entry' : `${entries.length} entries`;
   const cut = isTruncated ? ` (truncated at max_entries ${options.maxEntries}; the shallowest are kept)` : '';
   const header = `Listed ${displayPath}: ${count}${cut}`;
-  return { summary: composeSummary(header, entries.map(describeEntry)), result };
+  return { summary: summarizeLines(header, entries.map(describeEntry)), result };
 };
 
 /** Ignore rules of the root and of every directory from it down to `relative`. */

@@ -1,11 +1,12 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { ListFilesResult, ListFilesTool } from '../../../protocol/tools/files.ts';
+import type { ListFilesResult, ListFilesTool } from '#protocol/tools/files';
 import type { ToolHandler } from '../context.ts';
+import { summarizeLines } from '../summary.ts';
 import { resolveDirectory } from './file-access.ts';
 import { baseArgs, globArgs, globsOf, ripgrepFailure, runRipgrep, workspacePath } from './ripgrep.ts';
-import { composeSummary, plural } from './text.ts';
+import { plural } from './text.ts';
 
 /** Sorting by mtime or size needs every candidate; past this many, the first ones found are sorted. */
 const SORT_SCAN_CAP = 50_000;
@@ -58,7 +59,7 @@ export const listFiles: ToolHandler<typeof ListFilesTool> = async (context, inpu
 
   const cut = result.truncated ? ` (truncated at max_results ${maxResults})` : '';
   const header = `Found ${plural(files.length, 'file')} under ${displayPath}${cut}`;
-  return { summary: composeSummary(header, [...files, ...warnings.map((w) => `warning: ${w}`)]), result };
+  return { summary: summarizeLines(header, [...files, ...warnings.map((w) => `warning: ${w}`)]), result };
 };
 
 /** Newest first or largest first; ties and vanished files fall back to path order. */

@@ -1,17 +1,15 @@
-import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { ReadFileResult, ReadFileTool } from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { ReadFileResult, ReadFileTool } from '#protocol/tools/files';
+import { binaryFileError, isBinary, SNIFF_BYTES } from '../binary.ts';
 import type { ToolHandler } from '../context.ts';
+import { summarize } from '../summary.ts';
 import { type OpenedFile, openRegularFile, parseEncoding, readAt } from './file-access.ts';
 import { readLineRange } from './line-range.ts';
-import { composeTextSummary, formatBytes } from './text.ts';
+import { formatBytes } from './text.ts';
 
 type ReadFileInput = z.output<(typeof ReadFileTool)['input']>;
 type Result = z.input<typeof ReadFileResult>;
-
-/** How much of the start of a file decides whether it is binary. */
-const SNIFF_BYTES = 8 * 1024;
 
 /**
  * read_file: a range of lines as UTF-8 text, or the leading bytes as base64.
@@ -89,29 +87,12 @@ async function readText(
   };
   if (range.hasMoreLines) result.next_start_line = range.endLine + 1;
   if (range.isLineCut) result.is_line_cut = true;
-  return { summary: composeTextSummary(textHeader(result, range.isByteLimited), result.content), result };
+  return { summary: summarize(textHeader(result, range.isByteLimited), result.content, '\n'), result };
 }
 
-/** NUL bytes or invalid UTF-8 mark a file as binary; `isHead` tolerates a character cut at the end. */
 function refuseBinary(displayPath: string, bytes: Buffer, isHead: boolean): void {
-  let isBinary = bytes.includes(0);
-  if (!isBinary) {
-    if (isHead) {
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
-      } catch {
-        isBinary = true;
-      }
-    } else {
-      isBinary = !isUtf8(bytes);
-    }
-  }
-  if (isBinary) {
-    throw new ToolError(
-      'BINARY_FILE',
-      `${displayPath} is not UTF-8 text; read it with encoding 'base64' (or view_image for images)`,
-      { details: { path: displayPath } },
-    );
+  if (isBinary(bytes, isHead)) {
+    throw binaryFileError(displayPath, "read it with encoding 'base64' (or view_image for images)");
   }
 }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { encodeLine } from '../../../protocol/framing.ts';
-import { jsonShapeOf } from '../../../protocol/json-shape.ts';
-import type { AgentToolSpec } from '../../../protocol/tool-spec.ts';
+import { encodeLine } from '#protocol/framing';
+import { jsonShapeOf } from '#protocol/json-shape';
+import type { AgentToolSpec } from '#protocol/tool-spec';
 import { fileTools } from './index.ts';
 import { call, makeWorkspace, type TestWorkspace } from './test-workspace.ts';
 

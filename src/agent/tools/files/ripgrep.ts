@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { GlobList } from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { GlobList } from '#protocol/tools/files';
 
 /** A search that runs longer than this is stopped and reported as truncated. */
 export const RIPGREP_TIMEOUT_MS = 60_000;

@@ -1,16 +1,11 @@
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import type {
-  ContextLine,
-  SearchMatch,
-  SearchTextResult,
-  SearchTextTool,
-} from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { ContextLine, SearchMatch, SearchTextResult, SearchTextTool } from '#protocol/tools/files';
 import { checkRelativePath, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
-import { cutUtf8, utf8CharStart } from '../utf8.ts';
+import { summarizeLines } from '../summary.ts';
+import { boundText, cutUtf8, utf8CharStart } from '../utf8.ts';
 import { baseArgs, globArgs, globsOf, ripgrepFailure, runRipgrep, workspacePath } from './ripgrep.ts';
-import { boundText, composeSummary } from './text.ts';
 
 type Line = z.infer<typeof ContextLine>;
 
@@ -209,5 +204,5 @@ function summarize(
       lines.push(`${match.path}-${line.line_number}-${line.text}`);
   }
   for (const warning of warnings) lines.push(`warning: ${warning}`);
-  return composeSummary(`Found ${count} for ${query} in ${result.path}${cut}`, lines);
+  return summarizeLines(`Found ${count} for ${query} in ${result.path}${cut}`, lines);
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { ViewImageResult, ViewImageTool } from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { ViewImageResult, ViewImageTool } from '#protocol/tools/files';
 import type { ToolHandler } from '../context.ts';
 import { openRegularFile, readAt } from './file-access.ts';
 import { detectImageType, readImageSize } from './image-header.ts';

@@ -3,8 +3,8 @@ import { constants } from 'node:fs';
 import { link, lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { WriteFileResult, WriteFileTool } from '../../../protocol/tools/files.ts';
+import { ToolError } from '#protocol/errors';
+import type { WriteFileResult, WriteFileTool } from '#protocol/tools/files';
 import {
   checkRelativePath,
   isNotFound,

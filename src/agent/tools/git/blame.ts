@@ -1,10 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { GitBlameLine, GitBlameOutput, GitBlameTool } from '../../../protocol/tools/git.ts';
+import { ToolError } from '#protocol/errors';
+import type { GitBlameLine, GitBlameOutput, GitBlameTool } from '#protocol/tools/git';
 import { mapFsError, resolveExisting } from '../../paths.ts';
 import type { ToolHandler } from '../context.ts';
+import { summarize } from '../summary.ts';
 import { checkRev, git, openRepository, resolveCommit, toPathspec, toWorkspacePath } from './repository.ts';
-import { clip, summarize } from './text.ts';
+import { clip } from './text.ts';
 
 const MAX_BLAME_BYTES = 16 * 1024 * 1024;
 const MAX_CONTENT_CHARS = 65_536;

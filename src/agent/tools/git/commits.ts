@@ -1,4 +1,4 @@
-import type { GitCommit } from '../../../protocol/tools/git.ts';
+import type { GitCommit } from '#protocol/tools/git';
 import { clip } from './text.ts';
 
 /**

@@ -1,9 +1,9 @@
-import { ToolError } from '../../../protocol/errors.ts';
-import type { GitDiffOutput, GitDiffTool } from '../../../protocol/tools/git.ts';
+import { ToolError } from '#protocol/errors';
+import type { GitDiffOutput, GitDiffTool } from '#protocol/tools/git';
 import type { ToolHandler } from '../context.ts';
+import { listLines, summarize } from '../summary.ts';
 import { collectPatch, fileStatLines } from './patch.ts';
 import { hasHeadCommit, openRepository, type Repository, toPathspecs } from './repository.ts';
-import { listLines, summarize } from './text.ts';
 
 /** The tree with no entries, what an unborn HEAD is compared as. */
 const EMPTY_TREE: Record<string, string> = {

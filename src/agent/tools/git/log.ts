@@ -1,8 +1,8 @@
-import type { GitLogOutput, GitLogTool } from '../../../protocol/tools/git.ts';
+import type { GitLogOutput, GitLogTool } from '#protocol/tools/git';
 import type { ToolHandler } from '../context.ts';
+import { summarize } from '../summary.ts';
 import { COMMIT_FORMAT_FLAGS, commitLine, parseCommits } from './commits.ts';
 import { checkRev, git, hasHeadCommit, openRepository, toPathspec } from './repository.ts';
-import { summarize } from './text.ts';
 
 /** Room per commit: headers plus a long message; bodies beyond it are clipped anyway. */
 const BYTES_PER_COMMIT = 96 * 1024;

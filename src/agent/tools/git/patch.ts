@@ -1,6 +1,6 @@
-import type { GitFileStat, GitPatch } from '../../../protocol/tools/git.ts';
+import type { GitFileStat, GitPatch } from '#protocol/tools/git';
+import { cutAtLine } from '../utf8.ts';
 import { git, type Repository, toWorkspacePath } from './repository.ts';
-import { cutAtLine } from './text.ts';
 
 /** Diff bytes counted past max_bytes to report a total; beyond this git is stopped. */
 const MAX_COUNTED_DIFF_BYTES = 64 * 1024 * 1024;

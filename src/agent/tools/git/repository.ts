@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 import { isNotFound, mapFsError, resolveInWorkspace } from '../../paths.ts';
 import type { ToolContext } from '../context.ts';
 import { type GitInvocation, type GitOutput, gitEnvironment, runGit } from './run-git.ts';

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 import { gitEnvironment, hardeningArgs, runGit } from './run-git.ts';
 import { createTestRepo, type TestRepo, toolErrorOf } from './test-repo.ts';
 

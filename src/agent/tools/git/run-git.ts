@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 
 /**
  * Runs one git process with a clean environment and a configuration that a

@@ -1,12 +1,9 @@
-import { ToolError } from '../../../protocol/errors.ts';
-import type {
-  GitPatch,
-  GitShowFile,
-  GitShowInput,
-  GitShowOutput,
-  GitShowTool,
-} from '../../../protocol/tools/git.ts';
+import { ToolError } from '#protocol/errors';
+import type { GitPatch, GitShowFile, GitShowInput, GitShowOutput, GitShowTool } from '#protocol/tools/git';
+import { binaryFileError, isBinary } from '../binary.ts';
 import type { ToolHandler } from '../context.ts';
+import { listLines, summarize } from '../summary.ts';
+import { cutAtLine } from '../utf8.ts';
 import { COMMIT_FORMAT_FLAGS, parseCommits } from './commits.ts';
 import { collectPatch, fileStatLines } from './patch.ts';
 import {
@@ -18,7 +15,6 @@ import {
   toPathspec,
   toPathspecs,
 } from './repository.ts';
-import { cutAtLine, listLines, looksBinary, summarize } from './text.ts';
 
 export const gitShow: ToolHandler<typeof GitShowTool> = async (context, input) => {
   const rev = checkRev(input.rev);
@@ -91,9 +87,11 @@ async function showFile(
   if (type !== 'blob')
     throw new ToolError('INVALID_ARGUMENT', `${input} is a ${type} in ${rev}, not a file`, { details });
   const content = await git(repository, { args: ['cat-file', 'blob', oid], maxStdoutBytes: maxBytes + 1 });
-  if (looksBinary(content.stdout)) {
-    throw new ToolError('BINARY_FILE', `${input} in ${rev} is a binary file`, {
-      details: { ...details, size_bytes: Number(size) },
+  // Only a blob longer than maxBytes may end in a character cut by the read.
+  if (isBinary(content.stdout, content.stdout.length > maxBytes)) {
+    throw binaryFileError(`${input} in ${rev}`, 'read it with read_file encoding base64 at that revision', {
+      ...details,
+      size_bytes: Number(size),
     });
   }
   const cut = cutAtLine(content.stdout, maxBytes);

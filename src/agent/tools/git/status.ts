@@ -1,7 +1,7 @@
-import type { GitStatusEntry, GitStatusOutput, GitStatusTool } from '../../../protocol/tools/git.ts';
+import type { GitStatusEntry, GitStatusOutput, GitStatusTool } from '#protocol/tools/git';
 import type { ToolHandler } from '../context.ts';
+import { listLines, summarize } from '../summary.ts';
 import { git, openRepository, type Repository, toPathspec, toWorkspacePath } from './repository.ts';
-import { listLines, summarize } from './text.ts';
 
 /** Room for the branch headers plus one rename record of two long paths per entry. */
 function outputCap(maxEntries: number): number {

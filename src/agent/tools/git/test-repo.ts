@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ToolError } from '../../../protocol/errors.ts';
-import { defaultAgentLimits } from '../../../protocol/limits.ts';
-import type { ToolSpec } from '../../../protocol/tool-spec.ts';
+import { ToolError } from '#protocol/errors';
+import { defaultAgentLimits } from '#protocol/limits';
+import type { ToolSpec } from '#protocol/tool-spec';
 import type { ToolContext, ToolHandler } from '../context.ts';
 
 /** Test support: a throwaway workspace with a git repository and fixed identities and dates. */

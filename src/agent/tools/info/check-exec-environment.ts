@@ -1,10 +1,6 @@
 import os from 'node:os';
-import { AGENT_SOCKET_DIR } from '../../../protocol/agent-api.ts';
-import type {
-  CheckExecEnvironmentTool,
-  ExecEnvironment,
-  SummaryFlags,
-} from '../../../protocol/tools/info.ts';
+import { AGENT_SOCKET_DIR } from '#protocol/agent-api';
+import type { CheckExecEnvironmentTool, ExecEnvironment, SummaryFlags } from '#protocol/tools/info';
 import type { ToolHandler } from '../context.ts';
 import { type Notes, readTextOrNull } from './best-effort.ts';
 import { cgroupReport, rlimitReport } from './limits.ts';

@@ -1,7 +1,5 @@
-import { CheckExecEnvironmentTool } from '../../../protocol/tools/info.ts';
+import { bindTools } from '../context.ts';
 import { checkExecEnvironment } from './check-exec-environment.ts';
 
-/** The tools that describe the sandbox itself, by contract name, ready to register. */
-export const infoTools = {
-  check_exec_environment: { spec: CheckExecEnvironmentTool, handler: checkExecEnvironment },
-} as const;
+/** The tools that describe the sandbox itself, each with its descriptor. */
+export const infoTools = bindTools({ check_exec_environment: checkExecEnvironment });

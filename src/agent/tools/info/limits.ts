@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ExecEnvironment, LimitValue } from '../../../protocol/tools/info.ts';
+import type { ExecEnvironment, LimitValue } from '#protocol/tools/info';
 import { type Notes, readTextOrNull } from './best-effort.ts';
 import type { MountEntry } from './mounts.ts';
 

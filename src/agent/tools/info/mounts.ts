@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, realpath, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExecEnvironment } from '../../../protocol/tools/info.ts';
+import type { ExecEnvironment } from '#protocol/tools/info';
 import { errorCode, type Notes } from './best-effort.ts';
 
 /** One line of /proc/self/mountinfo. */

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import type { ExecEnvironment } from '../../../protocol/tools/info.ts';
+import type { ExecEnvironment } from '#protocol/tools/info';
 import { errorCode, type Notes, readTextOrNull } from './best-effort.ts';
 
 const IFF_LOOPBACK = 0x8;

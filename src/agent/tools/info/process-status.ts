@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { ExecEnvironment } from '../../../protocol/tools/info.ts';
+import type { ExecEnvironment } from '#protocol/tools/info';
 import { errorCode, type Notes } from './best-effort.ts';
 
 /** Capability names by bit number, as in linux/capability.h (0 … 40). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ApplyPatchResult, ApplyPatchTool } from '../../../protocol/tools/patch.ts';
+import { ApplyPatchResult, ApplyPatchTool } from '#protocol/tools/patch';
 import { applyPatch } from './apply.ts';
 import { createWorkspace, envelope, rejectsWith, type TestWorkspace } from './test-workspace.ts';
 

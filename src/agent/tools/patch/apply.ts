@@ -1,6 +1,7 @@
-import { MAX_SUMMARY_BYTES, type ToolOutcome } from '../../../protocol/tool-spec.ts';
-import type { ApplyPatchResult, ApplyPatchTool, PatchFileResult } from '../../../protocol/tools/patch.ts';
+import type { ToolOutcome } from '#protocol/tool-spec';
+import type { ApplyPatchResult, ApplyPatchTool, PatchFileResult } from '#protocol/tools/patch';
 import type { ToolContext, ToolHandler } from '../context.ts';
+import { summarize as fitSummary } from '../summary.ts';
 import { type BeforeCommitStep, commitPlans } from './commit.ts';
 import { agentPathLocks, type PathLocks } from './lock.ts';
 import { parsePatch } from './parse.ts';
@@ -80,14 +81,5 @@ function describe(result: ApplyPatchResult): string {
   if (hidden > 0) listed.push(`and ${hidden} more`);
   const lines = [`${head} (+${result.lines_added} -${result.lines_removed}): ${listed.join(', ')}`];
   for (const warning of result.warnings.slice(0, MAX_LISTED_WARNINGS)) lines.push(`warning: ${warning}`);
-  return truncate(lines.join('\n'), MAX_SUMMARY_BYTES);
-}
-
-function truncate(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  const cut = Buffer.from(text)
-    .subarray(0, maxBytes - 3)
-    .toString('utf8');
-  // A multi-byte character cut in half decodes as U+FFFD; drop it.
-  return `${cut.replace(/\uFFFD$/, '')}...`;
+  return fitSummary(lines.join('\n'));
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ErrorCode, ToolError } from '../../../protocol/errors.ts';
+import { type ErrorCode, ToolError } from '#protocol/errors';
 import { locateHunks, spliceHunks } from './match.ts';
 import type { Hunk, HunkLine } from './parse.ts';
 

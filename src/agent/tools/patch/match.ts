@@ -1,4 +1,4 @@
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 import type { Hunk } from './parse.ts';
 
 /**

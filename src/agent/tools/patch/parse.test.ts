@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 import { parsePatch } from './parse.ts';
 
 const envelope = (...lines: string[]) => ['*** Begin Patch', ...lines, '*** End Patch'].join('\n');

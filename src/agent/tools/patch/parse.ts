@@ -1,4 +1,4 @@
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 
 /**
  * Parser of the `*** Begin Patch` envelope. Pure: text in, operations out.

@@ -1,8 +1,8 @@
 import { type BigIntStats, constants } from 'node:fs';
 import { lstat, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { ToolError } from '../../../protocol/errors.ts';
-import type { PatchFileResult } from '../../../protocol/tools/patch.ts';
+import { ToolError } from '#protocol/errors';
+import type { PatchFileResult } from '#protocol/tools/patch';
 import { checkRelativePath, isNotFound, mapFsError, resolveInWorkspace } from '../../paths.ts';
 import { locateHunks } from './match.ts';
 import type { FileOperation } from './parse.ts';

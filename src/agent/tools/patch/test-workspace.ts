@@ -13,8 +13,8 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type ErrorCode, ToolError } from '../../../protocol/errors.ts';
-import { defaultAgentLimits } from '../../../protocol/limits.ts';
+import { type ErrorCode, ToolError } from '#protocol/errors';
+import { defaultAgentLimits } from '#protocol/limits';
 import type { ToolContext } from '../context.ts';
 
 /** A throwaway workspace for the apply_patch tests, with a sibling directory outside it. */

@@ -1,4 +1,5 @@
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
+import { binaryFileError, isBinary } from '../binary.ts';
 import { type Placement, spliceHunks } from './match.ts';
 
 /**
@@ -32,23 +33,9 @@ export function decodeTextFile(bytes: Buffer, path: string): TextFile {
       details: { path },
     });
   }
-  if (bytes.includes(0)) {
-    throw new ToolError('BINARY_FILE', `${path} is a binary file; apply_patch edits text only`, {
-      details: { path },
-    });
-  }
+  if (isBinary(bytes)) throw binaryFileError(path, 'apply_patch edits UTF-8 text only');
   const hasBom = bytes.subarray(0, 3).equals(UTF8_BOM);
-  let content: string;
-  try {
-    content = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
-      hasBom ? bytes.subarray(3) : bytes,
-    );
-  } catch (error) {
-    throw new ToolError('UNSUPPORTED_ENCODING', `${path} is not valid UTF-8`, {
-      details: { path },
-      cause: error,
-    });
-  }
+  const content = (hasBom ? bytes.subarray(3) : bytes).toString('utf8');
   const lines: TextLine[] = [];
   let crlf = 0;
   let lf = 0;

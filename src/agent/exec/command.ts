@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CommandStatus } from '../../../protocol/tools/commands.ts';
+import type { CommandStatus } from '#protocol/tools/commands';
 import { type CommandProcess, startProcess } from './launch.ts';
 import type { Launcher } from './launcher.ts';
 import { OutputBuffer } from './output-buffer.ts';

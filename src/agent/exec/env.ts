@@ -1,4 +1,4 @@
-import { ToolError } from '../../../protocol/errors.ts';
+import { ToolError } from '#protocol/errors';
 
 /**
  * Variables that change how a program or its loader starts rather than what it

@@ -1,20 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { LoadedPolicy } from '../policy/load.ts';
 import { ENV_CONTROL_ADDRESS, ENV_CONTROL_TLS } from '../protocol/dial.ts';
-import type { AgentLimits } from '../protocol/limits.ts';
 import type { ContainerSpec, DialHome, WorkspaceSource } from '../runtime/driver.ts';
-import {
-  LABEL_CREATED,
-  LABEL_ID,
-  LABEL_POLICY,
-  LABEL_SOCKET_DIR,
-  LABEL_USER,
-  LABEL_WORKSPACE,
-  managedLabels,
-} from '../runtime/labels.ts';
-import { allowListOf, type EgressAllowList } from './egress.ts';
-import type { LoadedPolicy } from './load.ts';
-import type { Policy } from './schema.ts';
 
 export const SANDBOX_HOME = '/home/sandbox';
 export const SANDBOX_USER = { uid: 1000, gid: 1000 };
@@ -24,7 +12,8 @@ export interface SpecInput {
   workspace: WorkspaceSource;
   socketDir: string;
   user?: { uid: number; gid: number };
-  labels?: Record<string, string>;
+  /** Written by encodeSandboxLabels (labels.ts). */
+  labels: Record<string, string>;
   command?: string[];
   identity?: { passwd: string; group: string };
   dialHome?: DialHome;
@@ -39,16 +28,7 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
     name: `sandboxd-${input.id}-${createHash('sha256').update(path.dirname(input.socketDir)).digest('hex').slice(0, 6)}`,
     image: policy.image,
     hostname: 'sandbox',
-    labels: {
-      ...input.labels,
-      ...managedLabels,
-      [LABEL_ID]: input.id,
-      [LABEL_POLICY]: policy.name,
-      [LABEL_WORKSPACE]: input.workspace.kind === 'volume' ? input.workspace.name : input.workspace.hostPath,
-      [LABEL_SOCKET_DIR]: input.socketDir,
-      [LABEL_CREATED]: new Date().toISOString(),
-      [LABEL_USER]: `${user.uid}:${user.gid}`,
-    },
+    labels: input.labels,
     user,
     env: { HOME: SANDBOX_HOME, TMPDIR: '/tmp', SANDBOXD_SANDBOX_ID: input.id },
     workingDir: '/workspace',
@@ -73,25 +53,4 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
     if (input.dialHome.caFile !== undefined) spec.env[ENV_CONTROL_TLS] = '1';
   }
   return spec;
-}
-
-/** The part of a policy the agent enforces inside the container. */
-export function agentLimits(policy: Policy): AgentLimits {
-  return {
-    maxFileBytes: policy.files.maxFileBytes,
-    maxOutputBytesPerStream: policy.output.perStream,
-    maxTotalOutputBytes: policy.output.total,
-    maxActiveCommands: policy.commands.maxActive,
-    maxRetainedCommands: policy.commands.maxRetained,
-    commandRetentionMs: policy.commands.retention,
-    defaultCommandTimeoutMs: policy.timeouts.commandDefault,
-    maxCommandTimeoutMs: policy.timeouts.commandMax,
-    maxResults: policy.files.maxResults,
-  };
-}
-
-/** What a sandbox of this policy may reach through the egress proxy; null for `network: none`. */
-export function egressAllowList(loaded: LoadedPolicy): EgressAllowList | null {
-  const { network } = loaded.policy;
-  return network === 'none' ? null : allowListOf(network.egress, loaded.hostLists);
 }

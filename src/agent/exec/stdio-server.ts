@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import type { AgentLog } from '../../log.ts';
+import type { AgentLog } from '../log.ts';
 
 /** Which of a command's streams a connection carries: 0 stdin, 1 stdout, 2 stderr. */
 export type StreamIndex = 0 | 1 | 2;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 /** Test support: where the launcher's source is, for tests that build it as the image does. */
-export const LAUNCHER_SOURCE = path.resolve(import.meta.dirname, '../../../../image/launcher/launcher.c');
+export const LAUNCHER_SOURCE = path.resolve(import.meta.dirname, '../../../image/launcher/launcher.c');
 
 /** Builds launcher.c into `directory` as the image does; undefined on a host without a C compiler. */
 export function buildLauncher(directory: string): string | undefined {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultAgentLimits } from '../../../protocol/limits.ts';
+import { defaultAgentLimits } from '#protocol/limits';
 import type { Command } from './command.ts';
 import { Launcher } from './launcher.ts';
 import { StdioServer } from './stdio-server.ts';

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import type { AgentLog } from '../../log.ts';
+import type { AgentLog } from '../log.ts';
 import { LaunchedProcess, STDIO_WAIT_MS } from './launched-process.ts';
 import { StdioServer } from './stdio-server.ts';
 

@@ -1,5 +1,5 @@
-import { ToolError } from '../../../protocol/errors.ts';
-import type { AgentLimits } from '../../../protocol/limits.ts';
+import { ToolError } from '#protocol/errors';
+import type { AgentLimits } from '#protocol/limits';
 import { Command, type CommandOptions } from './command.ts';
 import type { Launcher } from './launcher.ts';
 

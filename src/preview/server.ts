@@ -1,0 +1,304 @@
+import http from 'node:http';
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { Meter, meteredSplice } from '../egress/splice.ts';
+import { ToolError } from '../protocol/errors.ts';
+import { endToEndHeaders } from '../protocol/http-headers.ts';
+import type { SandboxManager } from '../sandbox/manager.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import type { PreviewGrant, PreviewGrants } from './grants.ts';
+import { type PreviewAddressing, parsePreviewHost } from './host.ts';
+import { pageFor } from './pages.ts';
+
+/** The query parameter that carries a one-time capability, and the cookie its session becomes. */
+export const CAPABILITY_PARAM = 'sandboxd_capability';
+export const SESSION_COOKIE = 'sandboxd_preview';
+
+/** A client must send its request head within this: a slowloris holds a socket no longer. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** Sockets the listener holds at once, across every sandbox. */
+const MAX_LISTENER_CONNECTIONS = 4096;
+
+/** Headers a client may not set for the server in the sandbox: ours to write, or the capability's cookie. */
+const REPLACED = new Set([
+  'host',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'cookie',
+]);
+
+export interface PreviewEvents {
+  /** Every request or WebSocket served, refused or failed. */
+  onRequest?(
+    outcome: 'ok' | 'unauthorized' | 'not-found' | 'unreachable' | 'limit' | 'error',
+    kind: 'http' | 'websocket',
+  ): void;
+  onBytes?(direction: 'in' | 'out', bytes: number): void;
+}
+
+export interface PreviewServerOptions {
+  manager: SandboxManager;
+  grants: PreviewGrants;
+  addressing: PreviewAddressing;
+  log: Logger;
+  events?: PreviewEvents;
+}
+
+/** Cookie values named `name`, all of them: a neighbour on the same site may have tossed one in. */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (header === undefined) return [];
+  const values: string[] = [];
+  for (const part of header.split(';')) {
+    const separator = part.indexOf('=');
+    if (separator !== -1 && part.slice(0, separator).trim() === name)
+      values.push(part.slice(separator + 1).trim());
+  }
+  return values;
+}
+
+/** The Cookie header without our session cookie: the server in the sandbox never sees it. */
+function cookiesForServer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const kept = header
+    .split(';')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0 && !part.startsWith(`${SESSION_COOKIE}=`));
+  return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+function clientAddress(socket: net.Socket): string {
+  return socket.remoteAddress ?? 'unknown';
+}
+
+interface Admitted {
+  sandbox: Sandbox;
+  grant: PreviewGrant;
+  port: number;
+  host: string;
+}
+
+type Refusal = {
+  status: number;
+  outcome: 'unauthorized' | 'not-found';
+  page: string;
+  headers?: Record<string, string>;
+};
+
+/**
+ * The preview listener: its own port, so every preview has an origin of its own
+ * and none is the API's or the dashboard's. The Host header says which sandbox
+ * and port; a capability in the URL (once) or the session cookie it became says
+ * who may see it; then the request rides a tunnel to the server in the sandbox.
+ */
+export function createPreviewServer(options: PreviewServerOptions): http.Server {
+  const { manager, grants, addressing, log, events } = options;
+
+  /** The sandbox, port and grant a request is for, or why it is refused. */
+  const admit = (request: http.IncomingMessage): Admitted | Refusal => {
+    const target = parsePreviewHost(request.headers.host, addressing.domain);
+    const sandbox = target === undefined ? undefined : manager.findTaskSandbox(target.sandboxId);
+    if (target === undefined || sandbox === undefined || !sandbox.isLive) {
+      return { status: 404, outcome: 'not-found', page: pageFor('not-found', {}) };
+    }
+    const sessions = cookieValues(request.headers.cookie, SESSION_COOKIE);
+    const grant = grants.authorize(sessions, sandbox.id, target.port);
+    if (grant === undefined) {
+      return {
+        status: 401,
+        outcome: 'unauthorized',
+        page: pageFor('unauthorized', { port: target.port, sandboxId: sandbox.id }),
+      };
+    }
+    return { sandbox, grant, port: target.port, host: request.headers.host as string };
+  };
+
+  /** A capability in the URL: trade it for the session cookie and come back without it. */
+  const redeem = (request: http.IncomingMessage, response: http.ServerResponse, url: URL): boolean => {
+    const capability = url.searchParams.get(CAPABILITY_PARAM);
+    if (capability === null) return false;
+    const target = parsePreviewHost(request.headers.host, addressing.domain);
+    const redeemed =
+      target === undefined
+        ? undefined
+        : grants.redeem(capability, target.sandboxId, target.port, clientAddress(request.socket));
+    if (redeemed === undefined) {
+      events?.onRequest?.('unauthorized', 'http');
+      send(response, 401, pageFor('capability-used', {}));
+      return true;
+    }
+    url.searchParams.delete(CAPABILITY_PARAM);
+    const maxAge = Math.max(1, Math.floor((redeemed.grant.expiresAt.getTime() - Date.now()) / 1000));
+    const secure = addressing.scheme === 'https' ? '; Secure' : '';
+    response.writeHead(303, {
+      location: `${url.pathname}${url.search}`,
+      'set-cookie': `${SESSION_COOKIE}=${redeemed.session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`,
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+      'content-length': '0',
+    });
+    response.end();
+    return true;
+  };
+
+  /** What the server in the sandbox is told: its own Host, and who really asked. */
+  const forwardedHeaders = (request: http.IncomingMessage, port: number): string[] => {
+    const headers = endToEndHeaders(request.rawHeaders, REPLACED);
+    const cookie = cookiesForServer(request.headers.cookie);
+    if (cookie !== undefined) headers.push('Cookie', cookie);
+    headers.push(
+      'Host',
+      `localhost:${port}`,
+      'X-Forwarded-For',
+      clientAddress(request.socket),
+      'X-Forwarded-Host',
+      request.headers.host ?? '',
+      'X-Forwarded-Proto',
+      addressing.scheme,
+    );
+    return headers;
+  };
+
+  const server = http.createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      // Node checks the header deadline on this tick (30 s by default, three deadlines late).
+      connectionsCheckingInterval: 1000,
+      requestTimeout: 0,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    },
+    (request, response) => {
+      const url = new URL(request.url ?? '/', 'http://preview');
+      if (redeem(request, response, url)) return;
+      const admitted = admit(request);
+      if ('status' in admitted) {
+        events?.onRequest?.(admitted.outcome, 'http');
+        send(response, admitted.status, admitted.page);
+        request.resume();
+        return;
+      }
+      const { sandbox, port } = admitted;
+      const door = sandbox.preview;
+      const upstream = http.request({
+        agent: door.httpAgent,
+        host: 'sandbox',
+        port,
+        method: request.method,
+        path: request.url,
+        headers: forwardedHeaders(request, port),
+        setHost: false,
+      });
+      upstream.on('response', (reply) => {
+        response.writeHead(reply.statusCode ?? 502, reply.statusMessage, endToEndHeaders(reply.rawHeaders));
+        const meter = new Meter(door.budget);
+        meter.on('error', () => response.destroy());
+        reply.pipe(meter).pipe(response);
+        reply.on('end', () => {
+          events?.onBytes?.('out', meter.bytes);
+          events?.onRequest?.('ok', 'http');
+        });
+      });
+      upstream.on('error', (error) => {
+        const toolError = ToolError.from(error);
+        if (response.headersSent) {
+          response.destroy();
+          return;
+        }
+        if (toolError.code === 'PORT_NOT_LISTENING') {
+          events?.onRequest?.('unreachable', 'http');
+          send(response, 502, pageFor('not-listening', { port, sandboxId: sandbox.id }));
+        } else if (toolError.code === 'QUOTA_EXCEEDED') {
+          events?.onRequest?.('limit', 'http');
+          send(response, 503, pageFor('limit', { port, sandboxId: sandbox.id }), { 'retry-after': '1' });
+        } else {
+          events?.onRequest?.('error', 'http');
+          log.warn({ sandboxId: sandbox.id, port, code: toolError.code }, 'preview request failed');
+          send(response, 502, pageFor('failed', { port, sandboxId: sandbox.id }));
+        }
+      });
+      response.on('close', () => {
+        if (!response.writableFinished) upstream.destroy();
+      });
+      const meter = new Meter(door.budget);
+      meter.on('error', () => upstream.destroy());
+      request.pipe(meter).pipe(upstream);
+      request.on('end', () => events?.onBytes?.('in', meter.bytes));
+    },
+  );
+  server.maxConnections = MAX_LISTENER_CONNECTIONS;
+
+  // WebSockets (a dev server's hot reload): the same checks, then the raw bytes both ways.
+  server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const admitted = admit(request);
+    if ('status' in admitted) {
+      events?.onRequest?.(admitted.outcome, 'websocket');
+      writeRaw(socket, admitted.status, admitted.page);
+      return;
+    }
+    const { sandbox, port } = admitted;
+    sandbox.preview.open(port).then(
+      (tunnel) => {
+        if (socket.destroyed) {
+          tunnel.destroy();
+          return;
+        }
+        const headers = forwardedHeaders(request, port);
+        // The upgrade itself is what this hop is for: pass it on.
+        headers.push('Connection', 'Upgrade', 'Upgrade', request.headers.upgrade ?? 'websocket');
+        const lines = [`${request.method} ${request.url} HTTP/1.1`];
+        for (let index = 0; index < headers.length; index += 2)
+          lines.push(`${headers[index]}: ${headers[index + 1]}`);
+        tunnel.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length > 0) tunnel.write(head);
+        events?.onRequest?.('ok', 'websocket');
+        void meteredSplice(tunnel, socket, sandbox.preview.budget).then((result) => {
+          events?.onBytes?.('in', result.bytesReceived);
+          events?.onBytes?.('out', result.bytesSent);
+        });
+      },
+      (error: unknown) => {
+        const code = ToolError.from(error).code;
+        events?.onRequest?.(
+          code === 'PORT_NOT_LISTENING' ? 'unreachable' : code === 'QUOTA_EXCEEDED' ? 'limit' : 'error',
+          'websocket',
+        );
+        writeRaw(
+          socket,
+          code === 'QUOTA_EXCEEDED' ? 503 : 502,
+          pageFor(code === 'PORT_NOT_LISTENING' ? 'not-listening' : 'failed', {
+            port,
+            sandboxId: sandbox.id,
+          }),
+        );
+      },
+    );
+  });
+  return server;
+}
+
+function send(
+  response: http.ServerResponse,
+  status: number,
+  page: string,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(page),
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    ...headers,
+  });
+  response.end(page);
+}
+
+function writeRaw(socket: net.Socket, status: number, page: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\n` +
+      `Content-Type: text/html; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(page)}\r\nConnection: close\r\n\r\n${page}`,
+  );
+}

@@ -1,0 +1,156 @@
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import { ToolError } from '../protocol/errors.ts';
+import type { SandboxManager } from '../sandbox/manager.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import {
+  DEFAULT_PREVIEW_TTL_SECONDS,
+  type GrantedBy,
+  GrantLimitError,
+  type GrantRecord,
+  type PreviewGrant,
+  PreviewGrants,
+} from './grants.ts';
+import { type PreviewAddressing, previewOrigin } from './host.ts';
+import { CAPABILITY_PARAM, createPreviewServer, type PreviewEvents } from './server.ts';
+
+/** A grant as /v1 and the MCP tool show it: never its capability or session. */
+export interface PreviewView {
+  id: string;
+  port: number;
+  url: string;
+  public: boolean;
+  grantedBy: GrantedBy;
+  createdAt: string;
+  expiresAt: string;
+  openedAt: string | null;
+}
+
+/** A new grant: the view, and the URL that opens it (with the one-time capability unless public). */
+export interface NewPreview extends PreviewView {
+  openUrl: string;
+  /** Whether something accepted a connection on the port when the grant was made. */
+  listening: boolean;
+}
+
+export interface PreviewsOptions {
+  manager: SandboxManager;
+  addressing: PreviewAddressing;
+  log: Logger;
+  events?: PreviewEvents & { onGrant?(record: GrantRecord): void };
+}
+
+/**
+ * Previews of servers running in sandboxes: who may open which port of which
+ * sandbox (grants), the listener that serves them, and what /v1 shows of them.
+ */
+export class Previews {
+  readonly grants: PreviewGrants;
+  readonly addressing: PreviewAddressing;
+  readonly #options: PreviewsOptions;
+
+  constructor(options: PreviewsOptions) {
+    this.#options = options;
+    this.addressing = options.addressing;
+    this.grants = new PreviewGrants({
+      onRecord: (record) => {
+        auditLine(options.log, record);
+        options.events?.onGrant?.(record);
+      },
+    });
+    options.manager.on('transition', (sandbox: { id: string }, _from: string, state: string) => {
+      if (state === 'removed') this.grants.forget(sandbox.id);
+    });
+  }
+
+  /** The listener; the caller binds it. */
+  createServer(): http.Server {
+    return createPreviewServer({
+      manager: this.#options.manager,
+      grants: this.grants,
+      addressing: this.addressing,
+      log: this.#options.log,
+      ...(this.#options.events === undefined ? {} : { events: this.#options.events }),
+    });
+  }
+
+  async grant(
+    sandbox: Sandbox,
+    options: { port: number; ttlSeconds?: number | undefined; isPublic: boolean; grantedBy: GrantedBy },
+  ): Promise<NewPreview> {
+    let made: ReturnType<PreviewGrants['grant']>;
+    try {
+      made = this.grants.grant({
+        sandboxId: sandbox.id,
+        port: options.port,
+        ttlSeconds: options.ttlSeconds ?? DEFAULT_PREVIEW_TTL_SECONDS,
+        isPublic: options.isPublic,
+        grantedBy: options.grantedBy,
+      });
+    } catch (error) {
+      if (error instanceof GrantLimitError) throw new ToolError('QUOTA_EXCEEDED', error.message);
+      throw error;
+    }
+    const view = this.view(made.grant);
+    const openUrl =
+      made.capability === undefined ? view.url : `${view.url}?${CAPABILITY_PARAM}=${made.capability}`;
+    return { ...view, openUrl, listening: await isListening(sandbox, options.port) };
+  }
+
+  list(sandboxId: string): PreviewView[] {
+    return this.grants.list(sandboxId).map((grant) => this.view(grant));
+  }
+
+  revoke(sandboxId: string, previewId: string): void {
+    if (!this.grants.revoke(sandboxId, previewId)) {
+      throw new ToolError('NOT_FOUND', `sandbox ${sandboxId} has no preview ${previewId}`);
+    }
+  }
+
+  view(grant: PreviewGrant): PreviewView {
+    return {
+      id: grant.id,
+      port: grant.port,
+      url: `${previewOrigin(this.addressing, grant.sandboxId, grant.port)}/`,
+      public: grant.isPublic,
+      grantedBy: grant.grantedBy,
+      createdAt: grant.createdAt.toISOString(),
+      expiresAt: grant.expiresAt.toISOString(),
+      openedAt: grant.openedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+/** Opens and at once closes a tunnel: tells the person asking whether a server is up yet. */
+async function isListening(sandbox: Sandbox, port: number): Promise<boolean> {
+  try {
+    (await sandbox.preview.open(port)).destroy();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Who opened what, as one log line each (never a capability or a session). */
+function auditLine(log: Logger, record: GrantRecord): void {
+  if (record.action === 'refused') {
+    log.warn(
+      { sandboxId: record.sandboxId, port: record.port, client: record.client, reason: record.reason },
+      'preview refused',
+    );
+    return;
+  }
+  const { grant } = record;
+  log.info(
+    {
+      sandboxId: grant.sandboxId,
+      previewId: grant.id,
+      port: grant.port,
+      public: grant.isPublic,
+      grantedBy: grant.grantedBy,
+      expiresAt: grant.expiresAt.toISOString(),
+      ...(record.action === 'opened' ? { client: record.client } : {}),
+    },
+    `preview ${record.action}`,
+  );
+}

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/client';
+import { ControlPlane, ROOT, structured } from '../support/control-plane.ts';
+
+/**
+ * Attacks on the door in, through a real `sandboxd serve`: request smuggling,
+ * a slowloris client, a server in the sandbox that never answers or never stops,
+ * a rogue process in the sandbox flooding the preview socket. A runs the `tight`
+ * policy (8 preview connections, 1 MiB/s); B is an ordinary neighbour whose
+ * preview, like the API, must stay responsive throughout.
+ */
+
+const NODE_PORT = 3000;
+let plane: ControlPlane;
+const tenants: Record<'a' | 'b', { id: string; token: string; client: Client; url: string; cookie: string }> =
+  {} as never;
+
+function listenerAddress(): { host: string; port: number } {
+  const url = new URL(plane.previewUrl);
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+function get(url: string, cookie: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      {
+        ...listenerAddress(),
+        path: `${target.pathname}${target.search}`,
+        headers: { host: target.host, cookie },
+        agent: false,
+        ...(signal === undefined ? {} : { signal }),
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+  });
+}
+
+/** Writes raw bytes to the listener and collects what comes back until it closes (or `waitMs`). */
+function raw(bytes: string, waitMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(listenerAddress());
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(text);
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.on('close', done);
+    socket.on('error', done);
+    socket.write(bytes);
+  });
+}
+
+async function responsive(): Promise<void> {
+  const started = performance.now();
+  const [preview, health] = await Promise.all([
+    get(tenants.b.url, tenants.b.cookie),
+    fetch(`${plane.baseUrl}/healthz`),
+  ]);
+  assert.equal(preview.status, 200);
+  assert.equal(health.status, 200);
+  assert.ok(performance.now() - started < 5000, 'the neighbour and the API answered');
+}
+
+async function tenant(policy: string) {
+  const response = await plane.fetch('/v1/sandboxes', { method: 'POST', body: JSON.stringify({ policy }) });
+  const made = (await response.json()) as { id: string; token: string };
+  assert.equal(response.status, 201, JSON.stringify(made));
+  const client = await plane.client(`/s/${made.id}/mcp`, made.token);
+  const script = await readFile(path.join(ROOT, 'test/fixtures/preview-server.mjs'), 'utf8');
+  await client.callTool({ name: 'write_file', arguments: { path: 'preview-server.mjs', content: script } });
+  await client.callTool({
+    name: 'exec_command',
+    arguments: { cmd: `node preview-server.mjs ${NODE_PORT}`, yield_time_ms: 200 },
+  });
+  const ready = structured(
+    await client.callTool({
+      name: 'exec_command',
+      arguments: {
+        cmd: `for i in $(seq 50); do curl -sf http://127.0.0.1:${NODE_PORT}/ >/dev/null && exit 0; sleep 0.1; done; exit 1`,
+        yield_time_ms: 15_000,
+      },
+    }),
+  );
+  assert.equal(ready.exit_code, 0);
+  const granted = await plane.fetch(`/v1/sandboxes/${made.id}/previews`, {
+    method: 'POST',
+    body: JSON.stringify({ port: NODE_PORT }),
+  });
+  const { openUrl, url } = (await granted.json()) as { openUrl: string; url: string };
+  const target = new URL(openUrl);
+  const cookie = await new Promise<string>((resolve, reject) => {
+    http
+      .get(
+        {
+          ...listenerAddress(),
+          path: `${target.pathname}${target.search}`,
+          headers: { host: target.host },
+          agent: false,
+        },
+        (reply) => {
+          reply.resume();
+          resolve(String(reply.headers['set-cookie']).split(';')[0] as string);
+        },
+      )
+      .on('error', reject);
+  });
+  return { ...made, client, url, cookie };
+}
+
+before(async () => {
+  plane = await ControlPlane.create();
+  await plane.addPolicy('tight', { preview: { connections: 8, bytesPerSecond: '1MiB' } });
+  await plane.start();
+  tenants.a = await tenant('tight');
+  tenants.b = await tenant('default');
+});
+
+after(async () => {
+  for (const one of Object.values(tenants)) await one.client.close().catch(() => undefined);
+  await plane?.destroy();
+});
+
+describe('preview attacks', () => {
+  it('refuses a request that carries both Content-Length and Transfer-Encoding (smuggling)', async () => {
+    const host = new URL(tenants.a.url).host;
+    const smuggled =
+      `POST /echo HTTP/1.1\r\nHost: ${host}\r\nCookie: ${tenants.a.cookie}\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `0\r\n\r\nGET /headers HTTP/1.1\r\nHost: ${host}\r\nCookie: ${tenants.a.cookie}\r\n\r\n`;
+    const reply = await raw(smuggled);
+    assert.match(reply, /^HTTP\/1\.1 400/);
+    assert.equal(reply.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer, and the smuggled request never served');
+    const doubled = await raw(
+      `POST /echo HTTP/1.1\r\nHost: ${host}\r\nCookie: ${tenants.a.cookie}\r\nContent-Length: 1\r\nContent-Length: 30\r\n\r\nx`,
+    );
+    assert.match(doubled, /^HTTP\/1\.1 400/);
+  });
+
+  it("does not serve B's preview to A's cookie under B's Host header", async () => {
+    assert.equal((await get(tenants.b.url, tenants.a.cookie)).status, 401);
+    assert.equal((await get(tenants.b.url, tenants.b.cookie)).status, 200);
+  });
+
+  it('closes slowloris sockets at the header deadline while everyone else is served', async () => {
+    const host = new URL(tenants.a.url).host;
+    const slow: net.Socket[] = [];
+    let closed = 0;
+    for (let index = 0; index < 100; index++) {
+      const socket = net.connect(listenerAddress());
+      socket.on('error', () => undefined);
+      socket.on('close', () => closed++);
+      socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nX-Slow: `);
+      slow.push(socket);
+    }
+    const drip = setInterval(() => {
+      for (const socket of slow) if (!socket.destroyed) socket.write('a');
+    }, 1000);
+    try {
+      await responsive();
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      assert.equal(closed, 100, 'every slow socket was closed by the listener');
+      await responsive();
+    } finally {
+      clearInterval(drip);
+      for (const socket of slow) socket.destroy();
+    }
+  });
+
+  it('holds a server that never answers to the connection limit, answers 503 past it, and frees it', async () => {
+    const abort = new AbortController();
+    const hung = Array.from({ length: 8 }, () =>
+      get(`${tenants.a.url}hang`, tenants.a.cookie, abort.signal).catch(() => undefined),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const over = await get(tenants.a.url, tenants.a.cookie);
+    assert.equal(over.status, 503);
+    assert.match(over.body, /as many preview connections open as its policy allows/);
+    await responsive();
+    abort.abort();
+    await Promise.all(hung);
+    let after = { status: 0, body: '' };
+    for (let attempt = 0; attempt < 20 && after.status !== 200; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      after = await get(tenants.a.url, tenants.a.cookie);
+    }
+    assert.equal(after.status, 200, 'the connections came back once the browser gave up');
+  });
+
+  it('holds an endless body to the bytes-per-second limit', async () => {
+    const target = new URL(`${tenants.a.url}endless`);
+    let bytes = 0;
+    const request = http.get({
+      ...listenerAddress(),
+      path: target.pathname,
+      headers: { host: target.host, cookie: tenants.a.cookie },
+      agent: false,
+    });
+    request.on('response', (response) => response.on('data', (chunk: Buffer) => (bytes += chunk.length)));
+    request.on('error', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    request.destroy();
+    assert.ok(bytes > 512 * 1024, `the body flows (${bytes} bytes)`);
+    // One second of burst plus three of 1 MiB/s, and what the socket buffers held.
+    assert.ok(bytes < 6 * 2 ** 20, `at most ~1 MiB/s: ${bytes} bytes in 3 s`);
+    await responsive();
+  });
+
+  it('ignores a rogue process in the sandbox that floods the preview socket with forged tunnels', async () => {
+    const flood = structured(
+      await tenants.a.client.callTool({
+        name: 'exec_command',
+        arguments: {
+          cmd: `python3 - <<'EOF'
+import socket, json, os
+sent = 0
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect('/run/sandboxd/preview.sock')
+        s.sendall((json.dumps({'tunnel': os.urandom(16).hex()}) + '\\n').encode())
+        sent += 1
+    except OSError:
+        pass
+    s.close()
+print('sent', sent)
+EOF`,
+          yield_time_ms: 30_000,
+        },
+      }),
+    );
+    assert.equal(flood.exit_code, 0, JSON.stringify(flood));
+    assert.equal((await get(`${tenants.a.url}headers`, tenants.a.cookie)).status, 200);
+    await responsive();
+  });
+});
