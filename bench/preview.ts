@@ -135,6 +135,7 @@ export const previewBench: Bench<{ requests: number; downloads: number; sockets:
     context.cleanup.add('close the preview listener', async () => {
       server.closeAllConnections();
       server.close();
+      previews.close();
     });
     const previewPort = (server.address() as net.AddressInfo).port;
     const made = await previews.grant(sandbox, { port: SANDBOX_PORT, isPublic: true, grantedBy: 'operator' });

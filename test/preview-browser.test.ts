@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { ControlPlane, ROOT, structured } from './support/control-plane.ts';
 
 /**
@@ -27,15 +27,14 @@ async function exec(cmd: string, yieldMs = 200): Promise<Record<string, unknown>
   );
 }
 
-async function openPreview(port: number): Promise<Page> {
+async function openPreview(port: number, context?: BrowserContext): Promise<Page> {
   const response = await plane.fetch(`/v1/sandboxes/${sandbox.id}/previews`, {
     method: 'POST',
     body: JSON.stringify({ port }),
   });
   const made = (await response.json()) as { openUrl: string; url: string };
   assert.equal(response.status, 201);
-  const context = await browser.newContext();
-  const page = await context.newPage();
+  const page = await (context ?? (await browser.newContext())).newPage();
   const loaded = await page.goto(made.openUrl);
   assert.equal(loaded?.status(), 200);
   assert.equal(page.url(), made.url, 'the capability is gone from the address bar');
@@ -156,6 +155,20 @@ describe('previews in a browser', () => {
       { urls: [apiUrl, `${plane.baseUrl}/healthz`, otherPreview], token: sandbox.token },
     );
     assert.deepEqual(outcomes, ['blocked: TypeError', 'blocked: TypeError', 'blocked: TypeError']);
+    // This browser holds a session for the other preview too; its WebSocket still refuses this page
+    // (the cookie is not sent cross-site, and the listener refuses a foreign Origin: adversarial/preview).
+    const other = await openPreview(NODE_PORT, page.context());
+    assert.equal(await other.title(), 'node in a sandbox');
+    const socketOutcome = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve) => {
+          const socket = new WebSocket(url);
+          socket.onopen = () => resolve('opened');
+          socket.onerror = () => resolve('refused');
+        }),
+      otherPreview.replace('http://', 'ws://'),
+    );
+    assert.equal(socketOutcome, 'refused');
     await page.context().close();
   });
 });

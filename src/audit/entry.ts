@@ -12,7 +12,8 @@ export type AuditPrincipal = z.infer<typeof AuditPrincipal>;
  * tool_call: one MCP tool call; lifecycle: a sandbox changed state; command: a
  * command started or ended (seen in a tool result); egress: a connection out,
  * allowed or refused; operator: a change made through /v1 or the dashboard;
- * preview: a preview request let in or refused (for the preview door to record).
+ * preview: a preview grant given, opened (by a browser), revoked or expired, or a
+ * capability refused at the preview door.
  */
 export const AuditKind = z.enum(['tool_call', 'lifecycle', 'command', 'egress', 'operator', 'preview']);
 export type AuditKind = z.infer<typeof AuditKind>;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { PreviewGrants } from '../preview/grants.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { asCaller } from './caller.ts';
@@ -80,4 +81,58 @@ test("the manager's state changes and egress decisions become rows", () => {
     ],
   );
   assert.equal(rows()[1]?.detail.host, 'registry.npmjs.org');
+});
+
+test('preview grants become rows: who, sandbox, port and preview, never a capability or session', () => {
+  const { recorder, rows } = setup();
+  const grants = new PreviewGrants({ onRecord: (record) => recorder.preview(record) });
+  const { grant, capability } = asCaller('operator', () =>
+    grants.grant({ sandboxId: 'sb-3', port: 3000, ttlSeconds: 60, isPublic: false, grantedBy: 'operator' }),
+  );
+  assert.equal(grants.redeem('not-it', 'sb-3', 3000, '127.0.0.9'), undefined);
+  const opened = grants.redeem(capability as string, 'sb-3', 3000, '127.0.0.7');
+  const mcp = asCaller('sandbox', () =>
+    grants.grant({ sandboxId: 'sb-3', port: 5173, ttlSeconds: 60, isPublic: false, grantedBy: 'mcp' }),
+  );
+  asCaller('operator', () => grants.revoke('sb-3', grant.id));
+  assert.deepEqual(
+    rows().map((row) => [row.kind, row.sandbox, row.action, row.outcome, row.principal]),
+    [
+      ['preview', 'sb-3', 'granted', 'ok', 'operator'],
+      ['preview', 'sb-3', 'refused', 'refused', 'system'],
+      ['preview', 'sb-3', 'opened', 'ok', 'system'],
+      ['preview', 'sb-3', 'granted', 'ok', 'sandbox'],
+      ['preview', 'sb-3', 'revoked', 'ok', 'operator'],
+    ],
+  );
+  const [granted, refused, openedRow, byMcp] = rows();
+  assert.deepEqual(granted?.detail, {
+    previewId: grant.id,
+    port: 3000,
+    public: false,
+    grantedBy: 'operator',
+    expiresAt: grant.expiresAt.toISOString(),
+  });
+  assert.deepEqual(refused?.detail, { port: 3000, client: '127.0.0.9', reason: 'capability not valid here' });
+  assert.equal(openedRow?.detail.client, '127.0.0.7');
+  assert.equal(byMcp?.detail.previewId, mcp.grant.id);
+  const written = JSON.stringify(rows());
+  assert.ok(!written.includes(capability as string), 'no capability in the log');
+  assert.ok(!written.includes(opened?.session as string), 'no session in the log');
+});
+
+test('an expired preview grant is a row of the system', () => {
+  const { recorder, rows } = setup();
+  let now = 1_000_000;
+  const grants = new PreviewGrants({ now: () => now, onRecord: (record) => recorder.preview(record) });
+  grants.grant({ sandboxId: 'sb-4', port: 8080, ttlSeconds: 10, isPublic: true, grantedBy: 'operator' });
+  now += 11_000;
+  grants.sweep();
+  assert.deepEqual(
+    rows().map((row) => [row.action, row.principal, row.detail.public]),
+    [
+      ['granted', 'operator', true],
+      ['expired', 'system', true],
+    ],
+  );
 });

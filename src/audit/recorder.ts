@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { EgressRecord } from '../egress/audit.ts';
+import { type GrantRecord, grantFacts } from '../preview/grants.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { currentCaller } from './caller.ts';
@@ -31,7 +32,7 @@ interface CommandState {
 /**
  * Turns what happens on the control plane into audit rows: tool calls (from the
  * MCP boundary), the commands their results show starting and ending, the
- * manager's state changes and egress decisions, and operator actions.
+ * manager's state changes and egress decisions, operator actions and preview grants.
  */
 export class AuditRecorder {
   readonly log: AuditLog;
@@ -162,6 +163,42 @@ export class AuditRecorder {
       errorCode: status < 400 ? null : String(status),
       durationMs: null,
       detail,
+    });
+  }
+
+  /**
+   * A preview grant given, opened, revoked or expired, or a capability refused at
+   * the preview door: who (the operator or a sandbox's MCP session; a browser's
+   * address when opened or refused), which sandbox, port and preview. Never the
+   * capability or the session made from it.
+   */
+  preview(record: GrantRecord): void {
+    if (record.action === 'refused') {
+      this.log.append({
+        kind: 'preview',
+        sandbox: record.sandboxId,
+        principal: 'system',
+        action: 'refused',
+        outcome: 'refused',
+        errorCode: null,
+        durationMs: null,
+        detail: { port: record.port, client: record.client, reason: record.reason },
+      });
+      return;
+    }
+    const { grant } = record;
+    const granter: AuditPrincipal = grant.grantedBy === 'operator' ? 'operator' : 'sandbox';
+    this.log.append({
+      kind: 'preview',
+      sandbox: grant.sandboxId,
+      // Granted or revoked by whoever made the request; opened by a browser, expired by the sweep.
+      principal:
+        record.action === 'granted' || record.action === 'revoked' ? currentCaller(granter) : 'system',
+      action: record.action,
+      outcome: 'ok',
+      errorCode: null,
+      durationMs: null,
+      detail: { ...grantFacts(grant), ...(record.action === 'opened' ? { client: record.client } : {}) },
     });
   }
 

@@ -319,6 +319,7 @@ async function serveHolding(
     ...localhostAllowedHostnames(),
     ...(isLoopback(config.host) || config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host]),
   ];
+  const previewEvents = metrics.previewEvents;
   const previews =
     config.previewPort === 'off'
       ? undefined
@@ -326,7 +327,14 @@ async function serveHolding(
           manager,
           addressing: previewAddressing(config.previewDomain, 0),
           log,
-          events: metrics.previewEvents,
+          events: {
+            ...previewEvents,
+            // A grant given, opened, revoked, expired or refused: counted, and an audit row.
+            onGrant: (record) => {
+              previewEvents.onGrant(record);
+              recorder?.preview(record);
+            },
+          },
         });
   const app = createHttpApp({
     manager,
@@ -431,6 +439,7 @@ async function serveHolding(
   );
   previewServer?.closeAllConnections();
   previewServer?.close();
+  previews?.close();
   await pool?.stop();
   await reaper.stop();
   await snapshots.stop();

@@ -7,6 +7,7 @@ import { AuditLog } from '../audit/log.ts';
 import { AuditRecorder } from '../audit/recorder.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
+import { Snapshots } from '../sandbox/snapshots.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
 import { createHttpApp } from './app.ts';
 import { Metrics } from './metrics.ts';
@@ -42,6 +43,7 @@ function app() {
     allowedOrigins: [],
     maxBodyBytes: 1024 * 1024,
     recorder: new AuditRecorder(new AuditLog({ file: ':memory:', log }), manager),
+    snapshots: new Snapshots({ manager }),
   });
 }
 

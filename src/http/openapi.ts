@@ -1,10 +1,26 @@
 import { z } from 'zod';
 import { packageVersion } from '../policy/package-files.ts';
 import { ArchiveImported, ArchiveImportOpen } from '../protocol/agent-api.ts';
+import type { ErrorCode } from '../protocol/errors.ts';
 import { AuditPage, AuditQueryParams, EventsQueryParams } from './audit-routes.ts';
+import { CreatePreviewBody } from './preview-routes.ts';
+import { CreateSnapshotBody, ForkBody, RestoreBody } from './snapshot-routes.ts';
 import { CreateSandboxBody, UpdateSandboxBody } from './v1.ts';
 import { ActionResult, LogsQuery, SetTtlBody, UsageList } from './v1-actions.ts';
-import { CreatedSandbox, ErrorBody, GuardErrorBody, SandboxList, SandboxView } from './v1-schemas.ts';
+import {
+  CreatedSandbox,
+  ErrorBody,
+  ForkedSandboxes,
+  GuardErrorBody,
+  NewPreviewInfo,
+  type PreviewInfo,
+  PreviewList,
+  RestoredSnapshot,
+  SandboxList,
+  SandboxView,
+  SnapshotInfo,
+  SnapshotList,
+} from './v1-schemas.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -78,11 +94,78 @@ const SANDBOX_EXAMPLE: z.infer<typeof SandboxView> = {
   usage: { lastUsedAt: '2026-01-05T10:05:00.000Z', callsInFlight: 0, agentConnections: 1 },
 };
 
-const errorExample = (code: string, message: string) => ({ error: { code, message, retryable: false } });
-const notFound: Reply = {
-  description: 'no such sandbox',
+const errorExample = (code: ErrorCode, message: string) => ({ error: { code, message, retryable: false } });
+const errorReply = (description: string, code: ErrorCode, message: string): Reply => ({
+  description,
   schema: ErrorBody,
-  example: errorExample('SANDBOX_NOT_FOUND', 'no sandbox sb-000000000000'),
+  example: errorExample(code, message),
+});
+const notFound: Reply = errorReply('no such sandbox', 'SANDBOX_NOT_FOUND', 'no sandbox sb-000000000000');
+
+const tooLarge: Reply = errorReply('body too large', 'OUTPUT_TOO_LARGE', 'request body too large');
+const noSnapshots: Reply = errorReply(
+  'the runtime driver cannot take snapshots',
+  'SANDBOX_UNAVAILABLE',
+  'the kubernetes runtime driver cannot take snapshots',
+);
+const snapshotQuota: Reply = errorReply(
+  'a snapshot quota (count, per sandbox, bytes) is reached',
+  'QUOTA_EXCEEDED',
+  'the control plane already keeps 100 snapshots (limit 100); delete one',
+);
+const forkQuota: Reply = errorReply(
+  'the new sandboxes would pass the sandbox limit',
+  'QUOTA_EXCEEDED',
+  '3 more sandboxes would pass the limit of 100 (99 run)',
+);
+const noSuchSnapshot: Reply = errorReply(
+  'no such snapshot (or sandbox)',
+  'NOT_FOUND',
+  'no snapshot snap-000000000000',
+);
+const noPreviews: Reply = errorReply(
+  'this control plane serves no previews (its preview listener is off)',
+  'PREVIEW_UNAVAILABLE',
+  'this control plane serves no previews (its preview listener is off)',
+);
+
+const SNAPSHOT_EXAMPLE: SnapshotInfo = {
+  snapshotId: 'snap-0a1b2c3d4e5f',
+  sandboxId: 'sb-3f9a1c2b7d4e',
+  label: 'before refactor',
+  bytes: 1048576,
+  files: 214,
+  createdAt: '2026-01-05T10:10:00.000Z',
+  expiresAt: '2026-01-06T10:10:00.000Z',
+  forks: [],
+};
+
+const PREVIEW_VIEW_EXAMPLE: z.infer<typeof PreviewInfo> = {
+  id: 'pv-7c1e2a9b3f00',
+  port: 3000,
+  url: 'http://3000-sb-3f9a1c2b7d4e.localhost:8081/',
+  public: false,
+  grantedBy: 'operator',
+  createdAt: '2026-01-05T10:20:00.000Z',
+  expiresAt: '2026-01-05T11:20:00.000Z',
+  openedAt: null,
+};
+const PREVIEW_EXAMPLE: NewPreviewInfo = {
+  ...PREVIEW_VIEW_EXAMPLE,
+  openUrl: 'http://3000-sb-3f9a1c2b7d4e.localhost:8081/?sandboxd_capability=CAPABILITY',
+  listening: true,
+};
+
+const FORK_EXAMPLE: ForkedSandboxes = {
+  snapshotId: SNAPSHOT_EXAMPLE.snapshotId,
+  sandboxes: [
+    {
+      ...SANDBOX_EXAMPLE,
+      id: 'sb-9d8e7f6a5b4c',
+      mcpUrl: 'http://127.0.0.1:8080/s/sb-9d8e7f6a5b4c/mcp',
+      token: 'k3J…',
+    },
+  ],
 };
 
 /** Where an archive goes or comes from: a folder of the workspace, `.` by default. */
@@ -101,20 +184,23 @@ export const V1_ROUTES: RouteDoc[] = [
   {
     method: 'post',
     path: '/sandboxes',
-    summary: 'Create a sandbox (from the warm pool when one is ready); its token is shown only here',
+    summary:
+      'Create a sandbox (from the warm pool when one is ready, or over a snapshot with fromSnapshot); ' +
+      'its token is shown only here',
     body: {
       schema: CreateSandboxBody,
       example: { policy: 'default', ttlSeconds: 3600, labels: { task: 'x' } },
     },
     replies: {
       201: { description: 'created', schema: CreatedSandbox, example: { ...SANDBOX_EXAMPLE, token: 'k3J…' } },
+      404: { ...noSuchSnapshot, description: 'fromSnapshot names no snapshot, or snapshots are off' },
       409: { description: 'a sandbox with this id exists', schema: ErrorBody },
-      413: { description: 'body too large', schema: ErrorBody },
-      429: {
-        description: 'a quota is reached',
-        schema: ErrorBody,
-        example: errorExample('QUOTA_EXCEEDED', 'the control plane already runs 100 sandboxes (limit 100)'),
-      },
+      413: tooLarge,
+      429: errorReply(
+        'a quota is reached',
+        'QUOTA_EXCEEDED',
+        'the control plane already runs 100 sandboxes (limit 100)',
+      ),
       503: { description: 'the worker image is missing or the sandbox did not start', schema: ErrorBody },
     },
   },
@@ -270,6 +356,162 @@ export const V1_ROUTES: RouteDoc[] = [
           ],
         },
       },
+    },
+  },
+  {
+    method: 'post',
+    path: '/sandboxes/:id/previews',
+    summary:
+      'Grant a browser one port of the sandbox; openUrl carries a one-time capability (unless public) and is shown only here',
+    body: { schema: CreatePreviewBody, example: { port: 3000, ttlSeconds: 3600 } },
+    replies: {
+      201: { description: 'the grant', schema: NewPreviewInfo, example: PREVIEW_EXAMPLE },
+      404: notFound,
+      413: tooLarge,
+      429: errorReply(
+        'the sandbox has as many open previews as it may',
+        'QUOTA_EXCEEDED',
+        'this sandbox already has 64 open previews; revoke one first',
+      ),
+      501: noPreviews,
+    },
+  },
+  {
+    method: 'get',
+    path: '/sandboxes/:id/previews',
+    summary: "The sandbox's open previews (never a capability or session)",
+    replies: {
+      200: {
+        description: 'the grants',
+        schema: PreviewList,
+        example: { previews: [PREVIEW_VIEW_EXAMPLE] },
+      },
+      404: notFound,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/sandboxes/:id/previews/:previewId',
+    summary: 'Revoke a preview: its browser sessions stop working with their next request',
+    replies: {
+      204: { description: 'revoked' },
+      404: errorReply(
+        'no such sandbox, or it has no such preview',
+        'NOT_FOUND',
+        'sandbox sb-3f9a1c2b7d4e has no preview pv-000000000000',
+      ),
+      501: noPreviews,
+    },
+  },
+  {
+    method: 'post',
+    path: '/sandboxes/:id/snapshots',
+    summary: "Snapshot the sandbox's workspace volume (kept until its TTL, or deleted)",
+    body: { schema: CreateSnapshotBody, example: { label: 'before refactor', ttlSeconds: 86400 } },
+    replies: {
+      201: { description: 'the snapshot', schema: SnapshotInfo, example: SNAPSHOT_EXAMPLE },
+      404: notFound,
+      413: tooLarge,
+      429: snapshotQuota,
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'get',
+    path: '/sandboxes/:id/snapshots',
+    summary: 'The snapshots taken of this sandbox',
+    replies: {
+      200: { description: 'its snapshots', schema: SnapshotList, example: { snapshots: [SNAPSHOT_EXAMPLE] } },
+      404: notFound,
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'get',
+    path: '/snapshots',
+    summary: 'Every snapshot the control plane keeps',
+    replies: {
+      200: { description: 'the snapshots', schema: SnapshotList, example: { snapshots: [SNAPSHOT_EXAMPLE] } },
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'get',
+    path: '/snapshots/:snapshotId',
+    summary: 'One snapshot',
+    replies: {
+      200: { description: 'the snapshot', schema: SnapshotInfo, example: SNAPSHOT_EXAMPLE },
+      404: noSuchSnapshot,
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/snapshots/:snapshotId',
+    summary: "Delete a snapshot; refused while forks' files lie on it",
+    replies: {
+      204: { description: 'deleted' },
+      404: noSuchSnapshot,
+      409: errorReply(
+        'forks use it, or it is being copied, restored or forked now',
+        'SNAPSHOT_IN_USE',
+        'snapshot snap-0a1b2c3d4e5f lies under 2 fork(s); delete them first',
+      ),
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'post',
+    path: '/sandboxes/:id/restore',
+    summary:
+      "Put a snapshot's files back into the sandbox's workspace; its running commands are stopped first",
+    body: { schema: RestoreBody, example: { snapshotId: SNAPSHOT_EXAMPLE.snapshotId } },
+    replies: {
+      200: {
+        description: 'restored',
+        schema: RestoredSnapshot,
+        example: {
+          snapshotId: SNAPSHOT_EXAMPLE.snapshotId,
+          sandboxId: 'sb-3f9a1c2b7d4e',
+          stoppedCommands: 1,
+          files: 214,
+          bytes: 1048576,
+          ms: 840,
+          state: 'ready',
+        },
+      },
+      404: noSuchSnapshot,
+      413: tooLarge,
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'post',
+    path: '/sandboxes/:id/fork',
+    summary:
+      "count new sandboxes from the sandbox's files now (copy-on-write over a snapshot of their own); " +
+      'their tokens are shown only here',
+    body: { schema: ForkBody, example: { count: 2, ttlSeconds: 3600 } },
+    replies: {
+      201: { description: 'the new sandboxes', schema: ForkedSandboxes, example: FORK_EXAMPLE },
+      404: notFound,
+      413: tooLarge,
+      429: forkQuota,
+      503: noSnapshots,
+    },
+  },
+  {
+    method: 'post',
+    path: '/snapshots/:snapshotId/fork',
+    summary:
+      'count new sandboxes over a kept snapshot, with the default policy; their tokens are shown only here',
+    body: { schema: ForkBody, example: { count: 2 } },
+    replies: {
+      201: { description: 'the new sandboxes', schema: ForkedSandboxes, example: FORK_EXAMPLE },
+      404: noSuchSnapshot,
+      413: tooLarge,
+      429: forkQuota,
+      503: noSnapshots,
     },
   },
   {

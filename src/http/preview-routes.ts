@@ -6,6 +6,7 @@ import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { HttpEnv } from './context.ts';
+import type { NewPreviewInfo, PreviewList } from './v1-schemas.ts';
 
 /** POST /v1/sandboxes/:id/previews. */
 export const CreatePreviewBody = z
@@ -44,7 +45,7 @@ export function addPreviewRoutes(
     const previews = previewsOrRefuse();
     const sandbox = options.taskSandbox(c.req.param('id'));
     const body = await options.jsonBody(c, CreatePreviewBody);
-    const made = await previews.grant(sandbox, {
+    const made: NewPreviewInfo = await previews.grant(sandbox, {
       port: body.port,
       ttlSeconds: body.ttlSeconds,
       isPublic: body.public,
@@ -55,7 +56,7 @@ export function addPreviewRoutes(
 
   app.get('/sandboxes/:id/previews', (c) => {
     const sandbox = options.taskSandbox(c.req.param('id'));
-    return c.json({ previews: options.previews?.list(sandbox.id) ?? [] });
+    return c.json({ previews: options.previews?.list(sandbox.id) ?? [] } satisfies PreviewList);
   });
 
   app.delete('/sandboxes/:id/previews/:previewId', (c) => {

@@ -10,6 +10,7 @@ import type { Snapshots, SnapshotView } from '../sandbox/snapshots.ts';
 import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 import type { HttpEnv } from './context.ts';
 import { describe, jsonBody } from './v1.ts';
+import type { ForkedSandboxes, RestoredSnapshot, SnapshotInfo, SnapshotList } from './v1-schemas.ts';
 
 const TtlSeconds = z.number().int().min(1).max(MAX_SNAPSHOT_TTL_SECONDS);
 
@@ -25,7 +26,7 @@ export const ForkBody = z
   .strict();
 
 /** A snapshot as /v1 shows it. */
-export function describeSnapshot(snapshot: SnapshotView) {
+export function describeSnapshot(snapshot: SnapshotView): SnapshotInfo {
   return {
     snapshotId: snapshot.snapshotId,
     sandboxId: snapshot.sandboxId,
@@ -51,6 +52,9 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const origin = (url: string) => new URL(url).origin;
   const sandboxOf = (id: string): Sandbox => manager.taskSandbox(id);
+  const listOf = (list: SnapshotView[]): SnapshotList => ({
+    snapshots: list.filter((one) => one.isComplete).map(describeSnapshot),
+  });
 
   app.post('/sandboxes/:id/snapshots', async (c) => {
     const sandbox = sandboxOf(c.req.param('id'));
@@ -62,13 +66,10 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
   app.get('/sandboxes/:id/snapshots', async (c) => {
     const sandbox = sandboxOf(c.req.param('id'));
     const list = await snapshots.list({ sandboxId: sandbox.id });
-    return c.json({ snapshots: list.filter((one) => one.isComplete).map(describeSnapshot) });
+    return c.json(listOf(list));
   });
 
-  app.get('/snapshots', async (c) => {
-    const list = await snapshots.list();
-    return c.json({ snapshots: list.filter((one) => one.isComplete).map(describeSnapshot) });
-  });
+  app.get('/snapshots', async (c) => c.json(listOf(await snapshots.list())));
 
   app.get('/snapshots/:snapshotId', async (c) => {
     return c.json(describeSnapshot(await snapshots.get(c.req.param('snapshotId'))));
@@ -84,7 +85,7 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
     const sandbox = sandboxOf(c.req.param('id'));
     const { snapshotId } = await jsonBody(c, RestoreBody);
     const result = await snapshots.restore(sandbox.id, snapshotId);
-    return c.json({ ...result, state: sandbox.state });
+    return c.json({ ...result, state: sandbox.state } satisfies RestoredSnapshot);
   });
 
   /** `count` sandboxes over a snapshot, each with its own token and MCP URL, as /v1 shows them. */
@@ -94,7 +95,7 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
     policy: LoadedPolicy,
     labels: Record<string, string>,
     url: string,
-  ) => {
+  ): Promise<ForkedSandboxes> => {
     const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
     const tokens = new Map<string, string>();
     const forks = await snapshots.fork(snapshotId, body.count, (id) => {
@@ -111,7 +112,12 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
     for (const fork of forks) prefetchInstructions(fork);
     return {
       snapshotId,
-      sandboxes: forks.map((fork) => ({ ...describe(fork, origin(url)), token: tokens.get(fork.id) })),
+      sandboxes: forks.map((fork) => {
+        const token = tokens.get(fork.id);
+        if (token === undefined)
+          throw new ToolError('INTERNAL_ERROR', `fork ${fork.id} was made without a token`);
+        return { ...describe(fork, origin(url)), token };
+      }),
     };
   };
 

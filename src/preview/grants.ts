@@ -7,6 +7,9 @@ export const DEFAULT_PREVIEW_TTL_SECONDS = 3600;
 /** Open grants per sandbox: a token holder cannot fill the control plane's memory with them. */
 export const MAX_GRANTS_PER_SANDBOX = 64;
 
+/** Session cookies read from one request: the right one, beside a few a neighbour may have tossed in. */
+export const MAX_SESSIONS_READ = 4;
+
 /** Who asked for a grant: the operator over /v1, or a sandbox's own MCP session. */
 export type GrantedBy = 'operator' | 'mcp';
 
@@ -35,6 +38,17 @@ export type GrantRecord =
   | { action: 'granted' | 'revoked' | 'expired'; grant: PreviewGrant }
   | { action: 'opened'; grant: PreviewGrant; client: string }
   | { action: 'refused'; sandboxId: string; port: number; client: string; reason: string };
+
+/** What a log line or an audit row says of a grant: never its capability or session. */
+export function grantFacts(grant: PreviewGrant) {
+  return {
+    previewId: grant.id,
+    port: grant.port,
+    public: grant.isPublic,
+    grantedBy: grant.grantedBy,
+    expiresAt: grant.expiresAt.toISOString(),
+  };
+}
 
 const newSecret = () => randomBytes(32).toString('base64url');
 
@@ -106,15 +120,18 @@ export class PreviewGrants {
     return undefined;
   }
 
-  /** The grant that lets this request in: a public one for the port, or one of whose sessions it carries. */
+  /**
+   * The grant that lets this request in: a public one for the port, or one of
+   * whose sessions it carries. Only the first MAX_SESSIONS_READ cookies count,
+   * each hashed once: a header stuffed with cookies costs no more than a few.
+   */
   authorize(sessions: readonly string[], sandboxId: string, port: number): PreviewGrant | undefined {
+    const presented = new Set(sessions.slice(0, MAX_SESSIONS_READ).map(sha256Hex));
     for (const grant of this.#live(sandboxId)) {
       if (grant.port !== port) continue;
       if (grant.isPublic) return grant;
-      const sessionSha256 = grant.sessionSha256;
-      if (sessionSha256 !== undefined && sessions.some((session) => tokenMatches(session, sessionSha256))) {
-        return grant;
-      }
+      // Digests of 256-bit secrets: comparing them leaks nothing about a session.
+      if (grant.sessionSha256 !== undefined && presented.has(grant.sessionSha256)) return grant;
     }
     return undefined;
   }
@@ -123,7 +140,7 @@ export class PreviewGrants {
     return [...this.#live(sandboxId)];
   }
 
-  /** Ends a grant at once; its sessions stop working with their next request. */
+  /** Ends a grant at once: its sessions stop working, its WebSockets are closed (Previews does that). */
   revoke(sandboxId: string, grantId: string): boolean {
     const grant = this.#bySandbox.get(sandboxId)?.get(grantId);
     if (grant === undefined) return false;

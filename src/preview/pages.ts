@@ -3,7 +3,9 @@ export type PageKind =
   | 'not-found'
   | 'unauthorized'
   | 'capability-used'
+  | 'cross-site'
   | 'not-listening'
+  | 'no-upgrade'
   | 'limit'
   | 'failed';
 
@@ -16,7 +18,9 @@ const TITLES: Record<PageKind, string> = {
   'not-found': 'No such preview',
   unauthorized: 'This preview needs a link',
   'capability-used': 'This preview link was used or has expired',
+  'cross-site': 'Refused: asked for by another site',
   'not-listening': 'Nothing is listening on this port yet',
+  'no-upgrade': 'The server did not accept the WebSocket',
   limit: 'Too many connections to this sandbox',
   failed: 'The sandbox could not be reached',
 };
@@ -35,6 +39,10 @@ function body(kind: PageKind, { port, sandboxId }: PageFacts): string {
       return `<p>Open the preview with the link sandboxd gave${where}: <code>POST /v1/sandboxes/${sandboxId}/previews</code>, or the <code>preview_url</code> tool. A link opens once, in one browser; it may have expired or been revoked.</p>`;
     case 'capability-used':
       return '<p>Each preview link opens once, in one browser, and expires. Ask for a new one (<code>preview_url</code>, or <code>POST /v1/sandboxes/:id/previews</code>).</p>';
+    case 'cross-site':
+      return `<p>A page of another origin asked for this preview${where} with your session. Open the preview itself instead.</p>`;
+    case 'no-upgrade':
+      return `<p>The server${where} answered the WebSocket handshake without switching protocols.</p>`;
     case 'not-listening':
       return (
         `<p>Nothing accepts connections on port ${port} in sandbox ${sandboxId}. Start a server there, listening on the sandbox's loopback, for example:</p>` +

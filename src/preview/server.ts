@@ -41,6 +41,8 @@ export interface PreviewEvents {
 }
 
 export interface PreviewServerOptions {
+  /** Each WebSocket let through, under the grant that admitted it (closed when that grant ends). */
+  onWebSocket?(grantId: string, socket: net.Socket): void;
   manager: SandboxManager;
   grants: PreviewGrants;
   addressing: PreviewAddressing;
@@ -68,6 +70,24 @@ function cookiesForServer(header: string | undefined): string | undefined {
     .map((part) => part.trim())
     .filter((part) => part.length > 0 && !part.startsWith(`${SESSION_COOKIE}=`));
   return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+/**
+ * Whether a browser sent this request from another origin. Every preview shares
+ * one site (`*.localhost`, or the preview domain), so SameSite lets a page of
+ * preview A send B's session cookie: only a top-level navigation (a link, the
+ * address bar) may come from elsewhere, and a WebSocket only from its own page.
+ * Clients that send no Fetch Metadata (curl, scripts) are not browsers' pages.
+ */
+function isForeign(request: http.IncomingMessage, isUpgrade: boolean, ownOrigin: string): boolean {
+  if (isUpgrade) {
+    const origin = request.headers.origin;
+    return origin !== undefined && origin !== ownOrigin;
+  }
+  const site = request.headers['sec-fetch-site'];
+  if (site === undefined || site === 'same-origin' || site === 'none') return false;
+  const isNavigation = request.headers['sec-fetch-mode'] === 'navigate';
+  return !(isNavigation && (request.method === 'GET' || request.method === 'HEAD'));
 }
 
 function clientAddress(socket: net.Socket): string {
@@ -98,7 +118,7 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
   const { manager, grants, addressing, log, events } = options;
 
   /** The sandbox, port and grant a request is for, or why it is refused. */
-  const admit = (request: http.IncomingMessage): Admitted | Refusal => {
+  const admit = (request: http.IncomingMessage, isUpgrade: boolean): Admitted | Refusal => {
     const target = parsePreviewHost(request.headers.host, addressing.domain);
     const sandbox = target === undefined ? undefined : manager.findTaskSandbox(target.sandboxId);
     if (target === undefined || sandbox === undefined || !sandbox.isLive) {
@@ -113,6 +133,13 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
         page: pageFor('unauthorized', { port: target.port, sandboxId: sandbox.id }),
       };
     }
+    if (!grant.isPublic && isForeign(request, isUpgrade, `${addressing.scheme}://${request.headers.host}`)) {
+      return {
+        status: 403,
+        outcome: 'unauthorized',
+        page: pageFor('cross-site', { port: target.port, sandboxId: sandbox.id }),
+      };
+    }
     return { sandbox, grant, port: target.port, host: request.headers.host as string };
   };
 
@@ -121,8 +148,9 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
     const capability = url.searchParams.get(CAPABILITY_PARAM);
     if (capability === null) return false;
     const target = parsePreviewHost(request.headers.host, addressing.domain);
+    // Only a sandbox that exists gets an audit line for a wrong capability: no flood of made-up ids.
     const redeemed =
-      target === undefined
+      target === undefined || manager.findTaskSandbox(target.sandboxId) === undefined
         ? undefined
         : grants.redeem(capability, target.sandboxId, target.port, clientAddress(request.socket));
     if (redeemed === undefined) {
@@ -134,7 +162,8 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
     const maxAge = Math.max(1, Math.floor((redeemed.grant.expiresAt.getTime() - Date.now()) / 1000));
     const secure = addressing.scheme === 'https' ? '; Secure' : '';
     response.writeHead(303, {
-      location: `${url.pathname}${url.search}`,
+      // One leading slash, whatever the request had: `//evil.example` would leave the origin.
+      location: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
       'set-cookie': `${SESSION_COOKIE}=${redeemed.session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`,
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
@@ -173,7 +202,7 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
     (request, response) => {
       const url = new URL(request.url ?? '/', 'http://preview');
       if (redeem(request, response, url)) return;
-      const admitted = admit(request);
+      const admitted = admit(request, false);
       if ('status' in admitted) {
         events?.onRequest?.(admitted.outcome, 'http');
         send(response, admitted.status, admitted.page);
@@ -192,7 +221,17 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
         setHost: false,
       });
       upstream.on('response', (reply) => {
-        response.writeHead(reply.statusCode ?? 502, reply.statusMessage, endToEndHeaders(reply.rawHeaders));
+        const status = reply.statusCode ?? 0;
+        try {
+          // The sandbox's server chooses status and headers: anything Node cannot send is a 502.
+          if (status < 100 || status > 599 || status === 101) throw new Error(`status ${status}`);
+          response.writeHead(status, reply.statusMessage, endToEndHeaders(reply.rawHeaders));
+        } catch {
+          upstream.destroy();
+          events?.onRequest?.('error', 'http');
+          send(response, 502, pageFor('failed', { port, sandboxId: sandbox.id }));
+          return;
+        }
         const meter = new Meter(door.budget);
         meter.on('error', () => response.destroy());
         reply.pipe(meter).pipe(response);
@@ -230,52 +269,68 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
   );
   server.maxConnections = MAX_LISTENER_CONNECTIONS;
 
-  // WebSockets (a dev server's hot reload): the same checks, then the raw bytes both ways.
+  // WebSockets (a dev server's hot reload): the same checks; the raw bytes flow only once the
+  // server in the sandbox agreed (101), and the socket goes when its grant is revoked or expires.
   server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const admitted = admit(request);
+    const admitted = admit(request, true);
     if ('status' in admitted) {
       events?.onRequest?.(admitted.outcome, 'websocket');
       writeRaw(socket, admitted.status, admitted.page);
       return;
     }
-    const { sandbox, port } = admitted;
-    sandbox.preview.open(port).then(
-      (tunnel) => {
-        if (socket.destroyed) {
-          tunnel.destroy();
-          return;
-        }
-        const headers = forwardedHeaders(request, port);
-        // The upgrade itself is what this hop is for: pass it on.
-        headers.push('Connection', 'Upgrade', 'Upgrade', request.headers.upgrade ?? 'websocket');
-        const lines = [`${request.method} ${request.url} HTTP/1.1`];
-        for (let index = 0; index < headers.length; index += 2)
-          lines.push(`${headers[index]}: ${headers[index + 1]}`);
-        tunnel.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (head.length > 0) tunnel.write(head);
-        events?.onRequest?.('ok', 'websocket');
-        void meteredSplice(tunnel, socket, sandbox.preview.budget).then((result) => {
-          events?.onBytes?.('in', result.bytesReceived);
-          events?.onBytes?.('out', result.bytesSent);
-        });
-      },
-      (error: unknown) => {
-        const code = ToolError.from(error).code;
-        events?.onRequest?.(
-          code === 'PORT_NOT_LISTENING' ? 'unreachable' : code === 'QUOTA_EXCEEDED' ? 'limit' : 'error',
-          'websocket',
-        );
-        writeRaw(
-          socket,
-          code === 'QUOTA_EXCEEDED' ? 503 : 502,
-          pageFor(code === 'PORT_NOT_LISTENING' ? 'not-listening' : 'failed', {
-            port,
-            sandboxId: sandbox.id,
-          }),
-        );
-      },
-    );
+    const { sandbox, port, grant } = admitted;
+    const headers = forwardedHeaders(request, port);
+    headers.push('Connection', 'Upgrade', 'Upgrade', request.headers.upgrade ?? 'websocket');
+    const upstream = http.request({
+      agent: sandbox.preview.httpAgent,
+      host: 'sandbox',
+      port,
+      method: request.method,
+      path: request.url,
+      headers,
+      setHost: false,
+    });
+    socket.once('close', () => upstream.destroy());
+    upstream.on('upgrade', (reply, tunnel, upgradeHead) => {
+      if (socket.destroyed) {
+        tunnel.destroy();
+        return;
+      }
+      const lines = [`HTTP/1.1 101 ${reply.statusMessage || 'Switching Protocols'}`];
+      const replyHeaders = reply.rawHeaders;
+      for (let index = 0; index < replyHeaders.length; index += 2) {
+        lines.push(`${replyHeaders[index]}: ${replyHeaders[index + 1]}`);
+      }
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (upgradeHead.length > 0) socket.write(upgradeHead);
+      if (head.length > 0) tunnel.write(head);
+      events?.onRequest?.('ok', 'websocket');
+      options.onWebSocket?.(grant.id, socket);
+      void meteredSplice(tunnel, socket, sandbox.preview.budget).then((result) => {
+        events?.onBytes?.('in', result.bytesReceived);
+        events?.onBytes?.('out', result.bytesSent);
+      });
+    });
+    upstream.on('response', (reply) => {
+      // No upgrade: the server's answer goes back as it is, and this connection ends with it.
+      reply.resume();
+      events?.onRequest?.('error', 'websocket');
+      writeRaw(socket, 502, pageFor('no-upgrade', { port, sandboxId: sandbox.id }));
+    });
+    upstream.on('error', (error: unknown) => {
+      const code = ToolError.from(error).code;
+      events?.onRequest?.(
+        code === 'PORT_NOT_LISTENING' ? 'unreachable' : code === 'QUOTA_EXCEEDED' ? 'limit' : 'error',
+        'websocket',
+      );
+      writeRaw(
+        socket,
+        code === 'QUOTA_EXCEEDED' ? 503 : 502,
+        pageFor(code === 'PORT_NOT_LISTENING' ? 'not-listening' : 'failed', { port, sandboxId: sandbox.id }),
+      );
+    });
+    upstream.end();
   });
   return server;
 }

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type net from 'node:net';
 import type { Logger } from 'pino';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
@@ -8,11 +9,15 @@ import {
   type GrantedBy,
   GrantLimitError,
   type GrantRecord,
+  grantFacts,
   type PreviewGrant,
   PreviewGrants,
 } from './grants.ts';
 import { type PreviewAddressing, previewOrigin } from './host.ts';
 import { CAPABILITY_PARAM, createPreviewServer, type PreviewEvents } from './server.ts';
+
+/** How often expired grants are dropped (and their WebSockets closed). */
+const SWEEP_INTERVAL_MS = 5000;
 
 /** A grant as /v1 and the MCP tool show it: never its capability or session. */
 export interface PreviewView {
@@ -48,6 +53,9 @@ export class Previews {
   readonly grants: PreviewGrants;
   readonly addressing: PreviewAddressing;
   readonly #options: PreviewsOptions;
+  /** Open WebSockets by the grant that admitted them: they end with it. */
+  readonly #webSockets = new Map<string, Set<net.Socket>>();
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: PreviewsOptions) {
     this.#options = options;
@@ -56,10 +64,35 @@ export class Previews {
       onRecord: (record) => {
         auditLine(options.log, record);
         options.events?.onGrant?.(record);
+        if (record.action === 'revoked' || record.action === 'expired')
+          this.#closeWebSockets(record.grant.id);
       },
     });
+    // Expiry ends WebSockets too, which make no further request to be refused at.
+    this.#sweeper = setInterval(() => this.grants.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
     options.manager.on('transition', (sandbox: { id: string }, _from: string, state: string) => {
       if (state === 'removed') this.grants.forget(sandbox.id);
+    });
+  }
+
+  /** Stops the expiry sweep (the listener is closed by whoever bound it). */
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+
+  #closeWebSockets(grantId: string): void {
+    for (const socket of this.#webSockets.get(grantId) ?? []) socket.destroy();
+    this.#webSockets.delete(grantId);
+  }
+
+  #trackWebSocket(grantId: string, socket: net.Socket): void {
+    const sockets = this.#webSockets.get(grantId) ?? new Set<net.Socket>();
+    sockets.add(socket);
+    this.#webSockets.set(grantId, sockets);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) this.#webSockets.delete(grantId);
     });
   }
 
@@ -70,6 +103,7 @@ export class Previews {
       grants: this.grants,
       addressing: this.addressing,
       log: this.#options.log,
+      onWebSocket: (grantId, socket) => this.#trackWebSocket(grantId, socket),
       ...(this.#options.events === undefined ? {} : { events: this.#options.events }),
     });
   }
@@ -144,11 +178,7 @@ function auditLine(log: Logger, record: GrantRecord): void {
   log.info(
     {
       sandboxId: grant.sandboxId,
-      previewId: grant.id,
-      port: grant.port,
-      public: grant.isPublic,
-      grantedBy: grant.grantedBy,
-      expiresAt: grant.expiresAt.toISOString(),
+      ...grantFacts(grant),
       ...(record.action === 'opened' ? { client: record.client } : {}),
     },
     `preview ${record.action}`,

@@ -104,19 +104,31 @@ export class PreviewDoor {
         { details: { limit: 'previewConnections', value: this.#limits.connections } },
       );
     }
-    await this.#listen();
     const tunnelId = randomBytes(16).toString('hex');
-    let timer: NodeJS.Timeout | undefined;
-    const arrived = new Promise<net.Socket>((resolve, reject) => {
-      this.#waiting.set(tunnelId, resolve);
-      timer = setTimeout(
-        () => reject(new ToolError('TIMEOUT', 'the sandbox agent did not bring the preview tunnel')),
-        TUNNEL_ARRIVAL_TIMEOUT_MS,
-      );
+    let arrive: (socket: net.Socket) => void = () => {};
+    const arrived = new Promise<net.Socket>((resolve) => {
+      arrive = resolve;
     });
+    // Counted from here on, so a burst of opens cannot pass the limit while the socket binds.
+    this.#waiting.set(tunnelId, (socket) => arrive(socket));
+    let timer: NodeJS.Timeout | undefined;
     try {
+      await this.#listen();
       await this.#link.call('preview.open', { port, tunnelId }, { timeoutMs: OPEN_TIMEOUT_MS });
-      const socket = await arrived;
+      // The agent answered: its tunnel is on its way (or it lies, and the wait ends the call).
+      const socket = await Promise.race([
+        arrived,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new ToolError('TIMEOUT', 'the sandbox agent did not bring the preview tunnel')),
+            TUNNEL_ARRIVAL_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      if (this.#isClosed) {
+        socket.destroy();
+        throw new ToolError('SANDBOX_UNAVAILABLE', `sandbox ${this.#sandboxId} is going away`);
+      }
       this.#open.add(socket);
       socket.once('close', () => this.#open.delete(socket));
       return socket;
@@ -160,6 +172,11 @@ export class PreviewDoor {
       });
       // The agent runs unprivileged; the directory stays root's and read-only to it.
       await chmod(this.socketPath, 0o666);
+      if (this.#isClosed) {
+        server.close();
+        await rm(this.socketPath, { force: true });
+        throw new ToolError('SANDBOX_UNAVAILABLE', `sandbox ${this.#sandboxId} is going away`);
+      }
       this.#server = server;
     })().catch((error: unknown) => {
       this.#listening = undefined;

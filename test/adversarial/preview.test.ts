@@ -150,6 +150,78 @@ describe('preview attacks', () => {
     assert.match(doubled, /^HTTP\/1\.1 400/);
   });
 
+  it('answers 502 for a status line Node cannot send on, and keeps serving', async () => {
+    const reply = await get(`${tenants.a.url}status099`, tenants.a.cookie);
+    assert.equal(reply.status, 502);
+    await responsive();
+  });
+
+  it('refuses a WebSocket from another origin and a cross-site request with the session (same site, other preview)', async () => {
+    const host = new URL(tenants.a.url).host;
+    const handshake = (origin: string, pathname = '/ws') =>
+      raw(
+        `GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\nCookie: ${tenants.a.cookie}\r\nOrigin: ${origin}\r\n` +
+          'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        1500,
+      );
+    assert.match(await handshake(`http://${new URL(tenants.b.url).host}`), /^HTTP\/1\.1 403/);
+    assert.match(await handshake(`http://${host}`), /^HTTP\/1\.1 101/);
+    const declined = await handshake(`http://${host}`, '/no-upgrade');
+    assert.match(declined, /^HTTP\/1\.1 502/, 'no raw bytes unless the server switched protocols');
+    assert.equal(declined.match(/HTTP\/1\.1 /g)?.length, 1);
+    const crossSite = await raw(
+      `POST /echo HTTP/1.1\r\nHost: ${host}\r\nCookie: ${tenants.a.cookie}\r\nSec-Fetch-Site: same-site\r\n` +
+        'Sec-Fetch-Mode: no-cors\r\nContent-Length: 2\r\n\r\nhi',
+    );
+    assert.match(crossSite, /^HTTP\/1\.1 403/);
+    const navigation = await raw(
+      `GET / HTTP/1.1\r\nHost: ${host}\r\nCookie: ${tenants.a.cookie}\r\nSec-Fetch-Site: cross-site\r\n` +
+        'Sec-Fetch-Mode: navigate\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(navigation, /^HTTP\/1\.1 200/, 'a link from elsewhere still opens the preview');
+  });
+
+  it('redirects a redeemed capability to a path on its own origin, never to //another', async () => {
+    const granted = await plane.fetch(`/v1/sandboxes/${tenants.b.id}/previews`, {
+      method: 'POST',
+      body: JSON.stringify({ port: NODE_PORT }),
+    });
+    const { openUrl } = (await granted.json()) as { openUrl: string };
+    const target = new URL(openUrl);
+    const reply = await raw(
+      `GET /.//evil.example${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(reply, /^HTTP\/1\.1 303/);
+    assert.match(reply, /\r\nLocation: \/evil\.example\r\n/i);
+  });
+
+  it('closes an open WebSocket when its preview is revoked', async () => {
+    const granted = await plane.fetch(`/v1/sandboxes/${tenants.b.id}/previews`, {
+      method: 'POST',
+      body: JSON.stringify({ port: NODE_PORT, public: true }),
+    });
+    const { url, id } = (await granted.json()) as { url: string; id: string };
+    const host = new URL(url).host;
+    const socket = net.connect(listenerAddress());
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    for (let attempt = 0; attempt < 50 && !text.includes('101'); attempt++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(text, /^HTTP\/1\.1 101/);
+    assert.equal(socket.destroyed, false);
+    const revoked = await plane.fetch(`/v1/sandboxes/${tenants.b.id}/previews/${id}`, { method: 'DELETE' });
+    assert.equal(revoked.status, 204);
+    await Promise.race([
+      closed,
+      new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 3000)),
+    ]);
+  });
+
   it("does not serve B's preview to A's cookie under B's Host header", async () => {
     assert.equal((await get(tenants.b.url, tenants.a.cookie)).status, 401);
     assert.equal((await get(tenants.b.url, tenants.b.cookie)).status, 200);
