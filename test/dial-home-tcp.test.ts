@@ -127,6 +127,28 @@ describe('agents dial home over TCP (Docker network)', () => {
     assert.match(refused.stdout, /403/, refused.output);
   });
 
+  it('opens a preview tunnel to a server on the sandbox loopback over the agent port', async () => {
+    await a.callTool('exec_command', {
+      cmd: 'nohup python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace >/dev/null 2>&1 &',
+      yield_time_ms: 500,
+    });
+    await a.callTool('write_file', { path: 'hello.txt', content: 'previewed over tcp\n' });
+    let reply = '';
+    for (let attempt = 0; attempt < 50 && !reply.includes('previewed'); attempt++) {
+      const tunnel = await a.preview.open(8000).catch(() => undefined);
+      if (tunnel === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      tunnel.resume();
+      tunnel.end('GET /hello.txt HTTP/1.0\r\nHost: localhost\r\n\r\n');
+      reply = '';
+      for await (const chunk of tunnel) reply += String(chunk);
+    }
+    assert.match(reply, /^HTTP\/1\.0 200/);
+    assert.match(reply, /previewed over tcp/);
+  });
+
   it("refuses a wrong token and another sandbox's token; its own token opens a tunnel", async () => {
     await a.callTool('write_file', { path: 'probe.cjs', content: PROBE });
     const address = `${gateway}:${portNumber}`;

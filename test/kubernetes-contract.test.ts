@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,7 +9,7 @@ import { pino } from 'pino';
 import { statusOf } from '../src/runtime/kubernetes/api.ts';
 import { KubernetesDriver } from '../src/runtime/kubernetes/driver.ts';
 import { kubeApi } from '../src/runtime/kubernetes/kube-api.ts';
-import { settings, tcpSpecFor } from '../src/runtime/kubernetes/test-spec.ts';
+import { settings, tcpSpecWithFiles } from '../src/runtime/kubernetes/test-spec.ts';
 import { LABEL_ID, managedLabels } from '../src/runtime/labels.ts';
 import { Scratch } from './support/cli.ts';
 import { ROOT } from './support/control-plane.ts';
@@ -65,15 +64,7 @@ describe('kubernetes driver against a real cluster', { skip }, () => {
     await driver.startWatching();
     await driver.createVolume(volume, { ...managedLabels, [LABEL_ID]: id });
     const stateDir = await scratch.directory('sandboxd-contract-');
-    const spec = await tcpSpecFor({
-      id,
-      stateDir,
-      user: { uid: 100_000, gid: 100_000 },
-      address: '10.0.0.1:7070',
-    });
-    await mkdir(spec.socketDir, { recursive: true });
-    for (const file of ['token', 'passwd', 'group'])
-      await writeFile(path.join(spec.socketDir, file), `${file}\n`);
+    const spec = await tcpSpecWithFiles(stateDir, id);
     const name = await driver.create(spec);
     const core = config.makeApiClient(CoreV1Api);
     const networking = config.makeApiClient(NetworkingV1Api);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { Scratch } from '../../../test/support/cli.ts';
@@ -9,12 +7,11 @@ import { loadPolicy } from '../../policy/load.ts';
 import { AgentTokens } from '../../sandbox/agent-tokens.ts';
 import { SandboxManager } from '../../sandbox/manager.ts';
 import { reconcile } from '../../sandbox/reconcile.ts';
-import type { ContainerSpec } from '../driver.ts';
 import { LABEL_ID, LABEL_MANAGED, LABEL_STATE_DIR } from '../labels.ts';
 import { KubeApiError } from './api.ts';
 import { KubernetesDriver } from './driver.ts';
 import { MemoryKubeApi } from './memory-api.ts';
-import { settings, tcpSpecFor } from './test-spec.ts';
+import { settings, tcpSpecWithFiles } from './test-spec.ts';
 
 const log = pino({ level: 'silent' });
 const scratch = new Scratch();
@@ -28,19 +25,7 @@ const until = async (condition: () => boolean, what: string) => {
   assert.fail(`timed out waiting for ${what}`);
 };
 
-/** A spec whose host files exist, in a state directory of its own. */
-async function specIn(stateDir: string, id: string): Promise<ContainerSpec> {
-  const spec = await tcpSpecFor({
-    id,
-    stateDir,
-    user: { uid: 100_000, gid: 100_000 },
-    address: '10.0.0.1:7070',
-  });
-  await mkdir(spec.socketDir, { recursive: true });
-  for (const file of ['token', 'passwd', 'group'])
-    await writeFile(path.join(spec.socketDir, file), `${file} of ${id}\n`);
-  return spec;
-}
+const specIn = tcpSpecWithFiles;
 
 async function driverOver(t: TestContext, api: MemoryKubeApi): Promise<KubernetesDriver> {
   const driver = new KubernetesDriver({ api, settings, log });

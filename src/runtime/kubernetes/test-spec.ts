@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type LoadedPolicy, loadPolicy } from '../../policy/load.ts';
 import { containerSpec } from '../../sandbox/container-spec.ts';
@@ -64,4 +65,19 @@ export async function tcpSpec(id = 'sb-0123456789ab', runtime?: 'runsc'): Promis
     address: 'sandboxd-agent.sandboxd.svc:7070',
     loaded: runtime === undefined ? loaded : { ...loaded, policy: { ...loaded.policy, runtime } },
   });
+}
+
+/** A spec whose host files (token, passwd, group) exist, in the state directory `stateDir`. */
+export async function tcpSpecWithFiles(stateDir: string, id: string): Promise<ContainerSpec> {
+  const spec = await tcpSpecFor({
+    id,
+    stateDir,
+    user: { uid: 100_000, gid: 100_000 },
+    address: '10.0.0.1:7070',
+  });
+  await mkdir(spec.socketDir, { recursive: true });
+  for (const file of ['token', 'passwd', 'group']) {
+    await writeFile(path.join(spec.socketDir, file), `${file} of ${id}\n`);
+  }
+  return spec;
 }
