@@ -19,6 +19,15 @@ if [ -n "${missing_packages// /}" ]; then
   apt-get install -y -qq $missing_packages >/dev/null ||
     { apt-get update -qq && apt-get install -y -qq $missing_packages >/dev/null; }
 fi
+# Podman on this machine cannot start a container without these limits ("error setting rlimit").
+if command -v podman >/dev/null 2>&1 && ! grep -qs '^default_ulimits' /etc/containers/containers.conf; then
+  mkdir -p /etc/containers
+  if grep -qs '^\[containers\]' /etc/containers/containers.conf; then
+    sed -i '/^\[containers\]/a default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]' /etc/containers/containers.conf
+  else
+    printf '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n' >>/etc/containers/containers.conf
+  fi
+fi
 PATH="$(bash scripts/node24.sh):$PATH"
 export PATH
 echo "node $(node --version), npm $(npm --version)"

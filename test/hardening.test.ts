@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { pidsSettings } from '../src/runtime/docker/container-config.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
-import { GVISOR_LIMITS, isGvisor, skipUnderGvisor } from './support/runtime.ts';
+import { GVISOR_LIMITS, isGvisor, REMOVED_SYSCALLS, skipUnderGvisor } from './support/runtime.ts';
 import { TestSandboxes } from './support/sandboxes.ts';
 
 const sandboxes = new TestSandboxes();
@@ -175,16 +175,7 @@ describe('isolation as seen from inside', () => {
     const mount = await sandboxes.exec(sandbox, 'mount -t tmpfs none /tmp');
     assert.notEqual(mount.exit_code, 0);
     // Raw syscalls through perl: io_uring_setup, userfaultfd, keyctl, bpf, perf_event_open, unshare, setns.
-    const numbers = {
-      io_uring_setup: 425,
-      userfaultfd: 323,
-      keyctl: 250,
-      bpf: 321,
-      perf_event_open: 298,
-      unshare: 272,
-      setns: 308,
-    };
-    for (const [name, number] of Object.entries(numbers)) {
+    for (const [name, number] of Object.entries(REMOVED_SYSCALLS)) {
       const result = await sandboxes.exec(
         sandbox,
         `perl -e '$r = syscall(${number}, 0, 0, 0, 0, 0); print "$r ", $!+0'`,

@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { EGRESS_SOCKET_NAME } from '#protocol/egress';
 import { EgressGate } from '../egress/gate.ts';
 import { overrideLookup } from '../egress/resolve.ts';
 import { EgressSection } from '../policy/egress.ts';
+import { unixDialer } from './dial.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { commandEnv, setEgressProxy } from './exec/env.ts';
 
@@ -47,7 +47,7 @@ before(async () => {
   });
   await gate.listen();
   proxy = new EgressProxy({
-    socketPath: path.join(directory, EGRESS_SOCKET_NAME),
+    dialer: unixDialer(directory),
     log: () => undefined,
     onChange: (url) => {
       proxyUrl = url;

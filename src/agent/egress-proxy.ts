@@ -1,11 +1,12 @@
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply, TunnelReply as TunnelReplySchema } from '#protocol/egress';
 import { readFirstLine } from '#protocol/framing';
 import { endToEndHeaders } from '#protocol/http-headers';
 import { LargeReads } from '#protocol/large-reads';
 import { splice } from '#protocol/splice';
+import type { Dialer } from './dial.ts';
 import type { AgentLog } from './log.ts';
 
 /** The control plane resolves (≤ 5 s) and connects (≤ 10 s) before it answers. */
@@ -16,8 +17,8 @@ const FREE_TUNNEL_TIMEOUT_MS = 15_000;
 type Refusal = Extract<TunnelReply, { ok: false }>;
 
 export interface EgressProxyOptions {
-  /** The control plane's egress socket (read-only mount: connect() works, nothing else). */
-  socketPath: string;
+  /** How a tunnel reaches the control plane: its egress socket, or the agent port over TCP. */
+  dialer: Dialer;
   log: AgentLog;
   /** Told the proxy's URL when it starts listening, undefined when it stops. */
   onChange: (url: string | undefined) => void;
@@ -29,13 +30,12 @@ export interface EgressProxyOptions {
  * tunnel's bytes arrive in large reads (a CONNECT splice), else as a plain stream.
  */
 async function openTunnel(
-  socketPath: string,
+  dialer: Dialer,
   host: string,
   port: number,
   reads?: LargeReads,
 ): Promise<{ socket: net.Socket } | { refusal: Refusal }> {
-  const socket = net.connect({
-    path: socketPath,
+  const { socket } = dialer.dial('egress', {
     allowHalfOpen: true,
     ...(reads === undefined ? {} : { onread: reads.options }),
   });
@@ -97,11 +97,11 @@ class TunnelRefused extends Error {
  * a few tunnels, not a hundred (each a name check, lookup and connect).
  */
 class TunnelAgent extends http.Agent {
-  readonly #socketPath: string;
+  readonly #dialer: Dialer;
 
-  constructor(socketPath: string) {
+  constructor(dialer: Dialer) {
     super({ keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: FREE_TUNNEL_TIMEOUT_MS });
-    this.#socketPath = socketPath;
+    this.#dialer = dialer;
   }
 
   /** Node's Agent takes the socket from the callback when this returns nothing. */
@@ -109,7 +109,7 @@ class TunnelAgent extends http.Agent {
     options: http.ClientRequestArgs,
     callback?: (error: Error | null, socket: Duplex) => void,
   ): undefined {
-    void openTunnel(this.#socketPath, options.host ?? '', Number(options.port)).then((result) => {
+    void openTunnel(this.#dialer, options.host ?? '', Number(options.port)).then((result) => {
       if ('refusal' in result) callback?.(new TunnelRefused(result.refusal), undefined as never);
       else callback?.(null, result.socket.resume());
     });
@@ -179,7 +179,7 @@ export class EgressProxy {
       });
     });
     this.#server = server;
-    this.#agent = new TunnelAgent(this.#options.socketPath);
+    this.#agent = new TunnelAgent(this.#options.dialer);
     const { port } = server.address() as net.AddressInfo;
     const url = `http://127.0.0.1:${port}`;
     this.#options.log('info', 'egress proxy listening', { url });
@@ -207,7 +207,7 @@ export class EgressProxy {
       return;
     }
     const reads = new LargeReads();
-    void openTunnel(this.#options.socketPath, target.host, target.port, reads).then((result) => {
+    void openTunnel(this.#options.dialer, target.host, target.port, reads).then((result) => {
       if ('refusal' in result) {
         const { refusal } = result;
         writeRawResponse(client, refusal.status, refusalBody(refusal, `CONNECT ${request.url}`), refusal);

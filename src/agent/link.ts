@@ -1,13 +1,14 @@
-import net from 'node:net';
+import type net from 'node:net';
 import type { Hello } from '#protocol/agent-api';
 import { ToolError } from '#protocol/errors';
 import { encodeLine, type Line, LineSplitter } from '#protocol/framing';
 import { isRequest, Message, RpcErrorCode } from '#protocol/jsonrpc';
+import type { Dialer } from './dial.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { AgentLog } from './log.ts';
 
 export interface LinkOptions {
-  socketPath: string;
+  dialer: Dialer;
   hello: () => Hello;
   dispatcher: Dispatcher;
   log: AgentLog;
@@ -44,18 +45,20 @@ export class Link {
   }
 
   #dial(): void {
-    const { socketPath, log } = this.#options;
-    const socket = net.connect(socketPath);
+    const { dialer, log } = this.#options;
+    const { socket, connectEvent } = dialer.dial('link');
     this.#socket = socket;
     const splitter = new LineSplitter();
     socket.setNoDelay?.(true);
-    socket.on('connect', () => {
+    socket.on(connectEvent, () => {
       this.connections++;
-      this.#backoffMs = this.#options.minBackoffMs ?? 20;
-      log('info', 'connected to control plane', { socketPath, connection: this.connections });
+      log('info', 'connected to control plane', { target: dialer.target, connection: this.connections });
       socket.write(encodeLine({ jsonrpc: '2.0', method: 'hello', params: this.#options.hello() }));
     });
     socket.on('data', (chunk: Buffer) => {
+      // Only a control plane that talks back resets the backoff: an agent port that
+      // accepts and closes (a refused token) is dialled ever more slowly.
+      this.#backoffMs = this.#options.minBackoffMs ?? 20;
       let lines: Line[];
       try {
         lines = splitter.push(chunk);

@@ -1,9 +1,7 @@
 import { realpath } from 'node:fs/promises';
-import path from 'node:path';
-import { AGENT_SOCKET_DIR, AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '#protocol/agent-api';
-import { EGRESS_SOCKET_NAME } from '#protocol/egress';
+import { PROTOCOL_VERSION } from '#protocol/agent-api';
 import { defaultAgentLimits } from '#protocol/limits';
-import { PREVIEW_SOCKET_NAME } from '#protocol/preview';
+import { dialerFromEnv } from './dial.ts';
 import { Dispatcher } from './dispatch.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { setEgressProxy } from './exec/env.ts';
@@ -20,7 +18,7 @@ const agentVersion = typeof SANDBOXD_VERSION === 'string' ? SANDBOXD_VERSION : '
 /** The agent inside the worker container: dial home, serve tools until told to stop. */
 async function main(): Promise<void> {
   const log = createAgentLog((process.env.SANDBOXD_AGENT_LOG_LEVEL as LogLevel | undefined) ?? 'info');
-  const socketPath = process.env.SANDBOXD_SOCKET ?? path.join(AGENT_SOCKET_DIR, AGENT_SOCKET_NAME);
+  const dialer = await dialerFromEnv(process.env);
   const workspaceRoot = await realpath(process.env.SANDBOXD_WORKSPACE ?? '/workspace');
   const home = process.env.HOME ?? '/home/sandbox';
   const context: ToolContext = { workspaceRoot, limits: defaultAgentLimits };
@@ -28,20 +26,20 @@ async function main(): Promise<void> {
   const registry = createToolRegistry(() => context, home, launcher);
   // The launcher starts once the control plane has its ready agent: its spawn (a fork of
   // this process) would otherwise delay the reply to configure, and with it the cold start.
-  // The egress socket sits beside the control socket in the read-only socket directory.
+  // Tunnels dial home as the link does: the egress socket beside the control socket, or the agent port.
   const egressProxy = new EgressProxy({
-    socketPath: path.join(path.dirname(socketPath), EGRESS_SOCKET_NAME),
+    dialer,
     log,
     onChange: setEgressProxy,
   });
-  const previews = new PreviewDialer(path.join(path.dirname(socketPath), PREVIEW_SOCKET_NAME));
+  const previews = new PreviewDialer(dialer);
   const dispatcher = new Dispatcher(registry, context, {
     onConfigured: () => setImmediate(() => launcher.start()),
     egressProxy,
     previews,
   });
   const link = new Link({
-    socketPath,
+    dialer,
     dispatcher,
     log,
     hello: () => ({

@@ -3,6 +3,7 @@ import { ToolError } from '#protocol/errors';
 import { LargeReads } from '#protocol/large-reads';
 import type { PreviewOpen } from '#protocol/preview';
 import { splice } from '#protocol/splice';
+import type { Dialer } from './dial.ts';
 
 /** A local server that neither accepts nor refuses within this is reported as not listening. */
 const LOCAL_CONNECT_TIMEOUT_MS = 5000;
@@ -41,11 +42,12 @@ function connectOnce(address: string, port: number, reads: LargeReads): Promise<
  * splices. The server's bytes (the heavy direction) arrive in large reads.
  */
 export class PreviewDialer {
-  readonly #socketPath: string;
+  readonly #dialer: Dialer;
   readonly #tunnels = new Set<net.Socket>();
 
-  constructor(socketPath: string) {
-    this.#socketPath = socketPath;
+  /** Tunnels dial home as the link does: the preview socket, or the agent port over TCP. */
+  constructor(dialer: Dialer) {
+    this.#dialer = dialer;
   }
 
   get activeTunnels(): number {
@@ -73,11 +75,11 @@ export class PreviewDialer {
         },
       );
     }
-    const tunnel = net.connect({ path: this.#socketPath, allowHalfOpen: true });
+    const { socket: tunnel, connectEvent } = this.#dialer.dial('preview', { allowHalfOpen: true });
     try {
       await new Promise<void>((resolve, reject) => {
         tunnel.once('error', reject);
-        tunnel.once('connect', () => {
+        tunnel.once(connectEvent, () => {
           tunnel.off('error', reject);
           resolve();
         });

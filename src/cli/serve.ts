@@ -13,7 +13,6 @@ import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import { PolicyName } from '../policy/schema.ts';
 import { PREVIEW_DOMAIN, type PreviewAddressing, previewOrigin } from '../preview/host.ts';
 import { Previews } from '../preview/service.ts';
-import { DockerDriver } from '../runtime/docker/driver.ts';
 import { DEFAULT_QUOTAS, SandboxManager } from '../sandbox/manager.ts';
 import { controlPlaneSocket, type OwnerInfo, OwnerSocket, OwnerSocketBusy } from '../sandbox/owner-socket.ts';
 import { WarmPool } from '../sandbox/pool.ts';
@@ -24,6 +23,13 @@ import { Snapshots } from '../sandbox/snapshots.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
+import {
+  RuntimeConfig,
+  rawRuntimeConfig,
+  runtimeArgOptions,
+  runtimeConfigProblem,
+  runtimeOf,
+} from './serve-runtime.ts';
 import { CannotStart, UsageError } from './usage.ts';
 import { hostWorkspace } from './workspace-dir.ts';
 
@@ -35,7 +41,7 @@ const list = z.string().transform((value) =>
 );
 
 /** Everything `sandboxd serve` runs with: flags over environment over defaults. */
-export const ServeConfig = z.object({
+export const ServeConfig = RuntimeConfig.extend({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),
   workspace: z.string().optional(),
@@ -136,6 +142,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
       pool: { type: 'string' },
       'preview-port': { type: 'string' },
       'preview-domain': { type: 'string' },
+      ...runtimeArgOptions,
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -164,6 +171,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     previewPort: values['preview-port'] ?? env.SANDBOXD_PREVIEW_PORT,
     previewDomain: values['preview-domain'] ?? env.SANDBOXD_PREVIEW_DOMAIN,
     audit: env.SANDBOXD_AUDIT,
+    ...rawRuntimeConfig(values, env),
   };
   const parsed = ServeConfig.safeParse(
     Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
@@ -172,6 +180,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     const issue = parsed.error.issues[0];
     throw new UsageError(`configuration: ${issue?.path.join('.')}: ${issue?.message}`);
   }
+  const problem = runtimeConfigProblem(parsed.data);
+  if (problem !== undefined) throw new UsageError(`configuration: ${problem}`);
   previewAddressing(parsed.data.previewDomain, 0);
   if (parsed.data.noAuth && !isLoopback(parsed.data.host)) {
     throw new UsageError('--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)');
@@ -245,9 +255,11 @@ async function serveHolding(
   serving: { url?: string; previewUrl?: string },
   log: Logger,
 ): Promise<number> {
-  const driver = new DockerDriver();
+  const runtime = await runtimeOf(config, config.stateDir, log);
+  const { driver } = runtime;
   const manager = new SandboxManager({
     driver,
+    ...(runtime.dialHome === undefined ? {} : { dialHome: runtime.dialHome }),
     stateDir: config.stateDir,
     log,
     quotas: { maxSandboxes: config.maxSandboxes, maxPerOwner: config.maxPerToken },
@@ -288,6 +300,8 @@ async function serveHolding(
     allowCreate: config.createWorkspaces,
     isGitWritable: config.isGitWritable,
   });
+  // Listening before reconcile: adopted sandboxes' agents redial as soon as they can.
+  const agentPort = await runtime.startAgentPort(manager);
   const audit = config.audit === 'on' ? AuditLog.inStateDir(config.stateDir, log) : undefined;
   const recorder = audit === undefined ? undefined : new AuditRecorder(audit, manager);
   const adopted = await reconcile(manager, {
@@ -433,6 +447,8 @@ async function serveHolding(
   await manager.shutdown();
   recorder?.close();
   audit?.close();
+  await agentPort?.close();
+  runtime.close();
   return reason.startsWith('SIG') ? 0 : 1;
 }
 

@@ -32,12 +32,16 @@ Commands:
       output are defused, colours kept; --raw-output passes the bytes unchanged.
   serve [--host 127.0.0.1] [--port 8080] [--workspace DIR [--git-write]] [--policy NAME]
         [--no-auth] [--state-dir DIR] [--max-sandboxes N] [--allowed-hosts a,b]
-        [--allowed-origins a,b]
+        [--allowed-origins a,b] [--runtime-driver docker|kubernetes] [--namespace NS]
+        [--agent-listen HOST:PORT [--agent-address HOST:PORT] [--agent-network NET]]
       The control plane: Streamable HTTP MCP at /mcp (default workspace) and
       /w/NAME/mcp (named workspaces), the /v1 provisioning API, /healthz, /readyz,
       /metrics. Needs a bearer token (SANDBOXD_TOKEN, or one generated at first start).
       One serve per state directory; a second one refuses to start. With
       --workspace, DIR/.git is read-only in the sandbox unless --git-write.
+      With --agent-listen, agents dial that TCP port with a per-sandbox token
+      instead of a socket directory (Docker: on --agent-network; Kubernetes:
+      required, see README "On Kubernetes").
   stdio --workspace DIR [--policy NAME] [--eager] [--git-write]
       Serve MCP on stdin/stdout for a local client; every tool runs in a hardened
       container over DIR, started on first use (--eager: at once) and removed when

@@ -51,6 +51,8 @@ export interface EgressGateOptions {
   connect?: Connect;
   /** How long a connection may take to send its request line (tests shorten it). */
   requestTimeoutMs?: number;
+  /** 'tcp': no egress.sock; the agent port hands over this sandbox's tunnels (acceptConnection). */
+  transport?: 'unix' | 'tcp';
 }
 
 function errorCode(error: unknown): string {
@@ -111,6 +113,7 @@ export class EgressGate {
   /** Listens on egress.sock when egress is on (a stale socket is replaced); a no-op otherwise. */
   async listen(): Promise<void> {
     if (this.#isClosed || this.#allowList === null || this.#server !== undefined) return;
+    if (this.#options.transport === 'tcp') return;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
       this.#accept(socket),
     );
@@ -125,6 +128,11 @@ export class EgressGate {
     });
     // The agent runs as an unprivileged user; the directory it sits in stays root's and read-only to it.
     await chmod(this.socketPath, 0o666);
+  }
+
+  /** A tunnel from the agent port that proved it is this sandbox's (TCP transport). */
+  acceptConnection(socket: net.Socket): void {
+    this.#accept(socket);
   }
 
   async close(): Promise<void> {

@@ -69,6 +69,7 @@ const SANDBOX_EXAMPLE: z.infer<typeof SandboxView> = {
   mcpUrl: 'http://127.0.0.1:8080/s/sb-3f9a1c2b7d4e/mcp',
   image: 'sandboxd-worker:latest',
   runtime: 'runc',
+  seccomp: 'policy',
   policy: 'default',
   workspace: { volume: 'sandboxd-ws-sb-3f9a1c2b7d4e' },
   labels: { task: 'fix-bug-123' },

@@ -26,6 +26,8 @@ export const SandboxView = z.object({
   mcpUrl: z.string(),
   image: z.string(),
   runtime: Runtime,
+  /** The seccomp profile in force: the policy's, or the runtime's default where a node lacked ours (Kubernetes). */
+  seccomp: z.enum(['policy', 'runtime-default']),
   policy: z.string(),
   workspace: z.union([
     z.object({ volume: z.string() }).strict(),

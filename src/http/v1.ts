@@ -89,6 +89,8 @@ export function describe(sandbox: Sandbox, origin: string, previews?: Previews):
     mcpUrl: mcpUrl(origin, sandbox.id),
     image: policy.image,
     runtime: policy.runtime,
+    // 'runtime-default' where a node lacked our profile (Kubernetes); the policy's otherwise.
+    seccomp: sandbox.seccomp,
     policy: policy.name,
     workspace:
       sandbox.workspace.kind === 'volume'

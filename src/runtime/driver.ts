@@ -47,9 +47,27 @@ export interface ContainerSpec {
   workspace: WorkspaceSource;
   /** Host directory holding the agent's socket, mounted read-only at /run/sandboxd. */
   socketDir: string;
+  /**
+   * The agent dials home over TCP instead: the socket directory is not mounted,
+   * the token file (and the CA, for TLS) are, read-only under AGENT_AUTH_DIR.
+   * On Docker the container joins `network`, which must reach nothing but the
+   * agent port; on Kubernetes a NetworkPolicy says the same.
+   */
+  dialHome?: DialHome;
   /** Host files (in the socket directory) mounted read-only at /etc/passwd and /etc/group. */
   identity?: { passwd: string; group: string };
   hostname: string;
+}
+
+export interface DialHome {
+  /** host:port of the control plane's agent port, as the worker reaches it. */
+  address: string;
+  /** Host file holding the sandbox's token. */
+  tokenFile: string;
+  /** Host file holding the CA certificate the agent port's certificate chains to: TLS. */
+  caFile?: string;
+  /** Docker: the network the worker joins (internal, reaching only the agent port). */
+  network?: string;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -102,6 +120,11 @@ export interface RuntimeDriver {
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** The last lines the container wrote, for error messages. */
   logsTail(id: string, lines: number): Promise<string>;
+  /**
+   * Which seccomp profile the container runs under: the policy's, or the
+   * runtime's default where a node lacks ours (Kubernetes). Without the method: the policy's.
+   */
+  seccompOf?(id: string): SeccompInForce;
   /** What the container uses now (the dashboard's columns); a driver without it shows none. */
   usage?(id: string): Promise<ContainerUsage | undefined>;
 }
@@ -178,3 +201,5 @@ export interface SnapshotEngine {
   ): Promise<void>;
   runHelper(spec: HelperSpec): Promise<HelperResult>;
 }
+
+export type SeccompInForce = 'policy' | 'runtime-default';

@@ -37,6 +37,8 @@ export const LABEL_POOL = 'io.sandboxd.pool';
 export const LABEL_GIT = 'io.sandboxd.git';
 /** On a workspace volume: the uid (and gid) its sandboxes run as (sandbox/uids.ts). */
 export const LABEL_UID = 'io.sandboxd.uid';
+/** On a pod: 'policy' (our profile) or 'runtime-default' (its node lacked ours); see runtime/kubernetes. */
+export const LABEL_SECCOMP = 'io.sandboxd.seccomp';
 /** On a snapshot's volume: the snapshot's id (sandbox/snapshots.ts). */
 export const LABEL_SNAPSHOT = 'io.sandboxd.snapshot';
 /** On a snapshot's volume: the sandbox it was taken from. */

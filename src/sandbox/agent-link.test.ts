@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { PROTOCOL_VERSION } from '../protocol/agent-api.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { encodeLine, LineSplitter } from '../protocol/framing.ts';
 import { defaultAgentLimits } from '../protocol/limits.ts';
 import { AgentLink } from './agent-link.ts';
+import { FAKE_HELLO } from './test-hello.ts';
 
 /** A link that fails to drop a connection leaves the test waiting: fail it instead. */
 const WITHIN = { timeout: 10_000 };
@@ -63,18 +63,7 @@ class FakeAgent {
   /** Says hello and answers configure: the link is then ready. */
   async greet(link: AgentLink): Promise<void> {
     const ready = new Promise((resolve) => link.once('ready', resolve));
-    this.send({
-      jsonrpc: '2.0',
-      method: 'hello',
-      params: {
-        protocolVersion: PROTOCOL_VERSION,
-        agentVersion: 'fake',
-        pid: 7,
-        uid: 1000,
-        gid: 1000,
-        activeCommands: 0,
-      },
-    });
+    this.send(FAKE_HELLO);
     this.reply((await this.next()).id, {});
     await ready;
   }

@@ -43,6 +43,11 @@ export interface AgentLinkOptions {
   log: Logger;
   /** Whether the agent should serve the egress proxy; asked at every configure. */
   serveEgressProxy?: () => boolean;
+  /**
+   * 'tcp': no socket of its own; the agent port (agent-port.ts) hands over the
+   * connections that proved they are this sandbox's. 'unix' by default.
+   */
+  transport?: 'unix' | 'tcp';
 }
 
 export interface CallOptions {
@@ -125,7 +130,23 @@ export class AgentLink extends EventEmitter {
   async listen(): Promise<void> {
     await mkdir(this.#options.socketDir, { recursive: true, mode: 0o755 });
     await chmod(this.#options.socketDir, 0o755);
-    await this.#open();
+    if (this.#options.transport !== 'tcp') await this.#open();
+  }
+
+  /**
+   * A connection from the agent port that proved it is this sandbox's (TCP
+   * transport). Its dials are counted as on the Unix socket; while they are
+   * spent, connections are closed on arrival instead of the socket being closed.
+   */
+  acceptConnection(socket: net.Socket): void {
+    if (this.#dials.tokens < 1) {
+      this.#dials.take(1);
+      socket.destroy();
+      return;
+    }
+    this.#accept(socket);
+    // The agent port paused it after reading the dial hello (and put back what followed).
+    socket.resume();
   }
 
   async #open(): Promise<void> {

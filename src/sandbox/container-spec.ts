@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LoadedPolicy } from '../policy/load.ts';
-import type { ContainerSpec, WorkspaceSource } from '../runtime/driver.ts';
+import { ENV_CONTROL_ADDRESS, ENV_CONTROL_TLS } from '../protocol/dial.ts';
+import type { ContainerSpec, DialHome, WorkspaceSource } from '../runtime/driver.ts';
 
 export const SANDBOX_HOME = '/home/sandbox';
 export const SANDBOX_USER = { uid: 1000, gid: 1000 };
@@ -15,6 +16,7 @@ export interface SpecInput {
   labels: Record<string, string>;
   command?: string[];
   identity?: { passwd: string; group: string };
+  dialHome?: DialHome;
 }
 
 /** The worker container a policy asks for, for one sandbox. */
@@ -45,5 +47,10 @@ export function containerSpec(loaded: LoadedPolicy, input: SpecInput): Container
   };
   if (input.command !== undefined) spec.command = input.command;
   if (input.identity !== undefined) spec.identity = input.identity;
+  if (input.dialHome !== undefined) {
+    spec.dialHome = input.dialHome;
+    spec.env[ENV_CONTROL_ADDRESS] = input.dialHome.address;
+    if (input.dialHome.caFile !== undefined) spec.env[ENV_CONTROL_TLS] = '1';
+  }
   return spec;
 }

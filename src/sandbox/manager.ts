@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { EgressRecord } from '../egress/audit.ts';
 import { type Connect, EgressGate } from '../egress/gate.ts';
@@ -9,7 +10,7 @@ import { agentLimits, egressAllowList } from '../policy/derived.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import { ToolError } from '../protocol/errors.ts';
-import type { RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
+import type { DialHome, RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
   LABEL_ID,
   LABEL_UID,
@@ -18,6 +19,7 @@ import {
   workspaceVolumeName,
 } from '../runtime/labels.ts';
 import { AgentLink } from './agent-link.ts';
+import type { AgentTokens } from './agent-tokens.ts';
 import { containerSpec, SANDBOX_USER } from './container-spec.ts';
 import { folderFacts, folderGone, gitProtection } from './host-folder.ts';
 import { writeIdentityFiles } from './identity.ts';
@@ -80,7 +82,22 @@ export interface ManagerOptions {
   egressLookup?: Lookup;
   /** How egress connects to a checked address; TCP by default (tests watch it). */
   egressConnect?: Connect;
+  /** Workers dial home over TCP to the agent port (agent-port.ts) instead of their socket directory. */
+  dialHome?: DialHomeOptions;
 }
+
+export interface DialHomeOptions {
+  /** host:port of the agent port as workers reach it. */
+  address: string;
+  tokens: AgentTokens;
+  /** Docker: the network workers join. */
+  network?: string;
+  /** The CA certificate (a host file) that the agent port's certificate chains to: TLS. */
+  caFile?: string;
+}
+
+/** The sandbox's token, beside its identity files in its socket directory (mounted, or put in a Secret). */
+const TOKEN_FILE = 'token';
 
 const WATCH_INTERVAL_MS = 100;
 const STOP_GRACE_SECONDS = 5;
@@ -119,6 +136,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
   readonly uidRange: UidRange | undefined;
   readonly egressLookup: Lookup;
   readonly egressConnect: Connect | undefined;
+  readonly dialHome: DialHomeOptions | undefined;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -132,6 +150,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
     this.uidRange = options.uidRange;
     this.egressLookup = options.egressLookup ?? systemLookup;
     this.egressConnect = options.egressConnect;
+    this.dialHome = options.dialHome;
     this.quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
   }
 
@@ -180,6 +199,11 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
   adopt(sandbox: Sandbox): void {
     this.#sandboxes.set(sandbox.id, sandbox);
     this.#watchLink(sandbox);
+    this.#readSeccomp(sandbox);
+  }
+
+  #readSeccomp(sandbox: Sandbox): void {
+    sandbox.readSeccomp = () => this.driver.seccompOf?.(sandbox.containerId ?? '') ?? 'policy';
   }
 
   /**
@@ -192,9 +216,11 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
     allowList: EgressAllowList | null,
   ): { link: AgentLink; egress: EgressGate; preview: PreviewDoor } {
     const socketDir = socketDirFor(this.stateDir, id);
+    const transport = this.dialHome === undefined ? 'unix' : 'tcp';
     const egress = new EgressGate({
       sandboxId: id,
       socketDir,
+      transport,
       allowList,
       lookup: this.egressLookup,
       ...(this.egressConnect === undefined ? {} : { connect: this.egressConnect }),
@@ -208,6 +234,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       limits: agentLimits(loaded.policy),
       log: this.log,
       serveEgressProxy: () => egress.allowList !== null,
+      transport,
     });
     const preview = new PreviewDoor({
       sandboxId: id,
@@ -215,6 +242,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       link,
       log: this.log,
       limits: loaded.policy.preview,
+      transport,
     });
     return { link, egress, preview };
   }
@@ -365,6 +393,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
     });
     sandbox.isPooled = options.isPooled ?? false;
     this.#watchLink(sandbox);
+    this.#readSeccomp(sandbox);
     this.#sandboxes.set(id, sandbox);
     this.log.info({ sandboxId: id, policy: policy.name, workspace }, 'sandbox creating');
     const startedAt = performance.now();
@@ -401,6 +430,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       }
       const runAs = user ?? SANDBOX_USER;
       const identity = await writeIdentityFiles(socketDir, runAs);
+      const dialHome = await this.#dialHomeFiles(id, socketDir);
       const labels = encodeSandboxLabels(
         {
           id,
@@ -427,6 +457,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
         workspace,
         socketDir,
         identity,
+        ...(dialHome === undefined ? {} : { dialHome }),
         labels,
         user: runAs,
         ...(options.command === undefined ? {} : { command: options.command }),
@@ -446,6 +477,21 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       this.#sandboxes.delete(id);
       throw error;
     }
+  }
+
+  /** In TCP mode: the sandbox's token written beside its identity files, readable by its uid only through the mount. */
+  async #dialHomeFiles(id: string, socketDir: string): Promise<DialHome | undefined> {
+    const options = this.dialHome;
+    if (options === undefined) return undefined;
+    const tokenFile = path.join(socketDir, TOKEN_FILE);
+    // The socket directory's parents are 0700: no other host user reaches the file.
+    await writeFile(tokenFile, options.tokens.tokenFor(id), { mode: 0o644 });
+    return {
+      address: options.address,
+      tokenFile,
+      ...(options.caFile === undefined ? {} : { caFile: options.caFile }),
+      ...(options.network === undefined ? {} : { network: options.network }),
+    };
   }
 
   /** Waits for the agent to dial in; fails early if the container stops first. */

@@ -38,6 +38,7 @@ export class PreviewDoor {
   readonly #link: AgentLink;
   readonly #log: Logger;
   readonly #limits: PreviewLimits;
+  readonly #transport: 'unix' | 'tcp';
   readonly #waiting = new Map<string, (socket: net.Socket) => void>();
   readonly #unnamed = new Set<net.Socket>();
   readonly #open = new Set<net.Socket>();
@@ -51,7 +52,10 @@ export class PreviewDoor {
     link: AgentLink;
     log: Logger;
     limits: PreviewLimits;
+    /** 'tcp': no preview.sock; the agent port hands over this sandbox's tunnels (acceptConnection). */
+    transport?: 'unix' | 'tcp';
   }) {
+    this.#transport = options.transport ?? 'unix';
     this.socketPath = path.join(options.socketDir, PREVIEW_SOCKET_NAME);
     this.#sandboxId = options.sandboxId;
     this.#link = options.link;
@@ -146,8 +150,14 @@ export class PreviewDoor {
     }
   }
 
+  /** A tunnel from the agent port that proved it is this sandbox's (TCP transport). */
+  acceptConnection(socket: net.Socket): void {
+    this.#accept(socket);
+  }
+
   /** Listens on preview.sock from the first preview on (a stale socket is replaced). */
   #listen(): Promise<void> {
+    if (this.#transport === 'tcp') return Promise.resolve();
     this.#listening ??= (async () => {
       const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
         this.#accept(socket),

@@ -4,7 +4,7 @@ import type { LoadedPolicy } from '../policy/load.ts';
 import type { ToolReply } from '../protocol/agent-api.ts';
 import { invalidArgument, ToolError } from '../protocol/errors.ts';
 import type { AgentToolSpec, ToolOutcome } from '../protocol/tool-spec.ts';
-import type { WorkspaceSource } from '../runtime/driver.ts';
+import type { SeccompInForce, WorkspaceSource } from '../runtime/driver.ts';
 import type { AgentLink } from './agent-link.ts';
 import { ENTER_STATE, type SandboxState } from './lifecycle.ts';
 import type { PreviewDoor } from './preview-door.ts';
@@ -58,6 +58,8 @@ export class Sandbox {
   /** For a host folder: its owner (uid:gid) when the sandbox was made; a re-created folder must keep it. */
   workspaceOwner: string | undefined;
   containerId: string | undefined;
+  /** Asks the driver which seccomp profile the container runs under (set by the manager). */
+  readSeccomp: () => SeccompInForce = () => 'policy';
   #state: SandboxState = 'creating';
   lastUsedAt = Date.now();
   /** A warm-pool member no task holds yet: not listed, not reaped for idleness. */
@@ -94,6 +96,11 @@ export class Sandbox {
 
   get isLive(): boolean {
     return this.state !== 'removed' && this.state !== 'failed';
+  }
+
+  /** The policy's profile, or the runtime's default where a node lacked ours (Kubernetes). */
+  get seccomp(): SeccompInForce {
+    return this.readSeccomp();
   }
 
   /** Runs one agent tool, its input checked and its reply's result validated by the tool's descriptor. */

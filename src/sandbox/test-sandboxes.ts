@@ -7,8 +7,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { AGENT_SOCKET_NAME, PROTOCOL_VERSION } from '#protocol/agent-api';
+import { PROTOCOL_VERSION } from '#protocol/agent-api';
 import { defaultAgentLimits } from '#protocol/limits';
+import { unixDialer } from '../agent/dial.ts';
 import { Dispatcher } from '../agent/dispatch.ts';
 import { Link } from '../agent/link.ts';
 import type { ToolContext } from '../agent/tools/context.ts';
@@ -24,7 +25,7 @@ export function inProcessAgent(workspaceRoot: string) {
     const context: ToolContext = { workspaceRoot, limits: defaultAgentLimits };
     const registry = createToolRegistry(() => context, os.tmpdir());
     const link = new Link({
-      socketPath: path.join(spec.socketDir, AGENT_SOCKET_NAME),
+      dialer: unixDialer(spec.socketDir),
       dispatcher: new Dispatcher(registry, context),
       log: () => undefined,
       minBackoffMs: 5,

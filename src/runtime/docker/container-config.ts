@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { AGENT_SOCKET_DIR } from '../../protocol/agent-api.ts';
+import { AGENT_AUTH_DIR, AGENT_CA_FILE, AGENT_TOKEN_FILE } from '../../protocol/dial.ts';
 import type { ContainerSpec } from '../driver.ts';
 
 /**
@@ -56,6 +57,32 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
             }),
           ),
         ];
+  const dialHome = spec.dialHome;
+  if (dialHome !== undefined && dialHome.network === undefined) {
+    throw new Error('dialling home over TCP on Docker needs the network the worker joins');
+  }
+  // connect() works through a read-only bind mount, so the agent can reach the socket but never replace it.
+  const homeMounts: Docker.MountSettings[] =
+    dialHome === undefined
+      ? [{ Type: 'bind', Source: spec.socketDir, Target: AGENT_SOCKET_DIR, ReadOnly: true }]
+      : [
+          {
+            Type: 'bind',
+            Source: dialHome.tokenFile,
+            Target: path.posix.join(AGENT_AUTH_DIR, AGENT_TOKEN_FILE),
+            ReadOnly: true,
+          },
+          ...(dialHome.caFile === undefined
+            ? []
+            : [
+                {
+                  Type: 'bind' as const,
+                  Source: dialHome.caFile,
+                  Target: path.posix.join(AGENT_AUTH_DIR, AGENT_CA_FILE),
+                  ReadOnly: true,
+                },
+              ]),
+        ];
   return {
     name: spec.name,
     Image: spec.image,
@@ -65,7 +92,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
     Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     Labels: spec.labels,
     ...(spec.command === undefined ? {} : { Cmd: spec.command, Entrypoint: [] }),
-    NetworkDisabled: true,
+    NetworkDisabled: dialHome === undefined,
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
@@ -73,7 +100,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
     OpenStdin: false,
     HostConfig: {
       Runtime: spec.runtime,
-      NetworkMode: 'none',
+      NetworkMode: dialHome?.network ?? 'none',
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
       CapAdd: [],
@@ -103,8 +130,7 @@ export function containerConfig(spec: ContainerSpec): Docker.ContainerCreateOpti
       Tmpfs: tmpfs,
       Mounts: [
         ...workspaceMounts,
-        // connect() works through a read-only bind mount, so the agent can reach the socket but never replace it.
-        { Type: 'bind', Source: spec.socketDir, Target: AGENT_SOCKET_DIR, ReadOnly: true },
+        ...homeMounts,
         ...(spec.identity === undefined
           ? []
           : [
