@@ -1,4 +1,4 @@
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import {
 } from '../protocol/egress.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import { LargeReads } from '../protocol/large-reads.ts';
+import { listenOnSocketFile } from '../protocol/socket-file.ts';
 import { canonicalAddress } from './addresses.ts';
 import { type EgressRecord, logEgress } from './audit.ts';
 import { ByteBudget } from './budget.ts';
@@ -118,16 +119,7 @@ export class EgressGate {
       this.#accept(socket),
     );
     this.#server = server;
-    await rm(this.socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    // The agent runs as an unprivileged user; the directory it sits in stays root's and read-only to it.
-    await chmod(this.socketPath, 0o666);
+    await listenOnSocketFile(server, this.socketPath);
   }
 
   /** A tunnel from the agent port that proved it is this sandbox's (TCP transport). */

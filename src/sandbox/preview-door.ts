@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import type { Policy } from '../policy/schema.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import { MAX_PREVIEW_HELLO_BYTES, PREVIEW_SOCKET_NAME, PreviewTunnelHello } from '../protocol/preview.ts';
+import { listenOnSocketFile } from '../protocol/socket-file.ts';
 import type { AgentLink } from './agent-link.ts';
 
 /** Connections that have not named their tunnel yet; more are closed unread. */
@@ -162,16 +163,7 @@ export class PreviewDoor {
       const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
         this.#accept(socket),
       );
-      await rm(this.socketPath, { force: true });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.socketPath, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      // The agent runs unprivileged; the directory stays root's and read-only to it.
-      await chmod(this.socketPath, 0o666);
+      await listenOnSocketFile(server, this.socketPath);
       if (this.#isClosed) {
         server.close();
         await rm(this.socketPath, { force: true });
