@@ -15,6 +15,13 @@ RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protect
       -o /src/launcher /src/launcher.c \
  && strip /src/launcher \
  && install -m 0755 /src/launcher /launcher
+# The relay: splice(2) between two sockets, for a tunnel's bulk bytes (image/relay/relay.c).
+COPY image/relay/relay.c /src/relay.c
+RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+      -fstack-clash-protection -fcf-protection -fPIE -pie -Wl,-z,relro,-z,now,-z,noexecstack \
+      -o /src/relay /src/relay.c \
+ && strip /src/relay \
+ && install -m 0755 /src/relay /relay
 # statx without AT_NO_AUTOMOUNT where gVisor refuses it (see the file): `ls` works under runsc.
 COPY image/statx-compat/statx-compat.c /src/statx-compat.c
 RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
@@ -61,6 +68,7 @@ RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} + \
 COPY dist/agent.mjs /opt/sandboxd/agent.mjs
 # Root-owned and 0755 (install -m in the launcher stage; COPY keeps the mode and gives root the file).
 COPY --from=launcher /launcher /opt/sandboxd/launcher
+COPY --from=launcher /relay /opt/sandboxd/relay
 COPY --from=launcher /statx-compat.so /opt/sandboxd/statx-compat.so
 RUN echo /opt/sandboxd/statx-compat.so > /etc/ld.so.preload
 

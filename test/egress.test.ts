@@ -78,15 +78,9 @@ before(async () => {
       },
       async (name) => assert.fail(`${name} was looked up, but it is not on the allow-list`),
     ),
-    egressConnect: (address, port, onread) => {
+    egressConnect: (address, port) => {
       connects.push(`${address}:${port}`);
-      return net.connect({
-        host: address,
-        port,
-        allowHalfOpen: true,
-        noDelay: true,
-        ...(onread ? { onread } : {}),
-      });
+      return net.connect({ host: address, port, allowHalfOpen: true, noDelay: true });
     },
   });
   sandboxes.manager.on('egress', (record: EgressRecord) => records.push(record));

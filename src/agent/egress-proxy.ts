@@ -5,9 +5,9 @@ import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply, TunnelReply as TunnelReplySch
 import { readFirstLine } from '#protocol/framing';
 import { endToEndHeaders } from '#protocol/http-headers';
 import { LargeReads } from '#protocol/large-reads';
-import { splice } from '#protocol/splice';
 import type { Dialer } from './dial.ts';
 import type { AgentLog } from './log.ts';
+import { relaySplice } from './relay.ts';
 
 /** The control plane resolves (≤ 5 s) and connects (≤ 10 s) before it answers. */
 const TUNNEL_REPLY_TIMEOUT_MS = 30_000;
@@ -220,7 +220,7 @@ export class EgressProxy {
       this.#tunnels.add(client);
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) result.socket.write(head);
-      void splice(client, result.socket, { bReads: reads }).finally(() => this.#tunnels.delete(client));
+      void relaySplice(client, result.socket, reads).finally(() => this.#tunnels.delete(client));
     });
   }
 

@@ -2,8 +2,8 @@ import net from 'node:net';
 import { ToolError } from '#protocol/errors';
 import { LargeReads } from '#protocol/large-reads';
 import type { PreviewOpen } from '#protocol/preview';
-import { splice } from '#protocol/splice';
 import type { Dialer } from './dial.ts';
+import { relaySplice } from './relay.ts';
 
 /** A local server that neither accepts nor refuses within this is reported as not listening. */
 const LOCAL_CONNECT_TIMEOUT_MS = 5000;
@@ -94,7 +94,7 @@ export class PreviewDialer {
     }
     tunnel.write(`${JSON.stringify({ tunnel: tunnelId })}\n`);
     this.#tunnels.add(tunnel);
-    void splice(tunnel, local, { bReads: reads }).finally(() => this.#tunnels.delete(tunnel));
+    void relaySplice(tunnel, local, reads).finally(() => this.#tunnels.delete(tunnel));
     return {};
   }
 

@@ -28,6 +28,7 @@ export async function imageCommand(args: string[]): Promise<number> {
     files: [
       'image/worker.Dockerfile',
       'image/launcher/launcher.c',
+      'image/relay/relay.c',
       'image/statx-compat/statx-compat.c',
       'dist/agent.mjs',
     ],

@@ -65,9 +65,9 @@ async function openGate(
   const resolver = overrideLookup({ 'registry.test': ['127.0.0.1'], ...overrides }, async () =>
     assert.fail('only overridden names are resolved'),
   );
-  const connect: Connect = (address, target, onread) => {
+  const connect: Connect = (address, target) => {
     connects.push(`${address}:${target}`);
-    return net.connect({ host: address, port: target, allowHalfOpen: true, ...(onread ? { onread } : {}) });
+    return net.connect({ host: address, port: target, allowHalfOpen: true });
   };
   const allowList: EgressAllowList = { ...EgressSection.parse({ ports: [port], ...section }) };
   gate = new EgressGate({

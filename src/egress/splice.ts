@@ -1,36 +1,71 @@
 import type net from 'node:net';
-import { Transform, type TransformCallback } from 'node:stream';
-import type { LargeReads } from '../protocol/large-reads.ts';
+import type { Readable, Writable } from 'node:stream';
 import { splice } from '../protocol/splice.ts';
 import type { ByteBudget } from './budget.ts';
 
 /** A tunnel with no bytes either way for this long is closed. */
 export const TUNNEL_IDLE_TIMEOUT_MS = 10 * 60_000;
 
+/** Bytes of one direction, counted as they pass. */
+export interface Counted {
+  bytes: number;
+}
+
 /**
- * Counts the bytes of one direction and charges them to the sandbox's budget,
- * holding a chunk for as long as the bytes-per-second limit says. While a chunk
- * is held, pipe() stops reading the source: that is the backpressure.
+ * Carries `source`'s bytes into `destination`, counting them and charging them
+ * to the sandbox's budget: a chunk the bytes-per-second limit holds is written
+ * when its time comes, and the source is paused meanwhile (as while the
+ * destination is full): that is the backpressure. No stream sits between the
+ * two, so a chunk costs one charge and one write. `fail` is told when the
+ * budget is used up; `destination` is ended at the source's end.
  */
-export class Meter extends Transform {
-  bytes = 0;
-  readonly #budget: ByteBudget;
-
-  constructor(budget: ByteBudget) {
-    super();
-    this.#budget = budget;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const holdMs = this.#budget.charge(chunk.length);
+export function meter(
+  source: Readable,
+  destination: Writable,
+  budget: ByteBudget,
+  fail: (reason: Error) => void,
+): Counted {
+  const counted = { bytes: 0 };
+  let holds = 0;
+  const hold = () => {
+    if (holds++ === 0) source.pause();
+  };
+  const release = () => {
+    if (--holds === 0 && !source.destroyed) source.resume();
+  };
+  const write = (chunk: Buffer) => {
+    if (destination.destroyed) return;
+    if (!destination.write(chunk)) {
+      hold();
+      destination.once('drain', release);
+    }
+  };
+  // Chunks waiting for their time, oldest first; the source's end waits for them too.
+  const held: Buffer[] = [];
+  let isEnded = false;
+  source.on('data', (chunk: Buffer) => {
+    const holdMs = budget.charge(chunk.length);
     if (holdMs === undefined) {
-      callback(new Error('the sandbox used up its egress byte budget'));
+      fail(new Error('the sandbox used up its egress byte budget'));
       return;
     }
-    this.bytes += chunk.length;
-    if (holdMs === 0) callback(null, chunk);
-    else setTimeout(() => callback(null, chunk), holdMs);
-  }
+    counted.bytes += chunk.length;
+    if (holdMs === 0 && held.length === 0) return write(chunk);
+    held.push(chunk);
+    hold();
+    setTimeout(() => {
+      write(held.shift() as Buffer);
+      release();
+      if (isEnded && held.length === 0) destination.end();
+    }, holdMs);
+  });
+  source.once('end', () => {
+    isEnded = true;
+    if (held.length === 0) destination.end();
+  });
+  // A source paused before (a tunnel whose first line was read) flows from here on.
+  source.resume();
+  return counted;
 }
 
 export interface MeteredResult {
@@ -50,19 +85,21 @@ export async function meteredSplice(
   inside: net.Socket,
   outside: net.Socket,
   budget: ByteBudget,
-  outsideReads?: LargeReads,
 ): Promise<MeteredResult> {
-  const forward = new Meter(budget);
-  const backward = new Meter(budget);
+  let sent: Counted = { bytes: 0 };
+  let received: Counted = { bytes: 0 };
   outside.setTimeout(TUNNEL_IDLE_TIMEOUT_MS, () => outside.destroy(new Error('idle')));
   const { error } = await splice(inside, outside, {
-    forward,
-    backward,
-    ...(outsideReads === undefined ? {} : { bReads: outsideReads }),
+    forward: (source, destination, fail) => {
+      sent = meter(source, destination, budget, fail);
+    },
+    backward: (source, destination, fail) => {
+      received = meter(source, destination, budget, fail);
+    },
   });
   return {
-    bytesSent: forward.bytes,
-    bytesReceived: backward.bytes,
+    bytesSent: sent.bytes,
+    bytesReceived: received.bytes,
     ...(error === undefined ? {} : { error }),
   };
 }

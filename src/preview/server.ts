@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { Meter, meteredSplice } from '../egress/splice.ts';
+import { meter, meteredSplice } from '../egress/splice.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { endToEndHeaders } from '../protocol/http-headers.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
@@ -232,11 +232,9 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
           send(response, 502, pageFor('failed', { port, sandboxId: sandbox.id }));
           return;
         }
-        const meter = new Meter(door.budget);
-        meter.on('error', () => response.destroy());
-        reply.pipe(meter).pipe(response);
+        const out = meter(reply, response, door.budget, () => response.destroy());
         reply.on('end', () => {
-          events?.onBytes?.('out', meter.bytes);
+          events?.onBytes?.('out', out.bytes);
           events?.onRequest?.('ok', 'http');
         });
       });
@@ -261,10 +259,8 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
       response.on('close', () => {
         if (!response.writableFinished) upstream.destroy();
       });
-      const meter = new Meter(door.budget);
-      meter.on('error', () => upstream.destroy());
-      request.pipe(meter).pipe(upstream);
-      request.on('end', () => events?.onBytes?.('in', meter.bytes));
+      const sent = meter(request, upstream, door.budget, () => upstream.destroy());
+      request.on('end', () => events?.onBytes?.('in', sent.bytes));
     },
   );
   server.maxConnections = MAX_LISTENER_CONNECTIONS;

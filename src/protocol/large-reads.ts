@@ -17,6 +17,10 @@ export class LargeReads {
   #socket: Socket | undefined;
   #pending: Buffer[] = [];
   #sink: ((chunk: Buffer) => boolean) | undefined;
+  /** Bytes handed to `pipeTo`'s destination so far. */
+  piped = 0;
+  /** Called after each chunk `pipeTo` wrote (the agent's relay hand-over watches it). */
+  onPiped: (() => void) | undefined;
 
   constructor() {
     this.options = {
@@ -78,13 +82,28 @@ export class LargeReads {
   pipeTo(destination: Writable): void {
     const socket = this.#socket as Socket;
     this.#sink = (chunk) => {
-      if (destination.write(chunk)) return true;
-      destination.once('drain', () => socket.resume());
+      this.piped += chunk.length;
+      const isReady = destination.write(chunk);
+      this.onPiped?.();
+      if (isReady || this.#sink === undefined) return isReady && this.#sink !== undefined;
+      destination.once('drain', () => {
+        if (this.#sink !== undefined) socket.resume();
+      });
       return false;
     };
     if (socket.readableEnded) destination.end();
     else socket.once('end', () => destination.end());
     if (this.#drain()) socket.resume();
+  }
+
+  /**
+   * Stops `pipeTo`: the socket reads nothing more (its reads stop at once), and
+   * what was read and not yet written is returned, for whoever carries on.
+   */
+  detach(): Buffer[] {
+    this.#sink = undefined;
+    this.#socket?.pause();
+    return this.#pending.splice(0);
   }
 
   /** Hands bytes read before a sink was there to it; whether reading may go on. */

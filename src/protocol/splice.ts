@@ -1,33 +1,42 @@
 import type { Socket } from 'node:net';
-import type { Transform } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { LargeReads } from './large-reads.ts';
 
 /**
- * How both ends carry a tunnel's bytes: `a` to `b` through `forward` (if given)
- * and `b` to `a` through `backward`, with pipe()'s backpressure, half-closes
- * passed through (make both sockets with allowHalfOpen), and any error on any
- * stream closing everything. Resolves, with the first error's message if any,
- * once both sockets are closed. `bReads`: `b` was made with LargeReads, which then
- * carries its bytes.
+ * Carries one direction's bytes from `source` into `destination` with
+ * backpressure, ending `destination` at the source's end; `fail` closes the
+ * tunnel. The default is pipe().
+ */
+export type Carry = (source: Readable, destination: Writable, fail: (reason: Error) => void) => void;
+
+const pipe: Carry = (source, destination) => {
+  source.pipe(destination);
+};
+
+/**
+ * How both ends carry a tunnel's bytes: `a` to `b` with `forward` (pipe() if not
+ * given) and `b` to `a` with `backward`, half-closes passed through (make both
+ * sockets with allowHalfOpen), and any error on either socket closing both.
+ * Resolves, with the first error's message if any, once both sockets are
+ * closed. `bReads`: `b` was made with LargeReads, which then carries its bytes
+ * (and `backward` is not used).
  */
 export function splice(
   a: Socket,
   b: Socket,
-  transforms: { forward?: Transform; backward?: Transform; bReads?: LargeReads } = {},
+  carry: { forward?: Carry; backward?: Carry; bReads?: LargeReads } = {},
 ): Promise<{ error?: string }> {
-  const streams = [a, b, transforms.forward, transforms.backward].filter((stream) => stream !== undefined);
   let error: string | undefined;
   const fail = (reason: Error) => {
     error ??= reason.message;
-    for (const stream of streams) stream.destroy();
+    a.destroy();
+    b.destroy();
   };
-  for (const stream of streams) stream.on('error', fail);
-  if (transforms.forward === undefined) a.pipe(b);
-  else a.pipe(transforms.forward).pipe(b);
-  const { backward, bReads } = transforms;
-  if (backward !== undefined) backward.pipe(a);
-  if (bReads !== undefined) bReads.pipeTo(backward ?? a);
-  else b.pipe(backward ?? a);
+  a.on('error', fail);
+  b.on('error', fail);
+  (carry.forward ?? pipe)(a, b, fail);
+  if (carry.bReads !== undefined) carry.bReads.pipeTo(a);
+  else (carry.backward ?? pipe)(b, a, fail);
   // Once one side is gone nothing more can reach it: the other closes as soon as what it
   // still has to write is written (at once when the first side vanished without ending).
   const follow = (gone: Socket, other: Socket) =>
