@@ -78,9 +78,15 @@ before(async () => {
       },
       async (name) => assert.fail(`${name} was looked up, but it is not on the allow-list`),
     ),
-    egressConnect: (address, port) => {
+    egressConnect: (address, port, onread) => {
       connects.push(`${address}:${port}`);
-      return net.connect({ host: address, port, allowHalfOpen: true, noDelay: true });
+      return net.connect({
+        host: address,
+        port,
+        allowHalfOpen: true,
+        noDelay: true,
+        ...(onread ? { onread } : {}),
+      });
     },
   });
   sandboxes.manager.on('egress', (record: EgressRecord) => records.push(record));

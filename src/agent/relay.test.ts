@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -7,26 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LargeReads } from '#protocol/large-reads';
+import { buildImageProgram } from './exec/test-launcher.ts';
 import { HANDOVER_BYTES, relaySplice } from './relay.ts';
 
 const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 
-/** relay.c built as the image does; undefined on a host without a C compiler. */
-function buildRelay(directory: string): string | undefined {
-  const binary = path.join(directory, 'relay');
-  try {
-    execFileSync('cc', ['-std=gnu17', '-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, SOURCE], {
-      stdio: 'pipe',
-    });
-    return binary;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-relay-'));
-const binary = buildRelay(directory);
+const binary = buildImageProgram(SOURCE, path.join(directory, 'relay'));
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) =>

@@ -65,9 +65,9 @@ async function openGate(
   const resolver = overrideLookup({ 'registry.test': ['127.0.0.1'], ...overrides }, async () =>
     assert.fail('only overridden names are resolved'),
   );
-  const connect: Connect = (address, target) => {
+  const connect: Connect = (address, target, onread) => {
     connects.push(`${address}:${target}`);
-    return net.connect({ host: address, port: target, allowHalfOpen: true });
+    return net.connect({ host: address, port: target, allowHalfOpen: true, ...(onread ? { onread } : {}) });
   };
   const allowList: EgressAllowList = { ...EgressSection.parse({ ports: [port], ...section }) };
   gate = new EgressGate({

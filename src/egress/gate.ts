@@ -10,6 +10,7 @@ import {
   TunnelRequest,
 } from '../protocol/egress.ts';
 import { readFirstLine } from '../protocol/framing.ts';
+import { LargeReads } from '../protocol/large-reads.ts';
 import { listenOnSocketFile } from '../protocol/socket-file.ts';
 import { canonicalAddress } from './addresses.ts';
 import { type EgressRecord, logEgress } from './audit.ts';
@@ -18,11 +19,20 @@ import { checkName, pickAddress, type Refused, refused } from './decide.ts';
 import type { Lookup } from './resolve.ts';
 import { meteredSplice } from './splice.ts';
 
-/** Opens a TCP connection to an address that has been checked; never to a name. */
-export type Connect = (address: string, port: number) => net.Socket;
+/**
+ * Opens a TCP connection to an address that has been checked; never to a name.
+ * `onread` (given by the gate) makes the destination's bytes arrive in large reads.
+ */
+export type Connect = (address: string, port: number, onread?: net.OnReadOpts) => net.Socket;
 
-const connectTcp: Connect = (address, port) =>
-  net.connect({ host: address, port, allowHalfOpen: true, noDelay: true });
+const connectTcp: Connect = (address, port, onread) =>
+  net.connect({
+    host: address,
+    port,
+    allowHalfOpen: true,
+    noDelay: true,
+    ...(onread === undefined ? {} : { onread }),
+  });
 
 /** Connections that have not sent their request line yet, per sandbox: the rest are closed at once. */
 export const MAX_PENDING_REQUESTS = 16;
@@ -235,8 +245,11 @@ export class EgressGate {
       }
       const at = { ...fields, address: target.address };
       let outside: net.Socket;
+      const reads = new LargeReads();
       try {
-        outside = await connectChecked(this.#options.connect ?? connectTcp, target.address, request.port);
+        outside = reads.attach(
+          await connectChecked(this.#options.connect ?? connectTcp, target.address, request.port, reads),
+        );
       } catch (error) {
         return refuse(
           refused(
@@ -253,7 +266,7 @@ export class EgressGate {
       this.#options.onOpen?.(performance.now() - startedAt);
       socket.write(`${JSON.stringify({ ok: true })}\n`);
       socket.resume();
-      const result = await meteredSplice(socket, outside, this.#budget);
+      const result = await meteredSplice(socket, outside, this.#budget, reads);
       record({
         ...at,
         bytesSent: result.bytesSent,
@@ -297,9 +310,14 @@ function withHint(refusal: Refused, sandboxId: string): Refused {
 }
 
 /** Connects to an address (never a name: nothing is looked up twice) within CONNECT_TIMEOUT_MS. */
-function connectChecked(connect: Connect, address: string, port: number): Promise<net.Socket> {
+function connectChecked(
+  connect: Connect,
+  address: string,
+  port: number,
+  reads: LargeReads,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(address, port);
+    const socket = connect(address, port, reads.options);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));

@@ -1,10 +1,13 @@
 import type net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { splice } from '../protocol/splice.ts';
+import type { LargeReads } from '../protocol/large-reads.ts';
+import { type Carry, splice } from '../protocol/splice.ts';
 import type { ByteBudget } from './budget.ts';
 
 /** A tunnel with no bytes either way for this long is closed. */
 export const TUNNEL_IDLE_TIMEOUT_MS = 10 * 60_000;
+
+const exhausted = () => new Error('the sandbox used up its egress byte budget');
 
 /** Bytes of one direction, counted as they pass. */
 export interface Counted {
@@ -46,7 +49,7 @@ export function meter(
   source.on('data', (chunk: Buffer) => {
     const holdMs = budget.charge(chunk.length);
     if (holdMs === undefined) {
-      fail(new Error('the sandbox used up its egress byte budget'));
+      fail(exhausted());
       return;
     }
     counted.bytes += chunk.length;
@@ -85,18 +88,39 @@ export async function meteredSplice(
   inside: net.Socket,
   outside: net.Socket,
   budget: ByteBudget,
+  outsideReads?: LargeReads,
 ): Promise<MeteredResult> {
   let sent: Counted = { bytes: 0 };
   let received: Counted = { bytes: 0 };
   outside.setTimeout(TUNNEL_IDLE_TIMEOUT_MS, () => outside.destroy(new Error('idle')));
-  const { error } = await splice(inside, outside, {
-    forward: (source, destination, fail) => {
-      sent = meter(source, destination, budget, fail);
-    },
-    backward: (source, destination, fail) => {
-      received = meter(source, destination, budget, fail);
-    },
-  });
+  const forward: Carry = (source, destination, fail) => {
+    sent = meter(source, destination, budget, fail);
+  };
+  const { error } = await splice(
+    inside,
+    outside,
+    outsideReads === undefined
+      ? {
+          forward,
+          backward: (source, destination, fail) => {
+            received = meter(source, destination, budget, fail);
+          },
+        }
+      : {
+          forward,
+          bReads: outsideReads,
+          bAdmit: (bytes) => {
+            const holdMs = budget.charge(bytes);
+            if (holdMs === undefined) {
+              // Not from within the read callback that asked.
+              process.nextTick(() => outside.destroy(exhausted()));
+              return undefined;
+            }
+            received.bytes += bytes;
+            return holdMs;
+          },
+        },
+  );
   return {
     bytesSent: sent.bytes,
     bytesReceived: received.bytes,

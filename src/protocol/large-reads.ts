@@ -1,22 +1,26 @@
 import type { OnReadOpts, Socket } from 'node:net';
-import type { Writable } from 'node:stream';
 
 /** One read of a relay's heavy direction takes up to this much (Node's own reads take 64 KiB). */
 export const LARGE_READ_BYTES = 256 * 1024;
 
 /**
- * Reads of a client socket into one large buffer (net.connect's `onread`), for
+ * Reads of a client socket into large buffers (net.connect's `onread`), for
  * the direction of a tunnel that carries downloads. A relay's cost is per read:
  * a chain of two Node relays with a Unix hop moved 330 MiB/s with 64 KiB reads,
  * 580 MiB/s with 256 KiB ones and no more with 1 MiB (the 2-core bench machine). Pass
  * `options` to net.connect, then take the bytes with `firstLine` and `pipeTo`.
  * Reading stops while nothing takes the bytes, and while the destination is full.
+ * A chunk is a view of its read's buffer, not a copy: the buffer is read into
+ * again only once the destination took the chunk whole at its write (the
+ * kernel has the bytes then), else the next read gets a new buffer.
  */
 export class LargeReads {
   readonly options: OnReadOpts;
   #socket: Socket | undefined;
   #pending: Buffer[] = [];
   #sink: ((chunk: Buffer) => boolean) | undefined;
+  /** A read buffer no chunk refers to any more. */
+  #spare: Buffer | undefined;
   /** Bytes handed to `pipeTo`'s destination so far. */
   piped = 0;
   /** Called after each chunk `pipeTo` wrote (the agent's relay hand-over watches it). */
@@ -24,8 +28,13 @@ export class LargeReads {
 
   constructor() {
     this.options = {
-      buffer: Buffer.allocUnsafe(LARGE_READ_BYTES),
-      callback: (bytes: number, buffer: Uint8Array) => this.#onRead(Buffer.from(buffer.subarray(0, bytes))),
+      buffer: () => {
+        const buffer = this.#spare ?? Buffer.allocUnsafe(LARGE_READ_BYTES);
+        this.#spare = undefined;
+        return buffer;
+      },
+      callback: (bytes: number, buffer: Uint8Array) =>
+        this.#onRead(Buffer.from(buffer.buffer, buffer.byteOffset, bytes)),
     };
   }
 
@@ -78,17 +87,43 @@ export class LargeReads {
     });
   }
 
-  /** Writes everything read from now on into `destination`, ends it at the socket's end. */
-  pipeTo(destination: Writable): void {
+  /**
+   * Writes everything read from now on into `destination`, ends it at the
+   * socket's end. `admit` (optional) is asked about each chunk: how many
+   * milliseconds to hold it first (reading stops meanwhile), or undefined to
+   * drop it and stop reading (the caller is closing the tunnel).
+   */
+  pipeTo(destination: Socket, admit?: (bytes: number) => number | undefined): void {
     const socket = this.#socket as Socket;
-    this.#sink = (chunk) => {
+    // Bytes read before pipeTo go first; then the socket reads again.
+    const resume = () => {
+      if (this.#drain()) socket.resume();
+    };
+    /** Whether reading may go on at once. */
+    const write = (chunk: Buffer): boolean => {
+      if (destination.destroyed) return false;
       this.piped += chunk.length;
       const isReady = destination.write(chunk);
+      // Nothing queued: the kernel has the bytes, and a chunk that began its read frees the buffer.
+      if (
+        destination.writableLength === 0 &&
+        chunk.byteOffset === 0 &&
+        chunk.buffer.byteLength === LARGE_READ_BYTES
+      ) {
+        this.#spare = Buffer.from(chunk.buffer);
+      }
       this.onPiped?.();
-      if (isReady || this.#sink === undefined) return isReady && this.#sink !== undefined;
-      destination.once('drain', () => {
-        if (this.#sink !== undefined) socket.resume();
-      });
+      if (isReady) return this.#sink !== undefined;
+      destination.once('drain', resume);
+      return false;
+    };
+    this.#sink = (chunk) => {
+      const holdMs = admit === undefined ? 0 : admit(chunk.length);
+      if (holdMs === undefined) return false;
+      if (holdMs === 0) return write(chunk);
+      setTimeout(() => {
+        if (write(chunk)) resume();
+      }, holdMs);
       return false;
     };
     if (socket.readableEnded) destination.end();

@@ -19,12 +19,17 @@ const pipe: Carry = (source, destination) => {
  * sockets with allowHalfOpen), and any error on either socket closing both.
  * Resolves, with the first error's message if any, once both sockets are
  * closed. `bReads`: `b` was made with LargeReads, which then carries its bytes
- * (and `backward` is not used).
+ * (and `backward` is not used), asking `bAdmit` about each chunk (LargeReads.pipeTo).
  */
 export function splice(
   a: Socket,
   b: Socket,
-  carry: { forward?: Carry; backward?: Carry; bReads?: LargeReads } = {},
+  carry: {
+    forward?: Carry;
+    backward?: Carry;
+    bReads?: LargeReads;
+    bAdmit?: (bytes: number) => number | undefined;
+  } = {},
 ): Promise<{ error?: string }> {
   let error: string | undefined;
   const fail = (reason: Error) => {
@@ -35,7 +40,7 @@ export function splice(
   a.on('error', fail);
   b.on('error', fail);
   (carry.forward ?? pipe)(a, b, fail);
-  if (carry.bReads !== undefined) carry.bReads.pipeTo(a);
+  if (carry.bReads !== undefined) carry.bReads.pipeTo(a, carry.bAdmit);
   else (carry.backward ?? pipe)(b, a, fail);
   // Once one side is gone nothing more can reach it: the other closes as soon as what it
   // still has to write is written (at once when the first side vanished without ending).

@@ -6,9 +6,13 @@ export const LAUNCHER_SOURCE = path.resolve(import.meta.dirname, '../../../image
 
 /** Builds launcher.c into `directory` as the image does; undefined on a host without a C compiler. */
 export function buildLauncher(directory: string): string | undefined {
-  const binary = path.join(directory, 'launcher');
+  return buildImageProgram(LAUNCHER_SOURCE, path.join(directory, 'launcher'));
+}
+
+/** Builds one of the image's C programs (image/…/*.c) into `binary`; undefined without a C compiler. */
+export function buildImageProgram(source: string, binary: string): string | undefined {
   try {
-    execFileSync('cc', ['-std=gnu17', '-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, LAUNCHER_SOURCE], {
+    execFileSync('cc', ['-std=gnu17', '-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], {
       stdio: 'pipe',
     });
     return binary;
