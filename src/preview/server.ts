@@ -8,7 +8,7 @@ import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { PreviewGrant, PreviewGrants } from './grants.ts';
 import { type PreviewAddressing, parsePreviewHost } from './host.ts';
-import { pageFor } from './pages.ts';
+import { type PageKind, pageFor } from './pages.ts';
 
 /** The query parameter that carries a one-time capability, and the cookie its session becomes. */
 export const CAPABILITY_PARAM = 'sandboxd_capability';
@@ -244,17 +244,17 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
           response.destroy();
           return;
         }
-        if (toolError.code === 'PORT_NOT_LISTENING') {
-          events?.onRequest?.('unreachable', 'http');
-          send(response, 502, pageFor('not-listening', { port, sandboxId: sandbox.id }));
-        } else if (toolError.code === 'QUOTA_EXCEEDED') {
-          events?.onRequest?.('limit', 'http');
-          send(response, 503, pageFor('limit', { port, sandboxId: sandbox.id }), { 'retry-after': '1' });
-        } else {
-          events?.onRequest?.('error', 'http');
+        const failure = tunnelFailure(toolError);
+        events?.onRequest?.(failure.outcome, 'http');
+        if (failure.outcome === 'error') {
           log.warn({ sandboxId: sandbox.id, port, code: toolError.code }, 'preview request failed');
-          send(response, 502, pageFor('failed', { port, sandboxId: sandbox.id }));
         }
+        send(
+          response,
+          failure.status,
+          pageFor(failure.page, { port, sandboxId: sandbox.id }),
+          failure.outcome === 'limit' ? { 'retry-after': '1' } : {},
+        );
       });
       response.on('close', () => {
         if (!response.writableFinished) upstream.destroy();
@@ -315,20 +315,25 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
       writeRaw(socket, 502, pageFor('no-upgrade', { port, sandboxId: sandbox.id }));
     });
     upstream.on('error', (error: unknown) => {
-      const code = ToolError.from(error).code;
-      events?.onRequest?.(
-        code === 'PORT_NOT_LISTENING' ? 'unreachable' : code === 'QUOTA_EXCEEDED' ? 'limit' : 'error',
-        'websocket',
-      );
-      writeRaw(
-        socket,
-        code === 'QUOTA_EXCEEDED' ? 503 : 502,
-        pageFor(code === 'PORT_NOT_LISTENING' ? 'not-listening' : 'failed', { port, sandboxId: sandbox.id }),
-      );
+      const failure = tunnelFailure(ToolError.from(error));
+      events?.onRequest?.(failure.outcome, 'websocket');
+      writeRaw(socket, failure.status, pageFor(failure.page, { port, sandboxId: sandbox.id }));
     });
     upstream.end();
   });
   return server;
+}
+
+/** How a request whose tunnel could not be opened is answered: its metric outcome, status and page. */
+function tunnelFailure(error: ToolError): {
+  outcome: 'unreachable' | 'limit' | 'error';
+  status: number;
+  page: PageKind;
+} {
+  if (error.code === 'PORT_NOT_LISTENING')
+    return { outcome: 'unreachable', status: 502, page: 'not-listening' };
+  if (error.code === 'QUOTA_EXCEEDED') return { outcome: 'limit', status: 503, page: 'limit' };
+  return { outcome: 'error', status: 502, page: 'failed' };
 }
 
 function send(
