@@ -26,6 +26,7 @@ import { loadPolicy } from '../src/policy/load.ts';
 import type { Sandbox } from '../src/sandbox/sandbox.ts';
 import { startRegistry } from '../test/support/egress-servers.ts';
 import { directSandbox } from './lib/direct.ts';
+import { relayCeiling } from './lib/relay-ceiling.ts';
 import { formatMs, latencyTable, markdownTable, summarize } from './lib/stats.ts';
 import { type Bench, type BenchContext, isMain, ratioCell, runStandalone } from './lib/suite.ts';
 
@@ -145,10 +146,17 @@ async function setUp(context: BenchContext) {
     ...loaded,
     policy: { ...loaded.policy, network: { egress }, resources: { ...loaded.policy.resources, cpus: 2 } },
   };
+  let relay: string | undefined;
   const sandbox = await directSandbox(context, {
     policy,
     egressLookup: overrideLookup({ 'bench.test': ['127.0.0.1'], 'registry.test': ['127.0.0.1'] }),
+    onManager: (manager) => {
+      relay = manager.relay;
+    },
   });
+  if (relay === undefined) throw new Error('the control plane found no relay in the worker image');
+  const ceiling = await relayCeiling(relay, webPort);
+  context.cleanup.add('stop the relay ceiling chains', () => ceiling.close());
   const scriptFile = path.join(directory, 'setup.mjs');
   await writeFile(scriptFile, SETUP_SCRIPT);
   await sandbox.callTool('write_file', { path: 'setup.mjs', content: SETUP_SCRIPT });
@@ -158,7 +166,7 @@ async function setUp(context: BenchContext) {
     content: manifest,
     create_dirs: true,
   });
-  return { directory, webPort, registry, sandbox, scriptFile, manifest };
+  return { directory, webPort, registry, sandbox, scriptFile, manifest, ceiling };
 }
 
 export const egressBench: Bench<{ downloads: number; connections: number; installs: number }> = {
@@ -166,15 +174,20 @@ export const egressBench: Bench<{ downloads: number; connections: number; instal
   title: 'egress tunnel',
   counts: (quick) => ({ downloads: quick ? 1 : 3, connections: quick ? 50 : 200, installs: quick ? 1 : 3 }),
   async run(context, counts) {
-    const { directory, webPort, registry, sandbox, scriptFile, manifest } = await setUp(context);
+    const { directory, webPort, registry, sandbox, scriptFile, manifest, ceiling } = await setUp(context);
     const curlFormat = "-s -o /dev/null -w '%{size_download} %{time_total}'";
     const host: number[] = [];
     const tunnel: number[] = [];
     const forwarded: number[] = [];
+    const oneHop: number[] = [];
+    const twoHops: number[] = [];
+    const hostCurl = async (port: number) =>
+      rate((await run('sh', ['-c', `curl ${curlFormat} http://127.0.0.1:${port}/100m`])).stdout);
     context.progress(`downloads: ${counts.downloads} × 100 MiB each way`);
     for (let index = 0; index < counts.downloads; index++) {
-      const direct = await run('sh', ['-c', `curl ${curlFormat} http://127.0.0.1:${webPort}/100m`]);
-      host.push(rate(direct.stdout));
+      host.push(await hostCurl(webPort));
+      oneHop.push(await hostCurl(ceiling.oneHop));
+      twoHops.push(await hostCurl(ceiling.twoHops));
       tunnel.push(
         rate(await exec(sandbox, `curl --proxytunnel ${curlFormat} http://bench.test:${webPort}/100m`)),
       );
@@ -230,7 +243,7 @@ export const egressBench: Bench<{ downloads: number; connections: number; instal
         {
           what: 'egress download',
           how: `100 MiB from a loopback HTTP server with curl, median of ${counts.downloads}: in a sandbox through the tunnel (CONNECT, agent proxy → egress.sock → gate → TCP) vs curl on the host straight to it (\`bench/egress.ts\`)`,
-          result: `${mibs(median(tunnel))}; plain HTTP forwarded ${mibs(median(forwarded))}`,
+          result: `${mibs(median(tunnel))}; plain HTTP forwarded ${mibs(median(forwarded))}; the relay alone on the host: two hops ${mibs(median(twoHops))} (${(median(twoHops) / median(host)).toFixed(2)}×), one hop ${mibs(median(oneHop))} (${(median(oneHop) / median(host)).toFixed(2)}×)`,
           baseline: `host curl ${mibs(median(host))}`,
           ratio: `${throughputRatio.toFixed(2)}× of the host`,
           goal: '≥ 50% of the host',
@@ -264,6 +277,11 @@ export const egressBench: Bench<{ downloads: number; connections: number; instal
             ['through the tunnel (CONNECT)', tunnel.map(Math.round).join(', ')],
             ['through the proxy (plain HTTP forwarded)', forwarded.map(Math.round).join(', ')],
             ['host curl, direct', host.map(Math.round).join(', ')],
+            [
+              "host curl, the relay alone: two hops with a Unix socket between (a tunnel's shape, no container, no metering)",
+              twoHops.map(Math.round).join(', '),
+            ],
+            ['host curl, the relay alone: one hop, TCP to TCP', oneHop.map(Math.round).join(', ')],
           ],
         ),
         '',

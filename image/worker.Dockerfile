@@ -16,9 +16,11 @@ RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protect
  && strip /src/launcher \
  && install -m 0755 /src/launcher /launcher
 # The relay: splice(2) between two sockets, for a tunnel's bulk bytes (image/relay/relay.c).
+# Static, because the control plane copies it out of this image and runs it on its own host
+# (src/sandbox/relay-binary.ts), whatever C library that host has.
 COPY image/relay/relay.c /src/relay.c
 RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-      -fstack-clash-protection -fcf-protection -fPIE -pie -Wl,-z,relro,-z,now,-z,noexecstack \
+      -fstack-clash-protection -fcf-protection -fPIE -static-pie -Wl,-z,relro,-z,now,-z,noexecstack \
       -o /src/relay /src/relay.c \
  && strip /src/relay \
  && install -m 0755 /src/relay /relay

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -42,6 +43,8 @@ let tls: { port: number; certificate: string; close(): Promise<void> };
 let web: http.Server;
 let webPort: number;
 let sandbox: Sandbox;
+/** A download large enough for both relays (the worker's and the control plane's) to carry most of it. */
+const BIG = randomBytes(48 * 2 ** 20);
 
 before(async () => {
   directory = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-egress-'));
@@ -67,7 +70,10 @@ before(async () => {
   await run('git', ['clone', '-q', '--bare', work, path.join(repos, 'demo.git')], { env: gitEnv });
   git = await startGitServer(repos);
   tls = await startTlsServer(directory, 'tls.test');
-  web = http.createServer((request, response) => response.end(`hello from ${request.headers.host}\n`));
+  web = http.createServer((request, response) => {
+    if (request.url === '/big') return void response.end(BIG);
+    response.end(`hello from ${request.headers.host}\n`);
+  });
   webPort = await listen(web);
   const names = ['registry.test', 'pypi.test', 'git.test', 'web.test', 'tls.test'];
   await sandboxes.setup({
@@ -224,6 +230,20 @@ describe('egress through the agent link', () => {
     assert.equal(answer.secure, `tls ok: tls.test:${tls.port}\n`);
     assert.match(answer.refused, /Proxy response \(403\)/);
     assert.match(answer.refusedTls, /Proxy response \(403\)/);
+  });
+
+  it('carries a large download through the relays byte for byte, the one on the host copied from the image', async () => {
+    const relay = sandboxes.manager.relay;
+    assert.ok(relay !== undefined, 'the control plane found its relay');
+    assert.ok(relay.startsWith(path.join(sandboxes.manager.stateDir, 'relay')), relay);
+    const before = records.length;
+    const result = await sh(`curl -sS --proxytunnel http://web.test:${webPort}/big | sha256sum`);
+    assert.equal(result.stdout.split(' ')[0], createHash('sha256').update(BIG).digest('hex'), result.output);
+    const record = await eventually(() =>
+      records.slice(before).find((entry) => (entry.bytesReceived ?? 0) >= BIG.length),
+    );
+    assert.ok(record !== undefined, 'the audit record counts every byte');
+    assert.equal(record.decision, 'allowed');
   });
 
   it('refuses a metadata address before any connect', async () => {

@@ -5,12 +5,15 @@
  * create the user (CI runs as root); the user is made once and kept.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { chmod, chown, copyFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ROOT } from './support/control-plane.ts';
 import { HostUser, hostUserSkipReason } from './support/host-user.ts';
 
 const cleanups: string[] = [];
@@ -89,6 +92,52 @@ describe('a regular user in the docker group', () => {
     ]);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /could not start: .*EACCES|[Pp]ermission denied/);
+  });
+
+  it('downloads through egress, the relay copied out of the image into its own state directory', {
+    skip,
+  }, async () => {
+    const me = user as HostUser;
+    const body = randomBytes(24 * 2 ** 20);
+    const server = http.createServer((_request, response) => response.end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      // A policy beside a copy of the seccomp profiles, allowing this host's loopback server by name.
+      const policies = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-ru-policy-'));
+      cleanups.push(policies);
+      await cp(path.join(ROOT, 'policies/seccomp'), path.join(policies, 'seccomp'), { recursive: true });
+      const policy = path.join(policies, 'egress.yaml');
+      await writeFile(
+        policy,
+        `name: egress\nnetwork:\n  egress:\n    hosts: [localhost]\n    ports: [${port}]\n    cidrs: [127.0.0.1/32]\n`,
+      );
+      await chmod(policies, 0o755);
+      const directory = await folderOwnedBy(me, 0o700);
+      // NO_PROXY names localhost (for the sandbox's own servers): this download goes by the proxy anyway.
+      const result = await me.sandboxd([
+        'run',
+        '--in-place',
+        '--policy',
+        policy,
+        '--workspace',
+        directory,
+        '--',
+        'sh',
+        '-c',
+        `curl -sS --noproxy '' --proxy "$HTTP_PROXY" --proxytunnel http://localhost:${port}/ | sha256sum`,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.split(' ')[0], createHash('sha256').update(body).digest('hex'));
+      const relays = path.join(me.home, '.local/state/sandboxd/relay');
+      const [copy] = await readdir(relays);
+      assert.ok(copy !== undefined, 'the relay was copied for this user');
+      const info = await stat(path.join(relays, copy));
+      assert.deepEqual([info.uid, info.mode & 0o777], [me.uid, 0o755]);
+      assert.equal((await stat(relays)).mode & 0o777, 0o700);
+    } finally {
+      server.close();
+    }
   });
 
   it('keeps its state directory private (0700) in its own home', { skip }, async () => {

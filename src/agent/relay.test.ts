@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LargeReads } from '#protocol/large-reads';
+import { HANDOVER_BYTES } from '#protocol/relay';
 import { buildImageProgram } from './exec/test-launcher.ts';
-import { HANDOVER_BYTES, relaySplice } from './relay.ts';
+import { relaySplice } from './relay.ts';
 
 const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 

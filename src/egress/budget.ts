@@ -21,6 +21,10 @@ export class ByteBudget {
     this.#refilledAt = now();
   }
 
+  get limits(): EgressLimits {
+    return this.#limits;
+  }
+
   set limits(limits: EgressLimits) {
     this.#limits = limits;
     this.#tokens = Math.min(this.#tokens, limits.bytesPerSecond ?? 0);
@@ -48,5 +52,21 @@ export class ByteBudget {
     this.#refilledAt = now;
     this.#tokens -= bytes;
     return this.#tokens >= 0 ? 0 : (-this.#tokens * 1000) / rate;
+  }
+
+  /**
+   * Charges up to `bytes` ahead of their use (a relay's grant): as many as the
+   * total leaves, none (undefined) once it is used up, and how long to hold them.
+   */
+  reserve(bytes: number): { bytes: number; holdMs: number } | undefined {
+    const total = this.#limits.totalBytes;
+    const granted = total === undefined ? bytes : Math.min(bytes, total - this.usedBytes);
+    if (granted <= 0) return undefined;
+    return { bytes: granted, holdMs: this.charge(granted) ?? 0 };
+  }
+
+  /** Gives back reserved bytes that were never used (a relay ended with part of its grant). */
+  refund(bytes: number): void {
+    this.usedBytes = Math.max(0, this.usedBytes - bytes);
   }
 }

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { buildImageProgram } from '../agent/exec/test-launcher.ts';
 import { type EgressAllowList, EgressSection } from '../policy/egress.ts';
 import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply } from '../protocol/egress.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import type { EgressRecord } from './audit.ts';
 import { type Connect, EgressGate, MAX_PENDING_REQUESTS } from './gate.ts';
 import { overrideLookup } from './resolve.ts';
+
+const RELAY_SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 
 /** Every test talks to servers on 127.0.0.1 only; the names below resolve there through overrides. */
 const log = pino({ level: 'silent' });
@@ -57,7 +60,7 @@ interface Harness {
 async function openGate(
   section: Record<string, unknown>,
   overrides: Record<string, string[] | string[][]> = {},
-  options: { requestTimeoutMs?: number } = {},
+  options: { requestTimeoutMs?: number; relay?: () => string | undefined } = {},
 ): Promise<Harness> {
   const records: EgressRecord[] = [];
   const connects: string[] = [];
@@ -289,6 +292,126 @@ describe('egress gate', () => {
     await harness.gate.setAllowList(null);
     await ended;
     assert.equal(existsSync(path.join(directory, 'egress.sock')), false);
+    assert.equal(harness.gate.activeConnections, 0);
+  });
+});
+
+/** The relay as the image builds it, behind a script that notes each start (undefined without a C compiler). */
+function relayWithMarker(): { binary: string; starts: () => number } | undefined {
+  const built = buildImageProgram(RELAY_SOURCE, path.join(directory, 'relay'));
+  if (built === undefined) return undefined;
+  const marker = path.join(directory, 'relay-starts');
+  const binary = path.join(directory, 'relay.sh');
+  writeFileSync(binary, `#!/bin/sh\necho >>'${marker}'\nexec '${built}' "$@"\n`, { mode: 0o755 });
+  return {
+    binary,
+    starts: () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').length - 1 : 0),
+  };
+}
+
+/** As curl asks: the request without a half-close, then everything until the tunnel closes or `bytes` came. */
+async function download(socket: net.Socket, request: string, bytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length >= bytes) socket.end();
+  });
+  socket.once('end', () => socket.end());
+  socket.resume();
+  socket.write(request);
+  await new Promise((resolve) => socket.once('close', resolve));
+  return Buffer.concat(chunks);
+}
+
+describe('egress gate with the control plane relay', () => {
+  let relay: ReturnType<typeof relayWithMarker>;
+  before(() => {
+    relay = relayWithMarker();
+  });
+  const MiB = 2 ** 20;
+  const open = (limits: Record<string, unknown> = {}) =>
+    openGate(
+      { hosts: ['registry.test'], cidrs: ['127.0.0.1/32'], limits },
+      {},
+      { relay: () => relay?.binary },
+    );
+
+  it('hands a download to the relay past the first MiB and counts every byte', async (t) => {
+    if (relay === undefined) return t.skip('no C compiler on this host to build the relay');
+    const before = relay.starts();
+    const { records } = await open();
+    const { socket } = await ask('registry.test');
+    const answer = await download(socket, `send ${8 * MiB}\n`, 8 * MiB);
+    assert.equal(answer.length, 8 * MiB);
+    assert.ok(answer.every((byte) => byte === 120));
+    await settled(records, 1);
+    assert.equal(relay.starts(), before + 1, 'the relay carried the rest');
+    assert.equal(records[0]?.bytesReceived, 8 * MiB);
+    assert.equal(records[0]?.bytesSent, `send ${8 * MiB}\n`.length);
+  });
+
+  it('holds the byte budget in the relay, and gives back what it did not use', async (t) => {
+    if (relay === undefined) return t.skip('no C compiler on this host to build the relay');
+    const before = relay.starts();
+    const { records, gate } = await open({ totalBytes: 3 * MiB });
+    const { socket } = await ask('registry.test');
+    const answer = await download(socket, `send ${10 * MiB}\n`, 10 * MiB);
+    await settled(records, 1);
+    assert.equal(relay.starts(), before + 1);
+    assert.ok(answer.length > MiB && answer.length <= 3 * MiB, `${answer.length} bytes passed`);
+    const moved = (records[0]?.bytesReceived ?? 0) + (records[0]?.bytesSent ?? 0);
+    assert.ok(moved <= 3 * MiB, `${moved} bytes counted`);
+    assert.ok(gate.usedBytes <= 3 * MiB);
+    const next = await ask('registry.test');
+    assert.equal(next.reply?.ok === false && next.reply.rule, 'limit-total-bytes');
+  });
+
+  it('paces the relay to the bytes per second', async (t) => {
+    if (relay === undefined) return t.skip('no C compiler on this host to build the relay');
+    const before = relay.starts();
+    await open({ bytesPerSecond: 2 * MiB });
+    const { socket } = await ask('registry.test');
+    const started = performance.now();
+    const answer = await download(socket, `send ${6 * MiB}\n`, 6 * MiB);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(answer.length, 6 * MiB);
+    assert.equal(relay.starts(), before + 1);
+    // One second of burst (2 MiB), then 2 MiB/s for the other 4 MiB.
+    assert.ok(seconds > 1.6 && seconds < 5, `${seconds.toFixed(2)} s`);
+  });
+
+  it('kills the relay when the door closes mid-download', async (t) => {
+    if (relay === undefined) return t.skip('no C compiler on this host to build the relay');
+    const before = relay.starts();
+    const harness = await open();
+    const { socket } = await ask('registry.test');
+    // A reader that stops after 2 MiB: the relay holds the tunnel open, blocked on a full socket.
+    let received = 0;
+    let isPaused = false;
+    const reading = new Promise<void>((resolve) =>
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= 2 * MiB && !isPaused) {
+          isPaused = true;
+          socket.pause();
+          resolve();
+        }
+      }),
+    );
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.once('end', () => socket.end());
+    socket.resume();
+    socket.write(`send ${256 * MiB}\n`);
+    await reading;
+    for (let tries = 0; relay.starts() === before && tries < 100; tries++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(relay.starts(), before + 1);
+    await harness.gate.setAllowList(null);
+    socket.resume();
+    await closed;
+    assert.ok(received < 256 * MiB);
     assert.equal(harness.gate.activeConnections, 0);
   });
 });

@@ -52,6 +52,8 @@ export interface EgressGateOptions {
   connect?: Connect;
   /** How long a connection may take to send its request line (tests shorten it). */
   requestTimeoutMs?: number;
+  /** The control plane's relay binary, when there is one: tunnels' bulk bytes go through it (splice.ts). */
+  relay?: () => string | undefined;
   /** 'tcp': no egress.sock; the agent port hands over this sandbox's tunnels (acceptConnection). */
   transport?: 'unix' | 'tcp';
 }
@@ -266,7 +268,7 @@ export class EgressGate {
       this.#options.onOpen?.(performance.now() - startedAt);
       socket.write(`${JSON.stringify({ ok: true })}\n`);
       socket.resume();
-      const result = await meteredSplice(socket, outside, this.#budget, reads);
+      const result = await meteredSplice(socket, outside, this.#budget, reads, this.#options.relay?.());
       record({
         ...at,
         bytesSent: result.bytesSent,

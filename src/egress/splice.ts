@@ -1,6 +1,9 @@
+import type { ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import type { EgressLimits } from '../policy/egress.ts';
 import type { LargeReads } from '../protocol/large-reads.ts';
+import { HANDOVER_BYTES, handOver, isRelayable } from '../protocol/relay.ts';
 import { type Carry, splice } from '../protocol/splice.ts';
 import type { ByteBudget } from './budget.ts';
 
@@ -12,6 +15,11 @@ const exhausted = () => new Error('the sandbox used up its egress byte budget');
 /** Bytes of one direction, counted as they pass. */
 export interface Counted {
   bytes: number;
+  /**
+   * Stops carrying (for the relay to take over), unless chunks wait for their
+   * time: false then, and nothing changed.
+   */
+  detach(): boolean;
 }
 
 /**
@@ -28,7 +36,6 @@ export function meter(
   budget: ByteBudget,
   fail: (reason: Error) => void,
 ): Counted {
-  const counted = { bytes: 0 };
   let holds = 0;
   const hold = () => {
     if (holds++ === 0) source.pause();
@@ -46,7 +53,7 @@ export function meter(
   // Chunks waiting for their time, oldest first; the source's end waits for them too.
   const held: Buffer[] = [];
   let isEnded = false;
-  source.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => {
     const holdMs = budget.charge(chunk.length);
     if (holdMs === undefined) {
       fail(exhausted());
@@ -61,11 +68,24 @@ export function meter(
       release();
       if (isEnded && held.length === 0) destination.end();
     }, holdMs);
-  });
-  source.once('end', () => {
+  };
+  const onEnd = () => {
     isEnded = true;
     if (held.length === 0) destination.end();
-  });
+  };
+  source.on('data', onData);
+  source.once('end', onEnd);
+  const counted: Counted = {
+    bytes: 0,
+    detach: () => {
+      if (held.length > 0) return false;
+      source.off('data', onData);
+      source.off('end', onEnd);
+      destination.off('drain', release);
+      source.pause();
+      return true;
+    },
+  };
   // A source paused before (a tunnel whose first line was read) flows from here on.
   source.resume();
   return counted;
@@ -80,23 +100,43 @@ export interface MeteredResult {
   error?: string;
 }
 
+/** A metered relay's grants: a share of the budget's rate (an eighth of a second of it), at most 4 MiB. */
+export function relayWindow(limits: EgressLimits): number {
+  const most = 4 * 2 ** 20;
+  const rate = limits.bytesPerSecond;
+  return rate === undefined ? most : Math.min(most, Math.max(16 * 1024, Math.floor(rate / 8)));
+}
+
+/** The metered relay's exit statuses (image/relay/relay.c). */
+const RELAY_EXIT_IDLE = 3;
+
+/** The metered relay's arguments; `count`: one way only, exactly that many bytes (a response body). */
+export function meteredRelayArgs(count?: number): string[] {
+  const args = ['--metered', String(TUNNEL_IDLE_TIMEOUT_MS)];
+  return count === undefined ? args : [...args, '--count', String(count)];
+}
+
 /**
  * Carries a tunnel's bytes between the sandbox (`inside`) and the destination
- * (`outside`) within the sandbox's byte budget, until both are closed.
+ * (`outside`) within the sandbox's byte budget, until both are closed. With
+ * `relay` (the control plane's relay binary) and `outsideReads`, a tunnel whose
+ * destination sent HANDOVER_BYTES goes on in the relay, metered: it moves bytes
+ * only as far as the budget granted them (src/protocol/relay.ts, relay.c).
  */
 export async function meteredSplice(
   inside: net.Socket,
   outside: net.Socket,
   budget: ByteBudget,
   outsideReads?: LargeReads,
+  relay?: string,
 ): Promise<MeteredResult> {
-  let sent: Counted = { bytes: 0 };
-  let received: Counted = { bytes: 0 };
+  let sent: Counted = { bytes: 0, detach: () => true };
+  let received = { bytes: 0 };
   outside.setTimeout(TUNNEL_IDLE_TIMEOUT_MS, () => outside.destroy(new Error('idle')));
   const forward: Carry = (source, destination, fail) => {
     sent = meter(source, destination, budget, fail);
   };
-  const { error } = await splice(
+  const done = splice(
     inside,
     outside,
     outsideReads === undefined
@@ -121,9 +161,102 @@ export async function meteredSplice(
           },
         },
   );
+  let relayed: Promise<RelayOutcome> | undefined;
+  if (relay !== undefined && outsideReads !== undefined) {
+    outsideReads.onPiped = () => {
+      if (outsideReads.piped < HANDOVER_BYTES || !isRelayable(inside) || !isRelayable(outside)) return;
+      // Chunks the rate holds go first, in order: the next chunk tries again.
+      if (!sent.detach()) return;
+      outsideReads.onPiped = undefined;
+      // The relay ends an idle tunnel itself.
+      outside.setTimeout(0);
+      relayed = handOver(inside, outside, outsideReads, {
+        binary: relay,
+        args: meteredRelayArgs(),
+        hasControl: true,
+        admit: (bytes, fromA) => {
+          if (budget.charge(bytes) === undefined) return false;
+          if (fromA) sent.bytes += bytes;
+          else received.bytes += bytes;
+          return true;
+        },
+      }).then((child) => (child === undefined ? { sent: 0, received: 0 } : meterRelay(child, budget)));
+    };
+  }
+  const { error } = await done;
+  const more = relayed === undefined ? { sent: 0, received: 0 } : await relayed;
+  const reason = error ?? more.error;
   return {
-    bytesSent: sent.bytes,
-    bytesReceived: received.bytes,
-    ...(error === undefined ? {} : { error }),
+    bytesSent: sent.bytes + more.sent,
+    bytesReceived: received.bytes + more.received,
+    ...(reason === undefined ? {} : { error: reason }),
   };
+}
+
+export interface RelayOutcome {
+  sent: number;
+  received: number;
+  error?: string;
+}
+
+/**
+ * Feeds a metered relay its grants from `budget` (reserved ahead, a window at a
+ * time, held as the rate says) and reads its reports; resolves with its totals
+ * once it closed, the unused part of its grants given back. The budget used up
+ * with the relay's grant spent: the relay is killed and the tunnel ends.
+ */
+export function meterRelay(child: ChildProcess, budget: ByteBudget): Promise<RelayOutcome> {
+  const control = child.stdio[3] as net.Socket;
+  let granted = 0;
+  let used = 0;
+  let isHolding = false;
+  let error: string | undefined;
+  const totals = { sent: 0, received: 0 };
+  const grant = () => {
+    const window = relayWindow(budget.limits);
+    const outstanding = granted - used;
+    if (isHolding || outstanding > window / 2 || control.destroyed) return;
+    const reserved = budget.reserve(window - outstanding);
+    if (reserved === undefined) {
+      if (outstanding === 0) {
+        error = exhausted().message;
+        child.kill('SIGKILL');
+      }
+      return;
+    }
+    const send = () => {
+      isHolding = false;
+      if (control.destroyed) return budget.refund(reserved.bytes);
+      granted += reserved.bytes;
+      const message = Buffer.alloc(8);
+      message.writeBigUInt64LE(BigInt(reserved.bytes));
+      control.write(message);
+      grant();
+    };
+    if (reserved.holdMs === 0) return send();
+    isHolding = true;
+    setTimeout(send, reserved.holdMs);
+  };
+  let pending: Buffer = Buffer.alloc(0);
+  control.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let offset = 0;
+    for (; pending.length - offset >= 16; offset += 16) {
+      totals.sent = Number(pending.readBigUInt64LE(offset));
+      totals.received = Number(pending.readBigUInt64LE(offset + 8));
+    }
+    pending = pending.subarray(offset);
+    used = totals.sent + totals.received;
+    grant();
+  });
+  control.on('error', () => child.kill('SIGKILL'));
+  grant();
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      budget.refund(Math.max(0, granted - used));
+      if (code === RELAY_EXIT_IDLE) error ??= 'idle';
+      else if (code !== 0) error ??= `the relay ended with ${code ?? 'a signal'}`;
+      resolve({ ...totals, ...(error === undefined ? {} : { error }) });
+    });
+  });
 }

@@ -6,6 +6,7 @@ import { ToolError } from '../protocol/errors.ts';
 import { endToEndHeaders } from '../protocol/http-headers.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
+import { relayableLength, relayBody } from './body-relay.ts';
 import type { PreviewGrant, PreviewGrants } from './grants.ts';
 import { type PreviewAddressing, parsePreviewHost } from './host.ts';
 import { type PageKind, pageFor } from './pages.ts';
@@ -222,14 +223,26 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
       });
       upstream.on('response', (reply) => {
         const status = reply.statusCode ?? 0;
+        const headers = endToEndHeaders(reply.rawHeaders);
+        // A long body of a known length goes through the relay, and the connection ends with it.
+        const relay = manager.relay;
+        const relayed = relay === undefined ? undefined : relayableLength(request, reply, response, headers);
+        if (relayed !== undefined) headers.push('Connection', 'close');
         try {
           // The sandbox's server chooses status and headers: anything Node cannot send is a 502.
           if (status < 100 || status > 599 || status === 101) throw new Error(`status ${status}`);
-          response.writeHead(status, reply.statusMessage, endToEndHeaders(reply.rawHeaders));
+          response.writeHead(status, reply.statusMessage, headers);
         } catch {
           upstream.destroy();
           events?.onRequest?.('error', 'http');
           send(response, 502, pageFor('failed', { port, sandboxId: sandbox.id }));
+          return;
+        }
+        if (relay !== undefined && relayed !== undefined) {
+          void relayBody(reply, response, relayed, door.budget, relay).then((result) => {
+            events?.onBytes?.('out', result.bytes);
+            events?.onRequest?.(result.error === undefined ? 'ok' : 'error', 'http');
+          });
           return;
         }
         const out = meter(reply, response, door.budget, () => response.destroy());

@@ -127,6 +127,12 @@ export interface RuntimeDriver {
   seccompOf?(id: string): SeccompInForce;
   /** What the container uses now (the dashboard's columns); a driver without it shows none. */
   usage?(id: string): Promise<ContainerUsage | undefined>;
+  /**
+   * One regular file of an image, read without running anything (the control
+   * plane's copy of the relay); undefined when the image has no such file or it
+   * is larger than `maxBytes`. A driver without it reads none.
+   */
+  readImageFile?(ref: string, filePath: string, maxBytes: number): Promise<Buffer | undefined>;
 }
 
 /** One reading of a container's counters: CPU as cumulative time, so two readings give a rate. */

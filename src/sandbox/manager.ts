@@ -9,6 +9,7 @@ import { type Lookup, systemLookup } from '../egress/resolve.ts';
 import { agentLimits, egressAllowList } from '../policy/derived.ts';
 import type { EgressAllowList } from '../policy/egress.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
+import { DEFAULT_WORKER_IMAGE } from '../policy/schema.ts';
 import { ToolError } from '../protocol/errors.ts';
 import type { DialHome, RuntimeDriver, WorkspaceSource } from '../runtime/driver.ts';
 import {
@@ -27,6 +28,7 @@ import { encodeSandboxLabels } from './labels.ts';
 import { canTransition, ENTER_STATE, type SandboxState } from './lifecycle.ts';
 import { type Assignment, loadAssignment, removeAssignment, saveAssignment } from './metadata.ts';
 import { PreviewDoor } from './preview-door.ts';
+import { provideRelay } from './relay-binary.ts';
 import { type Lifetime, Sandbox } from './sandbox.ts';
 import { prepareStateDir, socketDirFor } from './state-dir.ts';
 import { freshUid, type UidRange, volumeUser } from './uids.ts';
@@ -137,6 +139,10 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
   readonly egressLookup: Lookup;
   readonly egressConnect: Connect | undefined;
   readonly dialHome: DialHomeOptions | undefined;
+  /** The control plane's relay for tunnels' bulk bytes (relay-binary.ts); none: they stay in Node. */
+  relay: string | undefined;
+  /** Whether the relay is still to be looked for (the worker image was not there yet). */
+  #isRelayUnknown = true;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #resuming = new Map<string, Promise<void>>();
 
@@ -156,6 +162,22 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
 
   async init(): Promise<void> {
     await prepareStateDir(this.stateDir);
+    await this.#findRelay();
+  }
+
+  async #findRelay(): Promise<void> {
+    if (!this.#isRelayUnknown) return;
+    this.#isRelayUnknown = false;
+    try {
+      const found = await provideRelay(this.driver, DEFAULT_WORKER_IMAGE, this.stateDir, this.log);
+      if (found === null) this.#isRelayUnknown = true;
+      else this.relay = found;
+    } catch (error) {
+      this.log.warn(
+        { err: error },
+        'could not take the relay from the worker image; tunnels are carried in Node',
+      );
+    }
   }
 
   get(id: string): Sandbox {
@@ -217,6 +239,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
   ): { link: AgentLink; egress: EgressGate; preview: PreviewDoor } {
     const socketDir = socketDirFor(this.stateDir, id);
     const transport = this.dialHome === undefined ? 'unix' : 'tcp';
+    void this.#findRelay();
     const egress = new EgressGate({
       sandboxId: id,
       socketDir,
@@ -227,6 +250,7 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       log: this.log,
       onRecord: (record: EgressRecord) => this.emit('egress', record),
       onOpen: (setupMs: number) => this.emit('egress-open', setupMs),
+      relay: () => this.relay,
     });
     const link = new AgentLink({
       sandboxId: id,

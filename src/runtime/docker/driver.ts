@@ -1,4 +1,6 @@
+import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
+import tar from 'tar-stream';
 import type {
   ContainerInfo,
   ContainerSpec,
@@ -16,6 +18,34 @@ function labelFilter(labels: Record<string, string>): string[] {
 
 function statusCode(error: unknown): number | undefined {
   return (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** The one file of an archive the engine made of a single path: its bytes, if it is a regular file within `maxBytes`. */
+async function firstRegularFile(archive: Readable, maxBytes: number): Promise<Buffer | undefined> {
+  // Small by contract: read whole (headers and padding on top of the file), then parsed.
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of archive) {
+    length += (chunk as Buffer).length;
+    if (length > maxBytes + 64 * 1024) {
+      archive.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const extract = tar.extract();
+  extract.end(Buffer.concat(chunks));
+  try {
+    for await (const entry of extract) {
+      if (entry.header.type !== 'file' || (entry.header.size ?? 0) > maxBytes) return undefined;
+      const parts: Buffer[] = [];
+      for await (const part of entry) parts.push(part as Buffer);
+      return Buffer.concat(parts);
+    }
+    return undefined;
+  } finally {
+    extract.destroy();
+  }
 }
 
 /** Runs worker containers on a Docker Engine (API 1.41 and later) through dockerode. */
@@ -78,6 +108,29 @@ export class DockerDriver implements RuntimeDriver {
   async #volumes(labels: Record<string, string>) {
     const result = await this.docker.listVolumes({ filters: JSON.stringify({ label: labelFilter(labels) }) });
     return result.Volumes ?? [];
+  }
+
+  async readImageFile(ref: string, filePath: string, maxBytes: number): Promise<Buffer | undefined> {
+    // A container created and never started: its file system is the image's.
+    const container = await this.docker.createContainer({
+      Image: ref,
+      Entrypoint: ['/nonexistent'],
+      Cmd: [],
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none', AutoRemove: false },
+    });
+    try {
+      let archive: Readable;
+      try {
+        archive = (await container.getArchive({ path: filePath })) as Readable;
+      } catch (error) {
+        if (statusCode(error) === 404) return undefined;
+        throw error;
+      }
+      return await firstRegularFile(archive, maxBytes);
+    } finally {
+      await container.remove({ force: true, v: true }).catch(() => {});
+    }
   }
 
   async create(spec: ContainerSpec): Promise<string> {
