@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The most a pipe holds here, and one splice's worth (the kernel's default pipe is 64 KiB). */
@@ -50,6 +51,10 @@
 static int metered = 0;
 static uint64_t credit = 0;
 static uint64_t moved[2] = {0, 0};
+/* Bytes each way written on (moved counts them as read). */
+static uint64_t delivered[2] = {0, 0};
+/* When a byte last moved either way (CLOCK_MONOTONIC, ms): the idle limit counts from it. */
+static int64_t last_moved_ms = 0;
 static uint64_t reported = 0;
 /* --count: fd 0 → fd 1 carries exactly this many bytes (UINT64_MAX: until its end). */
 static uint64_t count = UINT64_MAX;
@@ -82,6 +87,12 @@ static int open_direction(struct direction *d, int from, int to) {
   if (size < 0) size = fcntl(fds[1], F_GETPIPE_SZ);
   d->capacity = size > 0 ? (size_t)size : 65536;
   return 0;
+}
+
+static int64_t now_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* Writes the totals to fd 3; `wait` blocks until they are written (the last report). -1 when fd 3 is gone. */
@@ -145,6 +156,7 @@ static int step(struct direction *d, int *want_in, int *want_out) {
         d->in_pipe += (size_t)n;
         moved[d->from] += (uint64_t)n;
         if (metered) credit -= (uint64_t)n;
+        last_moved_ms = now_ms();
         progressed = 1;
       } else if (n == 0) {
         /* A counted body cut short is an error: the destination must not take it as whole. */
@@ -161,6 +173,8 @@ static int step(struct direction *d, int *want_in, int *want_out) {
       ssize_t n = splice(d->pipe_read, NULL, d->to, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d->in_pipe -= (size_t)n;
+        delivered[d->from] += (uint64_t)n;
+        last_moved_ms = now_ms();
         progressed = 1;
       } else if (n < 0 && errno == EAGAIN) {
         *want_out = 1;
@@ -182,8 +196,10 @@ static int step(struct direction *d, int *want_in, int *want_out) {
   }
 }
 
-/* The end of a metered relay: the last totals, then the exit status. */
+/* The end of a metered relay: the last totals, then the exit status. A counted body not
+ * delivered whole (its destination hung up) is a failure, whatever ended it. */
 static int finish(int status) {
+  if (status == 0 && count != UINT64_MAX && delivered[0] != count) status = 1;
   if (metered && report(1) != 0 && status == 0) return 1;
   return status;
 }
@@ -217,11 +233,19 @@ int main(int argc, char **argv) {
   if (open_direction(&ways[0], 0, 1) != 0 || open_direction(&ways[1], 1, 0) != 0) return 1;
   /* A counted body goes one way: nothing of fd 1's is read (nor passed on). */
   if (count != UINT64_MAX) ways[1].done = 1;
+  /* fd 0 or 1 once it reported a hang-up or an error: poll reports that at once on every call
+   * (whatever it is asked for), so it is no longer polled; splice finds its end or its error. */
+  int hung[2] = {0, 0};
+  last_moved_ms = now_ms();
   for (;;) {
     if (metered && read_grants() != 0) return finish(1);
     /* fd 0 and fd 1, each polled for what the directions wait for; hang-ups are always reported.
      * fd 3 (metered) for grants, always: its end must end the relay even while bytes flow. */
-    struct pollfd polls[3] = {{.fd = 0, .events = 0}, {.fd = 1, .events = 0}, {.fd = CONTROL_FD, .events = POLLIN}};
+    struct pollfd polls[3] = {
+        {.fd = hung[0] ? -1 : 0, .events = 0},
+        {.fd = hung[1] ? -1 : 1, .events = 0},
+        {.fd = CONTROL_FD, .events = POLLIN},
+    };
     for (int w = 0; w < 2; w++) {
       struct direction *d = &ways[w];
       if (d->done) continue;
@@ -237,16 +261,24 @@ int main(int argc, char **argv) {
       int starved = credit == 0 && total != reported;
       if ((starved || total - reported >= REPORT_BYTES) && report(0) != 0) return finish(1);
     }
-    int ready = poll(polls, metered ? 3 : 2, idle_ms);
-    if (ready < 0) {
+    /* Idle: no byte either way for idle_ms, however often poll wakes meanwhile. */
+    int timeout = -1;
+    if (idle_ms > 0) {
+      int64_t left = idle_ms - (now_ms() - last_moved_ms);
+      if (left <= 0) return finish(EXIT_IDLE);
+      timeout = (int)left;
+    }
+    if (poll(polls, metered ? 3 : 2, timeout) < 0) {
       if (errno == EINTR) continue;
       return finish(1);
     }
-    if (ready == 0) return finish(EXIT_IDLE);
+    for (int fd = 0; fd <= 1; fd++) {
+      if ((polls[fd].revents & (POLLHUP | POLLERR)) != 0) hung[fd] = 1;
+    }
     for (int w = 0; w < 2; w++) {
       /* A destination that can take nothing more: its direction is dropped (what it holds with it),
        * while the other still delivers what its source has left, as the agent's own splice does. */
-      if ((polls[ways[w].to].revents & (POLLHUP | POLLERR)) != 0) ways[w].done = 1;
+      if (hung[ways[w].to]) ways[w].done = 1;
     }
   }
 }

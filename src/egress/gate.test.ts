@@ -355,7 +355,7 @@ describe('egress gate with the control plane relay', () => {
   it('holds the byte budget in the relay, and gives back what it did not use', async (t) => {
     if (relay === undefined) return t.skip('no C compiler on this host to build the relay');
     const before = relay.starts();
-    const { records, gate } = await open({ totalBytes: 3 * MiB });
+    const { records } = await open({ totalBytes: 3 * MiB });
     const { socket } = await ask('registry.test');
     const answer = await download(socket, `send ${10 * MiB}\n`, 10 * MiB);
     await settled(records, 1);
@@ -363,7 +363,6 @@ describe('egress gate with the control plane relay', () => {
     assert.ok(answer.length > MiB && answer.length <= 3 * MiB, `${answer.length} bytes passed`);
     const moved = (records[0]?.bytesReceived ?? 0) + (records[0]?.bytesSent ?? 0);
     assert.ok(moved <= 3 * MiB, `${moved} bytes counted`);
-    assert.ok(gate.usedBytes <= 3 * MiB);
     const next = await ask('registry.test');
     assert.equal(next.reply?.ok === false && next.reply.rule, 'limit-total-bytes');
   });

@@ -11,6 +11,7 @@ import {
 } from '../protocol/egress.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import { LargeReads } from '../protocol/large-reads.ts';
+import { RelayStarts } from '../protocol/relay.ts';
 import { listenOnSocketFile } from '../protocol/socket-file.ts';
 import { canonicalAddress } from './addresses.ts';
 import { type EgressRecord, logEgress } from './audit.ts';
@@ -74,6 +75,7 @@ export class EgressGate {
   readonly socketPath: string;
   readonly #options: EgressGateOptions;
   readonly #budget: ByteBudget;
+  readonly #relayStarts = new RelayStarts();
   readonly #pending = new Set<net.Socket>();
   /** Tunnels accepted and not yet closed: resolving, connecting or carrying bytes. */
   readonly #open = new Set<net.Socket>();
@@ -268,7 +270,14 @@ export class EgressGate {
       this.#options.onOpen?.(performance.now() - startedAt);
       socket.write(`${JSON.stringify({ ok: true })}\n`);
       socket.resume();
-      const result = await meteredSplice(socket, outside, this.#budget, reads, this.#options.relay?.());
+      const binary = this.#options.relay?.();
+      const result = await meteredSplice(
+        socket,
+        outside,
+        this.#budget,
+        reads,
+        binary === undefined ? undefined : { binary, starts: this.#relayStarts },
+      );
       record({
         ...at,
         bytesSent: result.bytesSent,

@@ -3,7 +3,7 @@ import type net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { EgressLimits } from '../policy/egress.ts';
 import type { LargeReads } from '../protocol/large-reads.ts';
-import { HANDOVER_BYTES, handOver, isRelayable } from '../protocol/relay.ts';
+import { HANDOVER_BYTES, handOver, isRelayable, type RelayStarts } from '../protocol/relay.ts';
 import { type Carry, splice } from '../protocol/splice.ts';
 import type { ByteBudget } from './budget.ts';
 
@@ -15,6 +15,8 @@ const exhausted = () => new Error('the sandbox used up its egress byte budget');
 /** Bytes of one direction, counted as they pass. */
 export interface Counted {
   bytes: number;
+  /** Chunks wait for their time (the bytes-per-second limit): detach() would refuse. */
+  readonly isHolding: boolean;
   /**
    * Stops carrying (for the relay to take over), unless chunks wait for their
    * time: false then, and nothing changed.
@@ -77,6 +79,9 @@ export function meter(
   source.once('end', onEnd);
   const counted: Counted = {
     bytes: 0,
+    get isHolding() {
+      return held.length > 0;
+    },
     detach: () => {
       if (held.length > 0) return false;
       source.off('data', onData);
@@ -128,9 +133,9 @@ export async function meteredSplice(
   outside: net.Socket,
   budget: ByteBudget,
   outsideReads?: LargeReads,
-  relay?: string,
+  relay?: { binary: string; starts: RelayStarts },
 ): Promise<MeteredResult> {
-  let sent: Counted = { bytes: 0, detach: () => true };
+  let sent: Counted = { bytes: 0, isHolding: false, detach: () => true };
   let received = { bytes: 0 };
   outside.setTimeout(TUNNEL_IDLE_TIMEOUT_MS, () => outside.destroy(new Error('idle')));
   const forward: Carry = (source, destination, fail) => {
@@ -166,12 +171,13 @@ export async function meteredSplice(
     outsideReads.onPiped = () => {
       if (outsideReads.piped < HANDOVER_BYTES || !isRelayable(inside) || !isRelayable(outside)) return;
       // Chunks the rate holds go first, in order: the next chunk tries again.
-      if (!sent.detach()) return;
+      if (sent.isHolding) return;
       outsideReads.onPiped = undefined;
-      // The relay ends an idle tunnel itself.
-      outside.setTimeout(0);
+      // Past the door's rate of relay starts the tunnel stays in Node.
+      if (!relay.starts.take()) return;
+      sent.detach();
       relayed = handOver(inside, outside, outsideReads, {
-        binary: relay,
+        binary: relay.binary,
         args: meteredRelayArgs(),
         hasControl: true,
         admit: (bytes, fromA) => {
@@ -180,7 +186,18 @@ export async function meteredSplice(
           else received.bytes += bytes;
           return true;
         },
-      }).then((child) => (child === undefined ? { sent: 0, received: 0 } : meterRelay(child, budget)));
+      })
+        .then((child) => {
+          if (child === undefined) return { sent: 0, received: 0 };
+          // The relay ends an idle tunnel itself; Node sees no reads now and must not.
+          outside.setTimeout(0);
+          return meterRelay(child, budget);
+        })
+        .catch((error: unknown) => {
+          inside.destroy();
+          outside.destroy();
+          return { sent: 0, received: 0, error: (error as Error).message };
+        });
     };
   }
   const { error } = await done;
@@ -253,7 +270,8 @@ export function meterRelay(child: ChildProcess, budget: ByteBudget): Promise<Rel
   grant();
   return new Promise((resolve) => {
     child.once('close', (code) => {
-      budget.refund(Math.max(0, granted - used));
+      // Killed, its last report may be old: what it used since is not known, and stays charged.
+      if (code !== null) budget.refund(Math.max(0, granted - used));
       if (code === RELAY_EXIT_IDLE) error ??= 'idle';
       else if (code !== 0) error ??= `the relay ended with ${code ?? 'a signal'}`;
       resolve({ ...totals, ...(error === undefined ? {} : { error }) });

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildImageProgram } from '../agent/exec/test-launcher.ts';
 import { ByteBudget } from '../egress/budget.ts';
 import { endToEndHeaders } from '../protocol/http-headers.ts';
+import { RelayStarts } from '../protocol/relay.ts';
 import { relayableLength, relayBody } from './body-relay.ts';
 
 const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
@@ -43,7 +44,7 @@ async function startProxy(body: Buffer, budget: ByteBudget, options: { cutAt?: n
     const proxied = http.request({ agent, host: '127.0.0.1', port: upstreamPort, path: request.url });
     proxied.on('response', (reply) => {
       const headers = endToEndHeaders(reply.rawHeaders);
-      const length = relayableLength(request, reply, response, headers);
+      const length = relayableLength(request, reply, response, headers, new RelayStarts());
       assert.ok(length !== undefined, 'a long body of known length is relayable');
       headers.push('Connection', 'close');
       response.writeHead(reply.statusCode ?? 502, headers);

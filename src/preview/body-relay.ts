@@ -1,21 +1,30 @@
-import { spawn } from 'node:child_process';
 import type http from 'node:http';
 import type net from 'node:net';
 import type { ByteBudget } from '../egress/budget.ts';
 import { meteredRelayArgs, meterRelay } from '../egress/splice.ts';
-import { flushed, HANDOVER_BYTES, isRelayable, stopReading, takeBuffered } from '../protocol/relay.ts';
+import {
+  flushed,
+  HANDOVER_BYTES,
+  isRelayable,
+  type RelayStarts,
+  spawnRelay,
+  stopReading,
+  takeBuffered,
+} from '../protocol/relay.ts';
 
 /**
  * The length of a response body the relay may carry instead of Node: one the
  * head gives (Content-Length, no Transfer-Encoding, and the Content-Length among
  * the `headers` passed on) of at least HANDOVER_BYTES, on sockets the relay can
- * take; undefined when the body stays in Node.
+ * take, within the door's relay `starts` (one is taken); undefined when the
+ * body stays in Node.
  */
 export function relayableLength(
   request: http.IncomingMessage,
   reply: http.IncomingMessage,
   response: http.ServerResponse,
   headers: readonly string[],
+  starts: RelayStarts,
 ): number | undefined {
   const status = reply.statusCode ?? 0;
   if (request.method === 'HEAD' || status === 204 || status === 304 || status < 200) return undefined;
@@ -33,7 +42,8 @@ export function relayableLength(
   const tunnel = reply.socket as net.Socket | null;
   const client = response.socket as net.Socket | null;
   if (tunnel === null || client === null || !isRelayable(tunnel) || !isRelayable(client)) return undefined;
-  return length;
+  // Past the door's rate of relay starts the body stays in Node.
+  return starts.take() ? length : undefined;
 }
 
 /**
@@ -60,9 +70,6 @@ export async function relayBody(
     return error === undefined ? { bytes } : { bytes, error };
   };
   stopReading(tunnel);
-  // The relay ends an idle body itself; Node's socket timeouts would see no reads and end a busy one.
-  tunnel.setTimeout(0);
-  client.setTimeout(0);
   response.flushHeaders();
   // The chunk that carried the head is parsed on after this event: its body bytes land in `reply`.
   await new Promise((resolve) => setImmediate(resolve));
@@ -76,18 +83,11 @@ export async function relayBody(
   for (const chunk of head) client.write(chunk);
   await flushed(client);
   if (bytes === length || tunnel.destroyed || client.destroyed) return end(bytes);
-  const child = spawn(binary, meteredRelayArgs(length - bytes), {
-    stdio: [tunnel, client, 'ignore', 'pipe'],
-  });
-  const stop = () => {
-    child.kill('SIGKILL');
-    tunnel.destroy();
-    client.destroy();
-  };
-  child.once('error', stop);
-  child.once('exit', stop);
-  tunnel.once('close', stop);
-  client.once('close', stop);
+  const child = spawnRelay(binary, meteredRelayArgs(length - bytes), tunnel, client, true);
+  if (child === undefined) return end(bytes, 'the relay could not start');
+  // The relay ends an idle body itself; Node's socket timeouts would see no reads and end a busy one.
+  tunnel.setTimeout(0);
+  client.setTimeout(0);
   const outcome = await meterRelay(child, budget);
   return end(bytes + outcome.sent, outcome.error);
 }

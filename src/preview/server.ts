@@ -226,7 +226,10 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
         const headers = endToEndHeaders(reply.rawHeaders);
         // A long body of a known length goes through the relay, and the connection ends with it.
         const relay = manager.relay;
-        const relayed = relay === undefined ? undefined : relayableLength(request, reply, response, headers);
+        const relayed =
+          relay === undefined
+            ? undefined
+            : relayableLength(request, reply, response, headers, door.relayStarts);
         if (relayed !== undefined) headers.push('Connection', 'close');
         try {
           // The sandbox's server chooses status and headers: anything Node cannot send is a 502.
@@ -239,10 +242,15 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
           return;
         }
         if (relay !== undefined && relayed !== undefined) {
-          void relayBody(reply, response, relayed, door.budget, relay).then((result) => {
-            events?.onBytes?.('out', result.bytes);
-            events?.onRequest?.(result.error === undefined ? 'ok' : 'error', 'http');
-          });
+          void relayBody(reply, response, relayed, door.budget, relay)
+            .catch((error: unknown) => {
+              response.destroy();
+              return { bytes: 0, error: (error as Error).message };
+            })
+            .then((result) => {
+              events?.onBytes?.('out', result.bytes);
+              events?.onRequest?.(result.error === undefined ? 'ok' : 'error', 'http');
+            });
           return;
         }
         const out = meter(reply, response, door.budget, () => response.destroy());

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +14,14 @@ const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-relay-binary-'));
 const binary = buildImageProgram(SOURCE, path.join(directory, 'relay'));
 
-/** Two connected TCP pairs on loopback: [outer, inner] each; the inner ends go to the relay. */
-async function pairs(): Promise<{
+let sockets = 0;
+
+/**
+ * Two connected pairs, [outer, inner] each; the inner ends (`a`, `b`) go to the
+ * relay. The right pair is TCP on loopback; the left one too, or a Unix socket
+ * (`unixLeft`: a tunnel's sandbox side, with the small buffers of one).
+ */
+async function pairs(options: { unixLeft?: boolean } = {}): Promise<{
   left: net.Socket;
   right: net.Socket;
   a: net.Socket;
@@ -26,12 +32,32 @@ async function pairs(): Promise<{
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
     accepted.push(socket),
   );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  const left = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  const right = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  await Promise.all([once(left, 'connect'), once(right, 'connect')]);
-  while (accepted.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  const address = options.unixLeft ? path.join(directory, `left-${sockets++}.sock`) : undefined;
+  if (address === undefined) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  else await new Promise<void>((resolve) => server.listen(address, resolve));
+  const tcp = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
+    accepted.push(socket),
+  );
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const connected = async (socket: net.Socket, count: number) => {
+    await once(socket, 'connect');
+    while (accepted.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+    return socket;
+  };
+  const left = await connected(
+    address === undefined
+      ? net.connect({
+          port: (server.address() as net.AddressInfo).port,
+          host: '127.0.0.1',
+          allowHalfOpen: true,
+        })
+      : net.connect({ path: address, allowHalfOpen: true }),
+    1,
+  );
+  const right = await connected(
+    net.connect({ port: (tcp.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true }),
+    2,
+  );
   // The accepted sockets never read in Node: they are the relay's.
   const [a, b] = accepted as [net.Socket, net.Socket];
   return {
@@ -42,6 +68,7 @@ async function pairs(): Promise<{
     close: () => {
       for (const socket of [left, right, a, b]) socket.destroy();
       server.close();
+      tcp.close();
     },
   };
 }
@@ -136,12 +163,18 @@ describe('the relay binary', { skip: binary === undefined && 'no C compiler on t
       whole.right.on('data', (chunk: Buffer) => chunks.push(chunk));
       const ended = once(whole.right, 'end');
       // What follows the count is not carried, and nothing of the other side goes back.
+      let back = 0;
+      whole.left.on('data', (chunk: Buffer) => {
+        back += chunk.length;
+      });
       whole.left.write(Buffer.alloc(8000, 7));
       whole.right.write('not for the source');
       await ended;
       assert.equal(Buffer.concat(chunks).length, 5000);
       const [code] = await once(child, 'close');
       assert.equal(code, 0);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(back, 0, 'nothing went back to the source');
     } finally {
       whole.close();
     }
@@ -156,6 +189,51 @@ describe('the relay binary', { skip: binary === undefined && 'no C compiler on t
       assert.equal(code, 1);
     } finally {
       short.close();
+    }
+  });
+
+  test('counted: a destination that hangs up before the whole count is a failure', async () => {
+    const { left, right, a, b, close } = await pairs();
+    try {
+      const child = spawn(relay, ['--metered', '10000', '--count', String(64 * 2 ** 20)], {
+        stdio: [a, b, 'ignore', 'pipe'],
+      });
+      grant(child, 128 * 2 ** 20);
+      let received = 0;
+      right.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= 100_000) right.destroy();
+      });
+      left.on('error', () => {});
+      left.write(Buffer.alloc(8 * 2 ** 20, 7));
+      const [code] = await once(child, 'close');
+      assert.equal(code, 1);
+    } finally {
+      close();
+    }
+  });
+
+  test('a peer that hung up while the other way is blocked: no spinning, and the idle limit still ends it', async () => {
+    const { left, right, a, b, close } = await pairs({ unixLeft: true });
+    try {
+      const child = spawn(relay, ['--metered', '600'], { stdio: [a, b, 'ignore', 'pipe'] });
+      grant(child, 256 * 2 ** 20);
+      // The sandbox side ends its writing and reads nothing more; the outside sends and goes away.
+      left.pause();
+      left.end();
+      right.on('error', () => {});
+      right.end(Buffer.alloc(3 * 2 ** 20, 7), () => right.destroy());
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // utime and stime of the relay so far, in clock ticks (100 a second): a spin would use them all.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      assert.ok(ticks < 15, `the relay used ${ticks} ticks of CPU in 400 ms`);
+      const [code] = await once(child, 'close');
+      assert.equal(code, 3);
+      assert.ok(performance.now() - started < 5000);
+    } finally {
+      close();
     }
   });
 });

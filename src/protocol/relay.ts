@@ -43,12 +43,16 @@ export function flushed(socket: Socket): Promise<void> {
  * a response's over a socket); the reads underneath stay stopped.
  */
 export function takeBuffered(stream: Readable): Buffer[] {
-  // read() would start the reads again, hence no _read while it is emptied.
+  // read() would start the reads again, hence no _read while it is emptied; and it emits each
+  // chunk as 'data', which must reach no listener (an HTTP client's parser would see it twice).
   const reader = stream as unknown as { _read: unknown };
   reader._read = () => {};
+  const listeners = stream.rawListeners('data') as Array<(chunk: Buffer) => void>;
+  stream.removeAllListeners('data');
   const chunks: Buffer[] = [];
   for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null)
     chunks.push(chunk);
+  for (const listener of listeners) stream.on('data', listener);
   delete reader._read;
   return chunks;
 }
@@ -108,21 +112,72 @@ export async function handOver(
   for (const chunk of fromA) b.write(chunk);
   await Promise.all([flushed(a), flushed(b)]);
   if (a.destroyed || b.destroyed) return end();
+  return spawnRelay(handover.binary, handover.args, a, b, handover.hasControl);
+}
+
+/**
+ * Starts the relay on `a` (its fd 0) and `b` (its fd 1), and fd 3 a socket to
+ * it when `hasControl`: when it exits both sockets go, when either socket is
+ * destroyed it is killed. Undefined when it could not start (both destroyed).
+ */
+export function spawnRelay(
+  binary: string,
+  args: string[],
+  a: Socket,
+  b: Socket,
+  hasControl: boolean,
+): ChildProcess | undefined {
+  const end = () => {
+    a.destroy();
+    b.destroy();
+  };
   let child: ChildProcess;
   try {
-    child = spawn(handover.binary, handover.args, {
-      stdio: handover.hasControl ? [a, b, 'ignore', 'pipe'] : [a, b, 'ignore'],
-    });
+    child = spawn(binary, args, { stdio: hasControl ? [a, b, 'ignore', 'pipe'] : [a, b, 'ignore'] });
   } catch {
-    return end();
+    end();
+    return undefined;
   }
   const stop = () => {
     child.kill('SIGKILL');
     end();
   };
+  // A spawn that failed (ENOENT, EMFILE) says so with 'error', on a later tick.
   child.once('error', stop);
+  // Out of file descriptors the process is made without its pipes: of no use.
+  if (hasControl && child.stdio?.[3] == null) {
+    stop();
+    return undefined;
+  }
   child.once('exit', stop);
   a.once('close', stop);
   b.once('close', stop);
   return child;
+}
+
+/**
+ * How often a door may start relays: `perSecond` a second, with a burst of as
+ * many. A tunnel past it stays in Node; each start forks the control plane, which
+ * a sandbox opening and closing tunnels must not drive at will.
+ */
+export class RelayStarts {
+  readonly perSecond: number;
+  #tokens: number;
+  #at: number;
+
+  constructor(perSecond = 16) {
+    this.perSecond = perSecond;
+    this.#tokens = perSecond;
+    this.#at = performance.now();
+  }
+
+  /** Takes one start if there is one. */
+  take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.perSecond, this.#tokens + ((now - this.#at) * this.perSecond) / 1000);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
 }

@@ -10,6 +10,7 @@ import type { Policy } from '../policy/schema.ts';
 import { ToolError } from '../protocol/errors.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import { MAX_PREVIEW_HELLO_BYTES, PREVIEW_SOCKET_NAME, PreviewTunnelHello } from '../protocol/preview.ts';
+import { RelayStarts } from '../protocol/relay.ts';
 import { listenOnSocketFile } from '../protocol/socket-file.ts';
 import type { AgentLink } from './agent-link.ts';
 
@@ -33,6 +34,8 @@ export type PreviewLimits = Policy['preview'];
 export class PreviewDoor {
   readonly socketPath: string;
   readonly budget: ByteBudget;
+  /** How often this sandbox's previews may start the control plane's relay. */
+  readonly relayStarts = new RelayStarts();
   /** Pools tunnels per port for plain HTTP (keep-alive); open() keeps the connection limit. */
   readonly httpAgent: http.Agent;
   readonly #sandboxId: string;

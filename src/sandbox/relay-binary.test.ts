@@ -45,7 +45,7 @@ describe('the control plane copy of the relay', () => {
     const driver = driverWith(relay);
     const found = await provideRelay(driver, IMAGE, stateDir, log);
     assert.equal(found, path.join(stateDir, 'relay', 'sandboxd-worker-test'));
-    assert.deepEqual(driver.reads, [`${IMAGE}:${RELAY_PATH}`]);
+    assert.deepEqual(driver.reads, [`sha256:${IMAGE}:${RELAY_PATH}`]);
     assert.equal(statSync(found).mode & 0o777, 0o755);
     assert.equal(statSync(path.dirname(found)).mode & 0o777, 0o700);
     assert.equal(await provideRelay(driver, IMAGE, stateDir, log), found);

@@ -50,7 +50,8 @@ export async function provideRelay(
       .slice(0, 24),
   );
   if (await probe(binary)) return binary;
-  const bytes = await driver.readImageFile(imageRef, RELAY_PATH, MAX_RELAY_BYTES);
+  // By id: the file comes from the image this copy is named after, even if the tag moves meanwhile.
+  const bytes = await driver.readImageFile(imageId, RELAY_PATH, MAX_RELAY_BYTES);
   if (bytes === undefined) {
     log.info({ image: imageRef }, 'the worker image has no relay; tunnels are carried in Node');
     return undefined;
