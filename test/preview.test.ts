@@ -180,7 +180,10 @@ describe('preview URLs', () => {
     assert.equal(digest(reply.body), digest(body));
     const big = await request(`${made.url}big?mib=50`, { cookie });
     assert.equal(big.body.length, 50 * 2 ** 20);
-    assert.ok(big.body.every((byte) => byte === 97), 'the body as the server sent it');
+    assert.ok(
+      big.body.every((byte) => byte === 97),
+      'the body as the server sent it',
+    );
   });
 
   it('answers a port nothing listens on with a page that names the port and how to start a server', async () => {
