@@ -119,7 +119,10 @@ describe('the relay binary', { skip: binary === undefined && 'no C compiler on t
       });
       left.write(Buffer.alloc(300_000, 1));
       grant(child, 100_000);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (let tries = 0; (received < 100_000 || seen.latest === undefined) && tries < 500; tries++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      // A while more for anything past the grant to show.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(received, 100_000, 'the grant, no more');
       assert.deepEqual(seen.latest, [100_000, 0]);
       // Enough for the rest, the 4 bytes back, and to see both ends.
