@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EgressRecord } from '../src/egress/audit.ts';
 import { ControlPlane, structured } from './support/control-plane.ts';
 import { close, listen } from './support/egress-servers.ts';
@@ -26,11 +23,7 @@ let client: Client;
 before(async () => {
   web = http.createServer((_request, response) => response.end('reached\n'));
   port = await listen(web);
-  plane = await ControlPlane.create();
-  const file = path.join(plane.policyDir, 'default.yaml');
-  const policy = parseYaml(await readFile(file, 'utf8'));
-  policy.network = { egress: { hosts: ['web.test'], ports: [port] } };
-  await writeFile(file, stringifyYaml(policy));
+  plane = await ControlPlane.create({ network: { egress: { hosts: ['web.test'], ports: [port] } } });
   await plane.start({
     SANDBOXD_TEST_HOST_OVERRIDES: JSON.stringify({ 'web.test': ['127.0.0.1'] }),
     SANDBOXD_LOG_LEVEL: 'info',

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ControlPlane, structured } from './support/control-plane.ts';
 import { close, listen } from './support/egress-servers.ts';
 
@@ -66,11 +63,9 @@ function ask(mcp: Client, host = 'web.test') {
 before(async () => {
   web = http.createServer((_request, response) => response.end('reached\n'));
   port = await listen(web);
-  plane = await ControlPlane.create();
-  const file = path.join(plane.policyDir, 'default.yaml');
-  const policy = parseYaml(await readFile(file, 'utf8'));
-  policy.network = { egress: { hosts: [], ports: [port], cidrs: ['127.0.0.1/32'], ask: true } };
-  await writeFile(file, stringifyYaml(policy));
+  plane = await ControlPlane.create({
+    network: { egress: { hosts: [], ports: [port], cidrs: ['127.0.0.1/32'], ask: true } },
+  });
   await plane.start({
     SANDBOXD_TEST_HOST_OVERRIDES: JSON.stringify({ 'web.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] }),
     SANDBOXD_LOG_LEVEL: 'info',

@@ -28,8 +28,9 @@ export class ControlPlane {
   stderr = '';
 
   /**
-   * `overrides` is merged into policies/default.yaml, e.g. { timeouts: { idle: '2s' } }; the
-   * runtime is the tests' (SANDBOXD_TEST_RUNTIME).
+   * `overrides` is merged into policies/default.yaml, e.g. { timeouts: { idle: '2s' } }, or
+   * replaces a section that is no mapping there (`network: none` → { network: { egress } });
+   * the runtime is the tests' (SANDBOXD_TEST_RUNTIME).
    */
   static async create(overrides: Record<string, Record<string, unknown>> = {}): Promise<ControlPlane> {
     await assertTestRuntimeRegistered();
@@ -39,8 +40,10 @@ export class ControlPlane {
     await cp(path.join(ROOT, 'policies/seccomp'), path.join(plane.policyDir, 'seccomp'), { recursive: true });
     const policy = parseYaml(await readFile(path.join(ROOT, 'policies/default.yaml'), 'utf8'));
     Object.assign(policy, runtimeFields());
-    for (const [section, values] of Object.entries(overrides))
-      policy[section] = { ...policy[section], ...values };
+    for (const [section, values] of Object.entries(overrides)) {
+      const kept = policy[section];
+      policy[section] = typeof kept === 'object' && kept !== null ? { ...kept, ...values } : values;
+    }
     await writeFile(path.join(plane.policyDir, 'default.yaml'), stringifyYaml(policy));
     return plane;
   }
