@@ -7,13 +7,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LargeReads } from '#protocol/large-reads';
 import { HANDOVER_BYTES } from '#protocol/relay';
-import { buildImageProgram } from './exec/test-launcher.ts';
+import { buildRelay } from './exec/test-launcher.ts';
 import { relaySplice } from './relay.ts';
 
-const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
-
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-relay-'));
-const binary = buildImageProgram(SOURCE, path.join(directory, 'relay'));
+const binary = buildRelay(directory);
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) =>

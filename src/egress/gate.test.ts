@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { buildImageProgram } from '../agent/exec/test-launcher.ts';
+import { buildCountedRelay } from '../agent/exec/test-launcher.ts';
 import { type EgressAllowList, EgressSection } from '../policy/egress.ts';
 import { MAX_TUNNEL_REPLY_BYTES, type TunnelReply } from '../protocol/egress.ts';
 import { readFirstLine } from '../protocol/framing.ts';
 import type { EgressRecord } from './audit.ts';
 import { type Connect, EgressGate, MAX_PENDING_REQUESTS } from './gate.ts';
 import { overrideLookup } from './resolve.ts';
-
-const RELAY_SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 
 /** Every test talks to servers on 127.0.0.1 only; the names below resolve there through overrides. */
 const log = pino({ level: 'silent' });
@@ -296,19 +294,6 @@ describe('egress gate', () => {
   });
 });
 
-/** The relay as the image builds it, behind a script that notes each start (undefined without a C compiler). */
-function relayWithMarker(): { binary: string; starts: () => number } | undefined {
-  const built = buildImageProgram(RELAY_SOURCE, path.join(directory, 'relay'));
-  if (built === undefined) return undefined;
-  const marker = path.join(directory, 'relay-starts');
-  const binary = path.join(directory, 'relay.sh');
-  writeFileSync(binary, `#!/bin/sh\necho >>'${marker}'\nexec '${built}' "$@"\n`, { mode: 0o755 });
-  return {
-    binary,
-    starts: () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').length - 1 : 0),
-  };
-}
-
 /** As curl asks: the request without a half-close, then everything until the tunnel closes or `bytes` came. */
 async function download(socket: net.Socket, request: string, bytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -326,9 +311,9 @@ async function download(socket: net.Socket, request: string, bytes: number): Pro
 }
 
 describe('egress gate with the control plane relay', () => {
-  let relay: ReturnType<typeof relayWithMarker>;
+  let relay: ReturnType<typeof buildCountedRelay>;
   before(() => {
-    relay = relayWithMarker();
+    relay = buildCountedRelay(directory);
   });
   const MiB = 2 ** 20;
   const open = (limits: Record<string, unknown> = {}) =>

@@ -1,26 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { buildImageProgram } from '../agent/exec/test-launcher.ts';
+import { after, describe, test } from 'node:test';
+import { buildCountedRelay } from '../agent/exec/test-launcher.ts';
 import { ByteBudget } from '../egress/budget.ts';
 import { endToEndHeaders } from '../protocol/http-headers.ts';
 import { RelayStarts } from '../protocol/relay.ts';
 import { relayableLength, relayBody } from './body-relay.ts';
 
-const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 const MiB = 2 ** 20;
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-body-relay-'));
-const built = buildImageProgram(SOURCE, path.join(directory, 'relay'));
-const marker = path.join(directory, 'starts');
-/** The relay behind a script that notes each start. */
-const binary = path.join(directory, 'relay.sh');
-const starts = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').length - 1 : 0);
+const relay = buildCountedRelay(directory);
+const binary = relay?.binary ?? '';
+const starts = () => relay?.starts() ?? 0;
 
 const listen = (server: http.Server) =>
   new Promise<number>((resolve) =>
@@ -80,11 +77,8 @@ function curl(port: number): Promise<{ body: Buffer; code: number | null }> {
 const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 describe('a preview response body carried by the relay', {
-  skip: built === undefined && 'no C compiler on this host to build the relay',
+  skip: relay === undefined && 'no C compiler on this host to build the relay',
 }, () => {
-  before(() => {
-    writeFileSync(binary, `#!/bin/sh\necho >>'${marker}'\nexec '${built}' "$@"\n`, { mode: 0o755 });
-  });
   after(() => rmSync(directory, { recursive: true, force: true }));
 
   test('arrives whole and in order, Node carrying only what it had read, and is counted', async () => {

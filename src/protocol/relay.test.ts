@@ -6,13 +6,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { buildImageProgram } from '../agent/exec/test-launcher.ts';
+import { buildRelay } from '../agent/exec/test-launcher.ts';
 
 /** The relay binary's own contract (image/relay/relay.c): arguments, grants, reports, idleness. */
 
-const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 const directory = mkdtempSync(path.join(os.tmpdir(), 'sandboxd-relay-binary-'));
-const binary = buildImageProgram(SOURCE, path.join(directory, 'relay'));
+const binary = buildRelay(directory);
 
 let sockets = 0;
 

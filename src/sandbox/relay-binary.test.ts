@@ -5,12 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { buildImageProgram } from '../agent/exec/test-launcher.ts';
+import { buildRelay } from '../agent/exec/test-launcher.ts';
 import { RELAY_PATH } from '../protocol/relay.ts';
 import { MemoryDriver } from '../runtime/memory.ts';
 import { provideRelay } from './relay-binary.ts';
 
-const SOURCE = path.resolve(import.meta.dirname, '../../image/relay/relay.c');
 const IMAGE = 'sandboxd-worker:test';
 const log = pino({ level: 'silent' });
 
@@ -30,9 +29,10 @@ function driverWith(file: Buffer | undefined) {
 describe('the control plane copy of the relay', () => {
   let stateDir: string;
   let relay: Buffer | undefined;
+  let built: string | undefined;
   before(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-relay-copy-'));
-    const built = buildImageProgram(SOURCE, path.join(stateDir, 'built-relay'));
+    built = buildRelay(await mkdtemp(path.join(stateDir, 'built-')));
     relay = built === undefined ? undefined : readFileSync(built);
   });
   afterEach(() => {
@@ -69,8 +69,8 @@ describe('the control plane copy of the relay', () => {
     process.env.SANDBOXD_RELAY = path.join(stateDir, 'missing');
     assert.equal(await provideRelay(driver, IMAGE, stateDir, log), undefined);
     if (relay === undefined) return t.skip('no C compiler on this host to build the relay');
-    process.env.SANDBOXD_RELAY = path.join(stateDir, 'built-relay');
-    assert.equal(await provideRelay(driver, IMAGE, stateDir, log), path.join(stateDir, 'built-relay'));
+    process.env.SANDBOXD_RELAY = built;
+    assert.equal(await provideRelay(driver, IMAGE, stateDir, log), built);
     assert.deepEqual(driver.reads, []);
   });
 });
