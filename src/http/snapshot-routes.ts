@@ -6,7 +6,7 @@ import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { MAX_SNAPSHOT_TTL_SECONDS, SnapshotId } from '../sandbox/snapshot-rules.ts';
-import type { Snapshots, SnapshotView } from '../sandbox/snapshots.ts';
+import type { ForkCreateOptions, Snapshots, SnapshotView } from '../sandbox/snapshots.ts';
 import { newToken, sha256Hex } from '../sandbox/tokens.ts';
 import type { HttpEnv } from './context.ts';
 import { describe, jsonBody } from './v1.ts';
@@ -88,9 +88,14 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
     return c.json({ ...result, state: sandbox.state } satisfies RestoredSnapshot);
   });
 
-  /** `count` sandboxes over a snapshot, each with its own token and MCP URL, as /v1 shows them. */
-  const forkOf = async (
-    snapshotId: string,
+  /**
+   * `count` sandboxes made by `fork` (over a kept snapshot, or over a sandbox's own),
+   * each with its own token and MCP URL, as /v1 shows them.
+   */
+  const forkWith = async (
+    fork: (
+      optionsFor: (id: string) => ForkCreateOptions,
+    ) => Promise<{ snapshotId: string; sandboxes: Sandbox[] }>,
     body: z.infer<typeof ForkBody>,
     policy: LoadedPolicy,
     labels: Record<string, string>,
@@ -98,7 +103,7 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
   ): Promise<ForkedSandboxes> => {
     const ttlSeconds = body.ttlSeconds ?? options.defaultTtlSeconds;
     const tokens = new Map<string, string>();
-    const forks = await snapshots.fork(snapshotId, body.count, (id) => {
+    const forked = await fork((id) => {
       const token = newToken();
       tokens.set(id, token);
       return {
@@ -109,14 +114,14 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
         ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
       };
     });
-    for (const fork of forks) prefetchInstructions(fork);
+    for (const sandbox of forked.sandboxes) prefetchInstructions(sandbox);
     return {
-      snapshotId,
-      sandboxes: forks.map((fork) => {
-        const token = tokens.get(fork.id);
+      snapshotId: forked.snapshotId,
+      sandboxes: forked.sandboxes.map((sandbox) => {
+        const token = tokens.get(sandbox.id);
         if (token === undefined)
-          throw new ToolError('INTERNAL_ERROR', `fork ${fork.id} was made without a token`);
-        return { ...describe(fork, origin(url)), token };
+          throw new ToolError('INTERNAL_ERROR', `fork ${sandbox.id} was made without a token`);
+        return { ...describe(sandbox, origin(url)), token };
       }),
     };
   };
@@ -125,14 +130,9 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
   app.post('/sandboxes/:id/fork', async (c) => {
     const source = sandboxOf(c.req.param('id'));
     const body = await jsonBody(c, ForkBody);
-    if (body.count > snapshots.limits.maxForks) {
-      throw new ToolError('INVALID_ARGUMENT', `count: at most ${snapshots.limits.maxForks} per fork`);
-    }
-    const snapshot = await snapshots.create(source.id, {
-      isEphemeral: true,
-      label: `fork of ${source.id}`,
-    });
-    return c.json(await forkOf(snapshot.snapshotId, body, source.loaded, source.labels, c.req.url), 201);
+    const fork = (optionsFor: (id: string) => ForkCreateOptions) =>
+      snapshots.forkSandbox(source.id, body.count, optionsFor);
+    return c.json(await forkWith(fork, body, source.loaded, source.labels, c.req.url), 201);
   });
 
   /** count new sandboxes over a kept snapshot, with the given policy (default). */
@@ -140,7 +140,11 @@ export function snapshotRoutes(options: SnapshotRoutesOptions): Hono<HttpEnv> {
     const snapshot = await snapshots.get(c.req.param('snapshotId'));
     const body = await jsonBody(c, ForkBody);
     const policy = await options.loadPolicy('default');
-    return c.json(await forkOf(snapshot.snapshotId, body, policy, {}, c.req.url), 201);
+    const fork = async (optionsFor: (id: string) => ForkCreateOptions) => ({
+      snapshotId: snapshot.snapshotId,
+      sandboxes: await snapshots.fork(snapshot.snapshotId, body.count, optionsFor),
+    });
+    return c.json(await forkWith(fork, body, policy, {}, c.req.url), 201);
   });
 
   return app;

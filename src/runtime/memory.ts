@@ -1,4 +1,14 @@
-import type { ContainerInfo, ContainerSpec, ContainerState, RuntimeDriver, RuntimeFacts } from './driver.ts';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerState,
+  HelperResult,
+  HelperSpec,
+  RuntimeDriver,
+  RuntimeFacts,
+  SnapshotEngine,
+  VolumeInfo,
+} from './driver.ts';
 
 /** What runs "inside" an in-memory container while it is running: an in-process agent, or nothing. */
 export interface MemoryWorkload {
@@ -10,6 +20,11 @@ export interface MemoryDriverOptions {
   images?: string[];
   /** Started with each container (start), stopped with it (stop, remove, exit). */
   run?: (spec: ContainerSpec) => MemoryWorkload;
+  /**
+   * Gives the driver a snapshot engine whose helpers copy nothing: each answers
+   * `result 1 1` once `helper` (awaited first, e.g. to hold a copy midway) returns.
+   */
+  snapshots?: { helper?: (spec: HelperSpec) => Promise<void> };
 }
 
 interface MemoryContainer {
@@ -35,10 +50,31 @@ export class MemoryDriver implements RuntimeDriver {
   readonly #volumes = new Map<string, Record<string, string>>();
   readonly #containers = new Map<string, MemoryContainer>();
   #nextId = 1;
+  readonly snapshots?: SnapshotEngine;
 
   constructor(options: MemoryDriverOptions = {}) {
     this.#images = new Set(options.images ?? []);
     this.#run = options.run;
+    const helper = options.snapshots?.helper;
+    if (options.snapshots !== undefined) this.snapshots = this.#snapshotEngine(helper);
+  }
+
+  #snapshotEngine(helper: ((spec: HelperSpec) => Promise<void>) | undefined): SnapshotEngine {
+    return {
+      pause: async (id) => void this.#get(id),
+      unpause: async (id) => void this.#get(id),
+      volumeInfo: async (name): Promise<VolumeInfo | undefined> => {
+        const labels = this.#volumes.get(name);
+        return labels === undefined ? undefined : { labels: { ...labels }, mountpoint: `/memory/${name}` };
+      },
+      createOverlayVolume: async (name, labels) => void (await this.createVolume(name, labels)),
+      runHelper: async (spec): Promise<HelperResult> => {
+        await helper?.(spec);
+        // As an engine does: a volume a container mounts is created if it does not exist.
+        for (const mount of spec.mounts) await this.createVolume(mount.volume, {});
+        return { exitCode: 0, output: 'result 1 1\n' };
+      },
+    };
   }
 
   async facts(): Promise<RuntimeFacts> {

@@ -104,6 +104,8 @@ export class Snapshots {
   readonly #now: () => number;
   /** Snapshots a copy, restore or fork works on now: the sweep leaves them, delete refuses. */
   readonly #busy = new Map<string, number>();
+  /** Snapshots a delete or the sweep is removing now: nothing may start to use them. */
+  readonly #removing = new Set<string>();
   /** One operation at a time per sandbox (a pause, a restore). */
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #periodic = new PeriodicSweep(
@@ -232,14 +234,55 @@ export class Snapshots {
     }
   }
 
-  async #pinned<T>(snapshotId: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Marks the snapshot in use until the returned function is called: the sweep
+   * leaves it and delete refuses. Taken before anything reads the snapshot, with
+   * no wait in between, so that no removal can slip in after the check.
+   */
+  #pin(snapshotId: string): () => void {
+    if (this.#removing.has(snapshotId)) {
+      throw new ToolError('SNAPSHOT_IN_USE', `snapshot ${snapshotId} is being deleted now`, {
+        details: { snapshotId },
+      });
+    }
     this.#busy.set(snapshotId, (this.#busy.get(snapshotId) ?? 0) + 1);
-    try {
-      return await work();
-    } finally {
+    let isPinned = true;
+    return () => {
+      if (!isPinned) return;
+      isPinned = false;
       const left = (this.#busy.get(snapshotId) ?? 1) - 1;
       if (left === 0) this.#busy.delete(snapshotId);
       else this.#busy.set(snapshotId, left);
+    };
+  }
+
+  async #pinned<T>(snapshotId: string, work: () => Promise<T>): Promise<T> {
+    const unpin = this.#pin(snapshotId);
+    try {
+      return await work();
+    } finally {
+      unpin();
+    }
+  }
+
+  /**
+   * Removes the snapshot if `decide` still wants it gone on facts read once
+   * nothing can start to use it, and returns those facts. Undefined when a copy,
+   * restore or fork holds it, it no longer exists, or `decide` keeps it.
+   */
+  async #removeIf(
+    snapshotId: string,
+    decide: (fresh: SnapshotView) => boolean,
+  ): Promise<SnapshotView | undefined> {
+    if (this.#busy.has(snapshotId) || this.#removing.has(snapshotId)) return undefined;
+    this.#removing.add(snapshotId);
+    try {
+      const fresh = (await this.list()).find((found) => found.snapshotId === snapshotId);
+      if (fresh === undefined || !decide(fresh)) return undefined;
+      await this.#discard(snapshotId);
+      return fresh;
+    } finally {
+      this.#removing.delete(snapshotId);
     }
   }
 
@@ -250,6 +293,16 @@ export class Snapshots {
    * instant; commands carry on afterwards as if nothing happened.
    */
   async create(sandboxId: string, options: SnapshotOptions = {}): Promise<SnapshotView> {
+    const { view, unpin } = await this.#take(sandboxId, options);
+    unpin();
+    return view;
+  }
+
+  /** create(), with the new snapshot still pinned: the caller unpins it. */
+  async #take(
+    sandboxId: string,
+    options: SnapshotOptions,
+  ): Promise<{ view: SnapshotView; unpin: () => void }> {
     const sandbox = this.#manager.get(sandboxId);
     const source = this.#volumeOf(sandbox);
     const engine = this.#engine;
@@ -281,50 +334,50 @@ export class Snapshots {
       };
       if (options.label !== undefined) labels[LABEL_SNAPSHOT_LABEL] = options.label;
       if (options.isEphemeral) labels[LABEL_SNAPSHOT_EPHEMERAL] = 'true';
-      return this.#pinned(snapshotId, async () => {
+      const unpin = this.#pin(snapshotId);
+      try {
         await this.#manager.driver.createVolume(volume, labels);
-        try {
-          const spec = this.#helper(sandbox.loaded, 'snapshot', SNAPSHOT_SCRIPT, [
-            { volume: source, target: '/src', isReadOnly: true },
-            { volume, target: '/dst', isReadOnly: false },
-          ]);
-          spec.env = { MAX_BYTES: String(Math.max(0, bytesLeft(existing, this.limits))) };
-          const started = performance.now();
-          const result = await this.#frozen(sandbox, () => engine.runHelper(spec));
-          if (result.exitCode === 3) {
-            throw new ToolError('QUOTA_EXCEEDED', `the workspace is larger than the snapshot bytes left`, {
-              retryable: false,
-              details: { limit: 'maxBytes', value: this.limits.maxBytes },
-            });
-          }
-          const counts = parseCopyResult(result.output);
-          if (result.exitCode !== 0 || counts === undefined) {
-            throw new ToolError('INTERNAL_ERROR', `the snapshot copy failed (exit ${result.exitCode})`, {
-              details: { output: result.output.slice(-1000) },
-            });
-          }
-          await this.#writeRecord(snapshotId, counts);
-          this.#manager.log.info(
-            { sandboxId, snapshotId, ...counts, ms: Math.round(performance.now() - started) },
-            'snapshot taken',
-          );
-          return {
-            snapshotId,
-            sandboxId,
-            label: options.label ?? null,
-            ...counts,
-            isComplete: true,
-            createdAt,
-            expiresAt: new Date(labels[LABEL_EXPIRES] as string),
-            isEphemeral: options.isEphemeral ?? false,
-            uid,
-            forks: [],
-          };
-        } catch (error) {
-          await this.#discard(snapshotId);
-          throw error;
+        const spec = this.#helper(sandbox.loaded, 'snapshot', SNAPSHOT_SCRIPT, [
+          { volume: source, target: '/src', isReadOnly: true },
+          { volume, target: '/dst', isReadOnly: false },
+        ]);
+        spec.env = { MAX_BYTES: String(Math.max(0, bytesLeft(existing, this.limits))) };
+        const started = performance.now();
+        const result = await this.#frozen(sandbox, () => engine.runHelper(spec));
+        if (result.exitCode === 3) {
+          throw new ToolError('QUOTA_EXCEEDED', `the workspace is larger than the snapshot bytes left`, {
+            retryable: false,
+            details: { limit: 'maxBytes', value: this.limits.maxBytes },
+          });
         }
-      });
+        const counts = parseCopyResult(result.output);
+        if (result.exitCode !== 0 || counts === undefined) {
+          throw new ToolError('INTERNAL_ERROR', `the snapshot copy failed (exit ${result.exitCode})`, {
+            details: { output: result.output.slice(-1000) },
+          });
+        }
+        await this.#writeRecord(snapshotId, counts);
+        this.#manager.log.info(
+          { sandboxId, snapshotId, ...counts, ms: Math.round(performance.now() - started) },
+          'snapshot taken',
+        );
+        const view: SnapshotView = {
+          snapshotId,
+          sandboxId,
+          label: options.label ?? null,
+          ...counts,
+          isComplete: true,
+          createdAt,
+          expiresAt: new Date(labels[LABEL_EXPIRES] as string),
+          isEphemeral: options.isEphemeral ?? false,
+          uid,
+          forks: [],
+        };
+        return { view, unpin };
+      } catch (error) {
+        await this.#discard(snapshotId).finally(unpin);
+        throw error;
+      }
     });
   }
 
@@ -349,18 +402,28 @@ export class Snapshots {
 
   /** Deletes a snapshot; refused while forks' files lie on it or a restore reads it. */
   async remove(snapshotId: string): Promise<void> {
-    const snapshot = (await this.list()).find((found) => found.snapshotId === snapshotId);
-    if (snapshot === undefined) throw new ToolError('NOT_FOUND', `no snapshot ${snapshotId}`);
-    if (snapshot.forks.length > 0 || this.#busy.has(snapshotId)) {
+    if (!(await this.list()).some((found) => found.snapshotId === snapshotId)) {
+      throw new ToolError('NOT_FOUND', `no snapshot ${snapshotId}`);
+    }
+    const removed = await this.#removeIf(snapshotId, (snapshot) => {
+      if (snapshot.forks.length > 0) {
+        throw new ToolError(
+          'SNAPSHOT_IN_USE',
+          `snapshot ${snapshotId} lies under ${snapshot.forks.length} fork(s); delete them first`,
+          { details: { snapshotId, forks: snapshot.forks } },
+        );
+      }
+      return true;
+    });
+    if (removed === undefined) {
       throw new ToolError(
         'SNAPSHOT_IN_USE',
-        snapshot.forks.length > 0
-          ? `snapshot ${snapshotId} lies under ${snapshot.forks.length} fork(s); delete them first`
-          : `snapshot ${snapshotId} is being copied, restored or forked now`,
-        { details: { snapshotId, forks: snapshot.forks } },
+        `snapshot ${snapshotId} is being copied, restored, forked or deleted now`,
+        {
+          details: { snapshotId, forks: [] },
+        },
       );
     }
-    await this.#discard(snapshotId);
     this.#manager.log.info({ snapshotId }, 'snapshot deleted');
   }
 
@@ -374,9 +437,9 @@ export class Snapshots {
     const sandbox = this.#manager.get(sandboxId);
     const target = this.#volumeOf(sandbox);
     const engine = this.#engine;
-    const snapshot = await this.get(snapshotId);
-    return this.#exclusive(sandboxId, () =>
-      this.#pinned(snapshotId, async () => {
+    return this.#pinned(snapshotId, async () => {
+      const snapshot = await this.get(snapshotId);
+      return this.#exclusive(sandboxId, async () => {
         const started = performance.now();
         const targetInfo = await engine.volumeInfo(target);
         const user = volumeUser(targetInfo?.labels ?? {}) ?? SANDBOX_USER;
@@ -412,8 +475,8 @@ export class Snapshots {
         const ms = Math.round(performance.now() - started);
         this.#manager.log.info({ sandboxId, snapshotId, stoppedCommands, ms }, 'snapshot restored');
         return { snapshotId, sandboxId, stoppedCommands, ...counts, ms };
-      }),
-    );
+      });
+    });
   }
 
   /**
@@ -426,8 +489,32 @@ export class Snapshots {
     count: number,
     optionsFor: (id: string) => ForkCreateOptions,
   ): Promise<Sandbox[]> {
-    const engine = this.#engine;
-    const snapshot = await this.get(snapshotId);
+    return this.#pinned(snapshotId, async () =>
+      this.#forkPinned(await this.get(snapshotId), count, optionsFor),
+    );
+  }
+
+  /**
+   * `count` new sandboxes from the sandbox's files now, over a snapshot of their
+   * own (ephemeral: the sweep removes it once the last of them is gone). The
+   * snapshot stays pinned from its copy to its forks, so no sweep takes it in between.
+   */
+  async forkSandbox(
+    sandboxId: string,
+    count: number,
+    optionsFor: (id: string) => ForkCreateOptions,
+  ): Promise<{ snapshotId: string; sandboxes: Sandbox[] }> {
+    this.#checkFork(count);
+    const { view, unpin } = await this.#take(sandboxId, { isEphemeral: true, label: `fork of ${sandboxId}` });
+    try {
+      return { snapshotId: view.snapshotId, sandboxes: await this.#forkPinned(view, count, optionsFor) };
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Refuses a count past the fork limit, or more sandboxes than the quota leaves. */
+  #checkFork(count: number): void {
     if (count < 1 || count > this.limits.maxForks) {
       throw new ToolError('INVALID_ARGUMENT', `count: 1 to ${this.limits.maxForks} sandboxes per fork`);
     }
@@ -440,80 +527,89 @@ export class Snapshots {
         { details: { limit: 'maxSandboxes', value: quotas.maxSandboxes } },
       );
     }
-    return this.#pinned(snapshotId, async () => {
-      const ids = Array.from({ length: count }, () => `sb-${randomBytes(6).toString('hex')}`);
-      const createOptions = new Map(ids.map((id) => [id, optionsFor(id)]));
-      const lower = snapshotVolumeName(snapshotId);
-      const common = {
-        ...managedLabels,
-        [LABEL_STATE_DIR]: this.#manager.stateDir,
-        [LABEL_BASE_SNAPSHOT]: snapshotId,
-      };
-      try {
-        await Promise.all(ids.map((id) => this.#manager.driver.createVolume(layerVolumeName(id), common)));
-        const spec = this.#helper(
-          (createOptions.get(ids[0] as string) as ForkCreateOptions).policy,
-          'layer',
-          LAYER_SCRIPT,
-          [
-            { volume: lower, target: '/snap', isReadOnly: true },
-            ...ids.map((id, index) => ({
-              volume: layerVolumeName(id),
-              target: `/l${index}`,
-              isReadOnly: false,
-            })),
-          ],
+  }
+
+  /** fork() over a snapshot the caller has pinned. */
+  async #forkPinned(
+    snapshot: SnapshotView,
+    count: number,
+    optionsFor: (id: string) => ForkCreateOptions,
+  ): Promise<Sandbox[]> {
+    const engine = this.#engine;
+    const { snapshotId } = snapshot;
+    this.#checkFork(count);
+    const ids = Array.from({ length: count }, () => `sb-${randomBytes(6).toString('hex')}`);
+    const createOptions = new Map(ids.map((id) => [id, optionsFor(id)]));
+    const lower = snapshotVolumeName(snapshotId);
+    const common = {
+      ...managedLabels,
+      [LABEL_STATE_DIR]: this.#manager.stateDir,
+      [LABEL_BASE_SNAPSHOT]: snapshotId,
+    };
+    try {
+      await Promise.all(ids.map((id) => this.#manager.driver.createVolume(layerVolumeName(id), common)));
+      const spec = this.#helper(
+        (createOptions.get(ids[0] as string) as ForkCreateOptions).policy,
+        'layer',
+        LAYER_SCRIPT,
+        [
+          { volume: lower, target: '/snap', isReadOnly: true },
+          ...ids.map((id, index) => ({
+            volume: layerVolumeName(id),
+            target: `/l${index}`,
+            isReadOnly: false,
+          })),
+        ],
+      );
+      spec.args = ids.map((_, index) => `/l${index}`);
+      spec.capabilities = LAYER_CAPABILITIES;
+      const layered = await engine.runHelper(spec);
+      if (layered.exitCode !== 0) {
+        throw new ToolError(
+          'INTERNAL_ERROR',
+          `preparing the forks' layers failed (exit ${layered.exitCode})`,
+          {
+            details: { output: layered.output.slice(-1000) },
+          },
         );
-        spec.args = ids.map((_, index) => `/l${index}`);
-        spec.capabilities = LAYER_CAPABILITIES;
-        const layered = await engine.runHelper(spec);
-        if (layered.exitCode !== 0) {
-          throw new ToolError(
-            'INTERNAL_ERROR',
-            `preparing the forks' layers failed (exit ${layered.exitCode})`,
-            {
-              details: { output: layered.output.slice(-1000) },
-            },
-          );
-        }
-        await Promise.all(
-          ids.map((id) =>
-            engine.createOverlayVolume(
-              workspaceVolumeName(id),
-              { ...common, [LABEL_ID]: id, [LABEL_UID]: String(snapshot.uid) },
-              { lower, layer: layerVolumeName(id) },
-            ),
-          ),
-        );
-      } catch (error) {
-        await this.#removeForkVolumes(ids);
-        throw error;
       }
-      const made = await Promise.allSettled(
+      await Promise.all(
         ids.map((id) =>
-          this.#manager.create({
-            ...(createOptions.get(id) as ForkCreateOptions),
-            id,
-            workspace: { kind: 'volume', name: workspaceVolumeName(id) },
-            ownsVolume: true,
-          }),
+          engine.createOverlayVolume(
+            workspaceVolumeName(id),
+            { ...common, [LABEL_ID]: id, [LABEL_UID]: String(snapshot.uid) },
+            { lower, layer: layerVolumeName(id) },
+          ),
         ),
       );
-      const failure = made.find((outcome) => outcome.status === 'rejected');
-      if (failure !== undefined) {
-        // All or none: the caller gets every fork or an error, never some it cannot name.
-        await Promise.allSettled(
-          made.flatMap((outcome) =>
-            outcome.status === 'fulfilled' ? [this.#manager.destroy(outcome.value.id)] : [],
-          ),
-        );
-        await this.#removeForkVolumes(ids);
-        throw failure.reason;
-      }
-      const sandboxes = made.map((outcome) => (outcome as PromiseFulfilledResult<Sandbox>).value);
-      this.#manager.log.info({ snapshotId, forks: ids }, 'forked');
-      return sandboxes;
-    });
+    } catch (error) {
+      await this.#removeForkVolumes(ids);
+      throw error;
+    }
+    const made = await Promise.allSettled(
+      ids.map((id) =>
+        this.#manager.create({
+          ...(createOptions.get(id) as ForkCreateOptions),
+          id,
+          workspace: { kind: 'volume', name: workspaceVolumeName(id) },
+          ownsVolume: true,
+        }),
+      ),
+    );
+    const failure = made.find((outcome) => outcome.status === 'rejected');
+    if (failure !== undefined) {
+      // All or none: the caller gets every fork or an error, never some it cannot name.
+      await Promise.allSettled(
+        made.flatMap((outcome) =>
+          outcome.status === 'fulfilled' ? [this.#manager.destroy(outcome.value.id)] : [],
+        ),
+      );
+      await this.#removeForkVolumes(ids);
+      throw failure.reason;
+    }
+    const sandboxes = made.map((outcome) => (outcome as PromiseFulfilledResult<Sandbox>).value);
+    this.#manager.log.info({ snapshotId, forks: ids }, 'forked');
+    return sandboxes;
   }
 
   async #removeForkVolumes(ids: string[]): Promise<void> {
@@ -541,17 +637,24 @@ export class Snapshots {
 
   async #sweep(): Promise<void> {
     const now = this.#now();
-    for (const snapshot of await this.list()) {
-      const reason = reapReason(snapshot, snapshot.forks.length, this.#busy.has(snapshot.snapshotId), now);
-      if (reason === undefined) continue;
-      await this.#discard(snapshot.snapshotId).catch((error: unknown) =>
-        this.#manager.log.warn(
-          { snapshotId: snapshot.snapshotId, error: String(error) },
-          'snapshot not removed',
-        ),
+    const reasonFor = (snapshot: SnapshotView, isBusy = false) =>
+      reapReason(snapshot, snapshot.forks.length, isBusy, now);
+    for (const seen of await this.list()) {
+      if (reasonFor(seen, this.#busy.has(seen.snapshotId)) === undefined) continue;
+      // The list may be out of date by now (a fork made, a copy finished): decided again on fresh facts.
+      const removed = await this.#removeIf(seen.snapshotId, (fresh) => reasonFor(fresh) !== undefined).catch(
+        (error: unknown) => {
+          this.#manager.log.warn(
+            { snapshotId: seen.snapshotId, error: String(error) },
+            'snapshot not removed',
+          );
+          return undefined;
+        },
       );
-      this.#manager.log.info({ snapshotId: snapshot.snapshotId, reason }, 'snapshot reaped');
-      this.#manager.emit('snapshot-reaped', snapshot.snapshotId, reason);
+      const reason = removed && reasonFor(removed);
+      if (reason === undefined) continue;
+      this.#manager.log.info({ snapshotId: seen.snapshotId, reason }, 'snapshot reaped');
+      this.#manager.emit('snapshot-reaped', seen.snapshotId, reason);
     }
   }
 }

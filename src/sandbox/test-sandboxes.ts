@@ -16,7 +16,7 @@ import type { ToolContext } from '../agent/tools/context.ts';
 import { createToolRegistry } from '../agent/tools/registry.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
 import type { ContainerSpec } from '../runtime/driver.ts';
-import { MemoryDriver, type MemoryWorkload } from '../runtime/memory.ts';
+import { MemoryDriver, type MemoryDriverOptions, type MemoryWorkload } from '../runtime/memory.ts';
 import { type ManagerOptions, SandboxManager } from './manager.ts';
 
 /** The agent, in this process, dialling the socket of the container it stands for. */
@@ -63,13 +63,18 @@ export interface MemorySandboxes {
 export async function memorySandboxes(
   t: { after: (fn: () => Promise<void>) => void },
   options: Partial<Omit<ManagerOptions, 'driver' | 'stateDir' | 'log'>> = {},
+  driverOptions: Pick<MemoryDriverOptions, 'snapshots'> = {},
 ): Promise<MemorySandboxes> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-memory-'));
   const stateDir = path.join(scratch, 'state');
   const workspaceRoot = path.join(scratch, 'workspace');
   await mkdir(workspaceRoot);
   const policy = await loadPolicy('default');
-  const driver = new MemoryDriver({ images: [policy.policy.image], run: inProcessAgent(workspaceRoot) });
+  const driver = new MemoryDriver({
+    images: [policy.policy.image],
+    run: inProcessAgent(workspaceRoot),
+    ...driverOptions,
+  });
   const managers: SandboxManager[] = [];
   const newManager = async () => {
     const manager = new SandboxManager({

@@ -54,8 +54,11 @@ export class ControlPlane {
     await writeFile(path.join(this.policyDir, `${name}.yaml`), stringifyYaml({ ...policy, ...fields, name }));
   }
 
+  /** Starts serve; a restart keeps the ports it had (with an API port given, serve would take port + 1 for previews). */
   async start(extraEnv: Record<string, string> = {}, args: string[] = []): Promise<void> {
     const port = this.baseUrl === '' ? '0' : new URL(this.baseUrl).port;
+    const previewPort =
+      this.previewUrl === '' ? {} : { SANDBOXD_PREVIEW_PORT: new URL(this.previewUrl).port };
     const child = spawn(process.execPath, [CLI, 'serve', '--port', port, ...args], {
       env: {
         ...process.env,
@@ -63,6 +66,7 @@ export class ControlPlane {
         SANDBOXD_STATE_DIR: this.stateDir,
         SANDBOXD_POLICY_DIR: this.policyDir,
         SANDBOXD_LOG_LEVEL: process.env.SANDBOXD_TEST_LOG ?? 'warn',
+        ...previewPort,
         ...extraEnv,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
