@@ -15,6 +15,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,6 +89,7 @@ const token = `compose-${randomBytes(16).toString('hex')}`;
 let stateDir = '';
 let envFile = '';
 let baseUrl = '';
+let previewPort = 0;
 let composeEnv: NodeJS.ProcessEnv = {};
 
 /** Runs compose for this test's project; fails with its output. */
@@ -136,7 +138,8 @@ async function waitHealthy(): Promise<void> {
   );
 }
 
-async function exec(cmd: string): Promise<Record<string, unknown>> {
+/** One tool call to the default workspace (/mcp) over a client of its own. */
+async function call(name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const client = new Client({ name: 'sandboxd-compose-test', version: '1.0.0' });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), {
@@ -144,10 +147,45 @@ async function exec(cmd: string): Promise<Record<string, unknown>> {
     }),
   );
   try {
-    return structured(await client.callTool({ name: 'exec_command', arguments: { cmd } }));
+    return structured(await client.callTool({ name, arguments: args }));
   } finally {
     await client.close();
   }
+}
+
+function exec(cmd: string, yieldMs?: number): Promise<Record<string, unknown>> {
+  return call('exec_command', { cmd, ...(yieldMs === undefined ? {} : { yield_time_ms: yieldMs }) });
+}
+
+/** A GET of `url` sent to the preview port on loopback, with the Host header a browser would send. */
+function previewGet(
+  url: string,
+  cookie?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      {
+        host: '127.0.0.1',
+        port: previewPort,
+        path: `${target.pathname}${target.search}`,
+        headers: { host: target.host, ...(cookie === undefined ? {} : { cookie }) },
+        agent: false,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+  });
 }
 
 /** Worker containers created for this stack: their socket directory is under its state directory. */
@@ -191,6 +229,8 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
     await writeFile(envFile, '');
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
+    // Not compose's default 8081: a user's second stack, or anything else on this machine, may hold it.
+    previewPort = await freePort();
     const inherited = Object.entries(process.env).filter(
       ([name]) => !name.startsWith('SANDBOXD_') && name !== 'DOCKER_SOCKET',
     );
@@ -198,6 +238,7 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
       ...Object.fromEntries(inherited),
       SANDBOXD_STATE_DIR: stateDir,
       SANDBOXD_PORT: String(port),
+      SANDBOXD_PREVIEW_PORT: String(previewPort),
       SANDBOXD_TOKEN: token,
       SANDBOXD_BUILD_CA_CERTS: process.env.SANDBOXD_BUILD_CA_CERTS ?? localCaCertificates(),
     };
@@ -268,6 +309,36 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
           : undefined,
       45_000,
     );
+  });
+
+  it('serves a preview of a server in the default workspace on the preview port it was given', async () => {
+    const started = await exec(
+      'mkdir -p site && echo "<h1>from compose</h1>" > site/index.html && cd site && python3 -m http.server 8000 --bind 127.0.0.1',
+      300,
+    );
+    assert.equal(started.status, 'running', JSON.stringify(started));
+    const ready = await exec(
+      'for i in $(seq 50); do curl -sf http://127.0.0.1:8000/ >/dev/null && exit 0; sleep 0.1; done; exit 1',
+      15_000,
+    );
+    assert.equal(ready.exit_code, 0, JSON.stringify(ready));
+    const granted = await call('preview_url', { port: 8000 });
+    const url = new URL(String(granted.url));
+    assert.equal(url.hostname, '8000-ws-default.localhost');
+    assert.equal(url.port, String(previewPort), 'the URL names the host port the preview is published on');
+    const first = await previewGet(url.href);
+    assert.equal(first.status, 303, first.body);
+    const cookie = String(first.headers['set-cookie']).split(';')[0] as string;
+    const page = await previewGet(new URL(String(first.headers.location), url).href, cookie);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /from compose/);
+    const controlPlane = await serviceContainer('control-plane');
+    const bindings = JSON.parse(
+      await docker('inspect', '--format', '{{json .HostConfig.PortBindings}}', controlPlane),
+    ) as Record<string, { HostIp: string; HostPort: string }[]>;
+    assert.deepEqual(bindings[`${previewPort}/tcp`], [
+      { HostIp: '127.0.0.1', HostPort: String(previewPort) },
+    ]);
   });
 
   it('docker compose down removes the sandboxes and keeps the default workspace', async () => {
