@@ -94,7 +94,7 @@ describe('the worker container as the engine sees it', () => {
     for (const mount of identity) {
       assert.equal(
         path.dirname(mount.Source),
-        sandboxes.manager.stateDir + '/sockets/' + sandbox.id,
+        `${sandboxes.manager.stateDir}/sockets/${sandbox.id}`,
         'from the socket directory',
       );
     }
