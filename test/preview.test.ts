@@ -289,4 +289,31 @@ describe('preview URLs', () => {
     });
     assert.equal(bad.status, 400);
   });
+
+  // Last: the other tests' MCP sessions end with the restart.
+  it('keeps its grants through a control-plane restart: the cookie still opens the page, an unused link once', async () => {
+    const [a] = sandboxes as [(typeof sandboxes)[0]];
+    const opened = await grant(a.id, { port: PYTHON_PORT, ttlSeconds: 600 });
+    const { cookie } = await open(opened.openUrl);
+    const unused = await grant(a.id, { port: PYTHON_PORT, ttlSeconds: 600 });
+    const revoked = await grant(a.id, { port: PYTHON_PORT, ttlSeconds: 600 });
+    const revoke = await plane.fetch(`/v1/sandboxes/${a.id}/previews/${revoked.id}`, { method: 'DELETE' });
+    assert.equal(revoke.status, 204);
+    const listener = plane.previewUrl;
+
+    await plane.stop();
+    await plane.start({ SANDBOXD_LOG_LEVEL: 'info' });
+    assert.equal(plane.previewUrl, listener);
+    const page = await request(opened.url, { cookie });
+    assert.equal(page.status, 200, 'the browser session outlives the restart');
+    assert.match(page.body.toString(), /served by python/);
+    assert.match((await open(unused.openUrl)).page.body.toString(), /served by python/);
+    assert.equal((await request(unused.openUrl)).status, 401, 'and still opens once');
+    assert.equal((await request(revoked.openUrl)).status, 401, 'a revoked grant stays revoked');
+    const listed = (await (await plane.fetch(`/v1/sandboxes/${a.id}`)).json()) as {
+      previews: { id: string }[];
+    };
+    const ids = listed.previews.map((preview) => preview.id);
+    assert.ok(ids.includes(opened.id) && ids.includes(unused.id) && !ids.includes(revoked.id), ids.join(' '));
+  });
 });

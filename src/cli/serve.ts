@@ -336,6 +336,7 @@ async function serveHolding(
             },
           },
         });
+  const previewsKept = (await previews?.load()) ?? 0;
   const app = createHttpApp({
     manager,
     workspaces,
@@ -403,6 +404,7 @@ async function serveHolding(
       allowedHosts,
       auth: config.noAuth ? 'disabled' : `operator token (${token.source})`,
       reconciled: adopted.length,
+      previewsKept,
     },
     'sandboxd serving',
   );

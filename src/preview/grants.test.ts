@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { type GrantRecord, MAX_GRANTS_PER_SANDBOX, PreviewGrants } from './grants.ts';
 
@@ -86,5 +89,120 @@ describe('preview grants', () => {
     grants.grant({ sandboxId: 'sb-b', port: 1, ttlSeconds: 60, isPublic: false, grantedBy: 'mcp' });
     grants.forget('sb-a');
     assert.equal(grants.list('sb-a').length, 0);
+  });
+});
+
+describe('preview grants kept in a file', () => {
+  async function scratch(t: { after: (fn: () => Promise<void>) => void }) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-grants-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const errors: unknown[] = [];
+    const time = clock();
+    const make = () =>
+      new PreviewGrants({
+        now: time.now,
+        store: { file: path.join(dir, 'state', 'previews.json'), onError: (error) => errors.push(error) },
+      });
+    return { file: path.join(dir, 'state', 'previews.json'), errors, time, make };
+  }
+
+  it('outlive a restart: an opened session, an unused capability, a public grant; nothing else', async (t) => {
+    const { file, errors, time, make } = await scratch(t);
+    const before = make();
+    const grant = (sandboxId: string, isPublic: boolean, ttlSeconds = 600) =>
+      before.grant({ sandboxId, port: 3000, ttlSeconds, isPublic, grantedBy: 'operator' });
+    const opened = grant('sb-a', false);
+    const session = before.redeem(opened.capability as string, 'sb-a', 3000, 'c')?.session as string;
+    const unused = grant('sb-a', false);
+    const open = grant('sb-b', true);
+    const revoked = grant('sb-a', false);
+    before.revoke('sb-a', revoked.grant.id);
+    grant('sb-a', false, 1);
+    grant('sb-gone', true);
+    await before.saved();
+
+    const text = await readFile(file, 'utf8');
+    for (const secret of [opened.capability, session, unused.capability, revoked.capability]) {
+      assert.equal(text.includes(secret as string), false, 'no capability or session in the file');
+    }
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+
+    time.advance(2000);
+    const after = make();
+    assert.equal(await after.load((id) => id !== 'sb-gone'), 3, 'not the expired, revoked or orphaned ones');
+    assert.equal(
+      after.authorize([session], 'sb-a', 3000)?.id,
+      opened.grant.id,
+      'the browser session still opens it',
+    );
+    assert.equal(after.authorize([], 'sb-b', 3000)?.id, open.grant.id);
+    const redeemed = after.redeem(unused.capability as string, 'sb-a', 3000, 'c');
+    assert.equal(redeemed?.grant.id, unused.grant.id, 'the link handed out still opens once');
+    assert.equal(after.redeem(unused.capability as string, 'sb-a', 3000, 'c'), undefined);
+    assert.equal(
+      after.redeem(opened.capability as string, 'sb-a', 3000, 'c'),
+      undefined,
+      'a used one stays used',
+    );
+    assert.equal(after.redeem(revoked.capability as string, 'sb-a', 3000, 'c'), undefined);
+    assert.equal(
+      after
+        .list('sb-a')
+        .find((one) => one.id === opened.grant.id)
+        ?.openedAt?.getTime(),
+      opened.grant.openedAt?.getTime(),
+    );
+
+    after.forget('sb-b');
+    await after.saved();
+    const third = make();
+    assert.equal(await third.load(() => true), 2, "a forgotten sandbox's grants are gone from the file too");
+    assert.deepEqual(errors, []);
+  });
+
+  it('read a missing file as none, and a damaged one as none with an error', async (t) => {
+    const { file, errors, make } = await scratch(t);
+    assert.equal(await make().load(() => true), 0);
+    assert.deepEqual(errors, []);
+    const first = make();
+    first.grant({ sandboxId: 'sb-a', port: 3000, ttlSeconds: 60, isPublic: true, grantedBy: 'operator' });
+    await first.saved();
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { grants: Record<string, unknown>[] };
+    for (const damaged of [
+      '{"grants": [',
+      JSON.stringify({ grants: [{ ...saved.grants[0], sessionSha256: 'not a hash' }] }),
+      JSON.stringify({ grants: [{ ...saved.grants[0], port: 0 }] }),
+    ]) {
+      await writeFile(file, damaged);
+      errors.length = 0;
+      assert.equal(await make().load(() => true), 0);
+      assert.equal(errors.length, 1, damaged);
+    }
+  });
+
+  it('hold every change made before saved() resolves, the last revoke included', async (t) => {
+    const { file, make } = await scratch(t);
+    const grants = make();
+    const made = Array.from({ length: 20 }, (_, index) =>
+      grants.grant({
+        sandboxId: `sb-${index % 3}`,
+        port: 3000 + index,
+        ttlSeconds: 60,
+        isPublic: true,
+        grantedBy: 'mcp',
+      }),
+    );
+    grants.revoke('sb-0', made[0]?.grant.id as string);
+    await grants.saved();
+    const ids = (JSON.parse(await readFile(file, 'utf8')) as { grants: { id: string }[] }).grants.map(
+      (g) => g.id,
+    );
+    assert.deepEqual(
+      ids.sort(),
+      made
+        .slice(1)
+        .map((one) => one.grant.id)
+        .sort(),
+    );
   });
 });

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
 import { sha256Hex, tokenMatches } from '../sandbox/tokens.ts';
 
 /** A grant lives at most this long; a browser session with it no longer. */
@@ -52,15 +55,128 @@ export function grantFacts(grant: PreviewGrant) {
 
 const newSecret = () => randomBytes(32).toString('base64url');
 
-/** Every preview grant this control plane gave, by sandbox. Held in memory: a restart revokes them all. */
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const IsoDate = z.iso.datetime().transform((text) => new Date(text));
+/** previews.json in the state directory: the grants, with hashes of their secrets, never the secrets. */
+const SavedGrants = z.object({
+  grants: z
+    .array(
+      z.object({
+        id: z.string().regex(/^pv-[0-9a-f]{12}$/),
+        sandboxId: z.string().min(1).max(128),
+        port: z.number().int().min(1).max(65_535),
+        isPublic: z.boolean(),
+        grantedBy: z.enum(['operator', 'mcp']),
+        createdAt: IsoDate,
+        expiresAt: IsoDate,
+        capabilitySha256: Sha256.nullable(),
+        sessionSha256: Sha256.nullable(),
+        openedAt: IsoDate.nullable(),
+      }),
+    )
+    .max(100_000),
+});
+
+export interface GrantsFile {
+  /** Where the grants are kept across restarts (0600, written whole and renamed into place). */
+  file: string;
+  onError(error: unknown): void;
+}
+
+/**
+ * Every preview grant this control plane gave, by sandbox. With a file, they
+ * outlive a restart: a preview open in a browser keeps working through
+ * `docker compose restart control-plane`.
+ */
 export class PreviewGrants {
   readonly #bySandbox = new Map<string, Map<string, PreviewGrant>>();
   readonly #now: () => number;
   readonly #onRecord: (record: GrantRecord) => void;
+  readonly #store: GrantsFile | undefined;
+  /** The write running now, and the one queued behind it (which takes every change made until it starts). */
+  #writing: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
 
-  constructor(options: { now?: () => number; onRecord?: (record: GrantRecord) => void } = {}) {
+  constructor(
+    options: { now?: () => number; onRecord?: (record: GrantRecord) => void; store?: GrantsFile } = {},
+  ) {
     this.#now = options.now ?? Date.now;
     this.#onRecord = options.onRecord ?? (() => {});
+    this.#store = options.store;
+  }
+
+  /**
+   * Takes back the grants the file holds that are still good for a sandbox
+   * `isKnown` names; the number taken. A missing file is none; one that does
+   * not parse is reported to onError and read as none.
+   */
+  async load(isKnown: (sandboxId: string) => boolean): Promise<number> {
+    if (this.#store === undefined) return 0;
+    let text: string;
+    try {
+      text = await readFile(this.#store.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.onError(error);
+      return 0;
+    }
+    let saved: z.infer<typeof SavedGrants>;
+    try {
+      saved = SavedGrants.parse(JSON.parse(text));
+    } catch (error) {
+      this.#store.onError(new Error(`${this.#store.file} is not a grants file: ${String(error)}`));
+      return 0;
+    }
+    const now = this.#now();
+    let taken = 0;
+    for (const kept of saved.grants) {
+      if (kept.expiresAt.getTime() <= now || !isKnown(kept.sandboxId)) continue;
+      const grants = this.#bySandbox.get(kept.sandboxId) ?? new Map<string, PreviewGrant>();
+      if (grants.size >= MAX_GRANTS_PER_SANDBOX) continue;
+      grants.set(kept.id, {
+        ...kept,
+        capabilitySha256: kept.capabilitySha256 ?? undefined,
+        sessionSha256: kept.sessionSha256 ?? undefined,
+        openedAt: kept.openedAt ?? undefined,
+      });
+      this.#bySandbox.set(kept.sandboxId, grants);
+      taken += 1;
+    }
+    if (taken !== saved.grants.length) void this.saved();
+    return taken;
+  }
+
+  /**
+   * Resolves once every change made before the call is in the file (at once
+   * without one). Writes never overlap, and changes made while one runs share
+   * the next. A failed write is reported to onError; the grants still hold until a restart.
+   */
+  saved(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined) return Promise.resolve();
+    if (this.#queued === undefined) {
+      const queued = this.#writing.then(() => {
+        this.#queued = undefined;
+        return this.#write(store.file).catch(store.onError);
+      });
+      this.#queued = queued;
+      this.#writing = queued;
+    }
+    return this.#queued;
+  }
+
+  async #write(file: string): Promise<void> {
+    const grants = [...this.#bySandbox.values()].flatMap((byId) =>
+      [...byId.values()].map((grant) => ({
+        ...grant,
+        capabilitySha256: grant.capabilitySha256 ?? null,
+        sessionSha256: grant.sessionSha256 ?? null,
+        openedAt: grant.openedAt ?? null,
+      })),
+    );
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(temporary, JSON.stringify({ grants }), { mode: 0o600 });
+    await rename(temporary, file);
   }
 
   /** A new grant and, for a private one, the capability that opens it (shown once, kept only as a hash). */
@@ -93,6 +209,7 @@ export class PreviewGrants {
     grants.set(grant.id, grant);
     this.#bySandbox.set(options.sandboxId, grants);
     this.#onRecord({ action: 'granted', grant });
+    void this.saved();
     return { grant, capability };
   }
 
@@ -114,6 +231,7 @@ export class PreviewGrants {
       grant.sessionSha256 = sha256Hex(session);
       grant.openedAt = new Date(this.#now());
       this.#onRecord({ action: 'opened', grant, client });
+      void this.saved();
       return { grant, session };
     }
     this.#onRecord({ action: 'refused', sandboxId, port, client, reason: 'capability not valid here' });
@@ -146,25 +264,29 @@ export class PreviewGrants {
     if (grant === undefined) return false;
     this.#bySandbox.get(sandboxId)?.delete(grantId);
     this.#onRecord({ action: 'revoked', grant });
+    void this.saved();
     return true;
   }
 
   /** A removed sandbox's grants go with it. */
   forget(sandboxId: string): void {
-    this.#bySandbox.delete(sandboxId);
+    if (this.#bySandbox.delete(sandboxId)) void this.saved();
   }
 
   /** Drops expired grants. */
   sweep(): void {
     const now = this.#now();
+    let dropped = 0;
     for (const [sandboxId, grants] of this.#bySandbox) {
       for (const grant of grants.values()) {
         if (grant.expiresAt.getTime() > now) continue;
         grants.delete(grant.id);
+        dropped += 1;
         this.#onRecord({ action: 'expired', grant });
       }
       if (grants.size === 0) this.#bySandbox.delete(sandboxId);
     }
+    if (dropped > 0) void this.saved();
   }
 
   *#live(sandboxId: string): Iterable<PreviewGrant> {

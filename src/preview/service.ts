@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { ToolError } from '../protocol/errors.ts';
 import type { SandboxManager } from '../sandbox/manager.ts';
@@ -18,6 +19,8 @@ import { CAPABILITY_PARAM, createPreviewServer, type PreviewEvents } from './ser
 
 /** How often expired grants are dropped (and their WebSockets closed). */
 const SWEEP_INTERVAL_MS = 5000;
+/** The grants, in the state directory. */
+const PREVIEWS_FILE = 'previews.json';
 
 /** A grant as /v1 and the MCP tool show it: never its capability or session. */
 export interface PreviewView {
@@ -61,6 +64,10 @@ export class Previews {
     this.#options = options;
     this.addressing = options.addressing;
     this.grants = new PreviewGrants({
+      store: {
+        file: path.join(options.manager.stateDir, PREVIEWS_FILE),
+        onError: (error) => options.log.warn({ error: String(error) }, 'preview grants not saved or read'),
+      },
       onRecord: (record) => {
         auditLine(options.log, record);
         options.events?.onGrant?.(record);
@@ -74,6 +81,11 @@ export class Previews {
     options.manager.on('transition', (sandbox: { id: string }, _from: string, state: string) => {
       if (state === 'removed') this.grants.forget(sandbox.id);
     });
+  }
+
+  /** Takes back the grants an earlier control plane saved, for the sandboxes this one has; their number. */
+  load(): Promise<number> {
+    return this.grants.load((sandboxId) => this.#options.manager.findTaskSandbox(sandboxId) !== undefined);
   }
 
   /** Stops the expiry sweep (the listener is closed by whoever bound it). */
@@ -125,6 +137,8 @@ export class Previews {
       if (error instanceof GrantLimitError) throw new ToolError('QUOTA_EXCEEDED', error.message);
       throw error;
     }
+    // Saved before the URL is handed out: a restart right after it does not revoke it.
+    await this.grants.saved();
     const view = this.view(made.grant);
     const openUrl =
       made.capability === undefined ? view.url : `${view.url}?${CAPABILITY_PARAM}=${made.capability}`;

@@ -20,6 +20,8 @@ const MAX_UNNAMED = 16;
 const TUNNEL_ARRIVAL_TIMEOUT_MS = 10_000;
 /** preview.open: the agent's local connect is bounded at 5 s on its side. */
 const OPEN_TIMEOUT_MS = 10_000;
+/** A request that comes while the agent redials (right after a control-plane restart) waits this long for it. */
+const AGENT_WAIT_MS = 10_000;
 /** A kept-alive tunnel that carries no request for this long is closed. */
 const FREE_TUNNEL_TIMEOUT_MS = 15_000;
 
@@ -118,6 +120,8 @@ export class PreviewDoor {
     let timer: NodeJS.Timeout | undefined;
     try {
       await this.#listen();
+      // A browser that reloads a preview during a restart gets its page a moment later, not an error.
+      if (!this.#link.isReady) await this.#link.waitReady(AGENT_WAIT_MS);
       await this.#link.call('preview.open', { port, tunnelId }, { timeoutMs: OPEN_TIMEOUT_MS });
       // The agent answered: its tunnel is on its way (or it lies, and the wait ends the call).
       const socket = await Promise.race([
