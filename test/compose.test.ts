@@ -15,7 +15,6 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { DockerDriver } from '../src/runtime/docker/driver.ts';
 import { ROOT, structured } from './support/control-plane.ts';
+import { type HttpReply, httpRequest } from './support/http.ts';
 
 const run = promisify(execFile);
 
@@ -158,33 +158,14 @@ function exec(cmd: string, yieldMs?: number): Promise<Record<string, unknown>> {
 }
 
 /** A GET of `url` sent to the preview port on loopback, with the Host header a browser would send. */
-function previewGet(
-  url: string,
-  cookie?: string,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function previewGet(url: string, cookie?: string): Promise<HttpReply> {
   const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      {
-        host: '127.0.0.1',
-        port: previewPort,
-        path: `${target.pathname}${target.search}`,
-        headers: { host: target.host, ...(cookie === undefined ? {} : { cookie }) },
-        agent: false,
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
+  return httpRequest({
+    host: '127.0.0.1',
+    port: previewPort,
+    path: `${target.pathname}${target.search}`,
+    headers: { host: target.host, ...(cookie === undefined ? {} : { cookie }) },
+    agent: false,
   });
 }
 
@@ -327,11 +308,11 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
     assert.equal(url.hostname, '8000-ws-default.localhost');
     assert.equal(url.port, String(previewPort), 'the URL names the host port the preview is published on');
     const first = await previewGet(url.href);
-    assert.equal(first.status, 303, first.body);
+    assert.equal(first.status, 303, first.body.toString());
     const cookie = String(first.headers['set-cookie']).split(';')[0] as string;
     const page = await previewGet(new URL(String(first.headers.location), url).href, cookie);
     assert.equal(page.status, 200);
-    assert.match(page.body, /from compose/);
+    assert.match(page.body.toString(), /from compose/);
     const controlPlane = await serviceContainer('control-plane');
     const bindings = JSON.parse(
       await docker('inspect', '--format', '{{json .HostConfig.PortBindings}}', controlPlane),

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
 import { DEFAULT_UID_RANGE } from '../src/sandbox/uids.ts';
 import { ControlPlane, structured } from './support/control-plane.ts';
+import { httpRequest } from './support/http.ts';
 
 let plane: ControlPlane;
 
@@ -45,21 +45,11 @@ describe('HTTP front door: who may call', () => {
   it('refuses a foreign Host or Origin (DNS rebinding)', async () => {
     // fetch() will not send a forged Host header; node:http will.
     const url = new URL(plane.baseUrl);
-    const hostStatus = await new Promise<number | undefined>((resolve, reject) => {
-      const request = http.request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: '/v1/sandboxes',
-          headers: { host: 'evil.example', ...plane.headers() },
-        },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode);
-        },
-      );
-      request.on('error', reject);
-      request.end();
+    const { status: hostStatus } = await httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: '/v1/sandboxes',
+      headers: { host: 'evil.example', ...plane.headers() },
     });
     assert.equal(hostStatus, 403);
     const origin = await plane.fetch('/mcp', {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
 import { ControlPlane, ROOT, structured } from './support/control-plane.ts';
+import { type HttpReply, httpRequest } from './support/http.ts';
 
 /**
  * Previews through a real `sandboxd serve`, real sandboxes and real servers in
@@ -20,49 +20,28 @@ const sandboxes: { id: string; token: string; client: Client }[] = [];
 const PYTHON_PORT = 8000;
 const NODE_PORT = 3000;
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One request to the preview listener with the Host header a browser would send for `origin`. */
+/** One request to the preview listener with the Host header a browser would send for `url`. */
 function request(
   url: string,
   options: { method?: string; cookie?: string; body?: Buffer; headers?: Record<string, string> } = {},
-): Promise<Reply> {
+): Promise<HttpReply> {
   const target = new URL(url);
   const listener = new URL(plane.previewUrl);
-  return new Promise((resolve, reject) => {
-    const outgoing = http.request(
-      {
-        host: listener.hostname,
-        port: listener.port,
-        method: options.method ?? 'GET',
-        path: `${target.pathname}${target.search}`,
-        headers: {
-          host: target.host,
-          ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
-          ...options.headers,
-        },
-        agent: false,
+  return httpRequest(
+    {
+      host: listener.hostname,
+      port: listener.port,
+      method: options.method ?? 'GET',
+      path: `${target.pathname}${target.search}`,
+      headers: {
+        host: target.host,
+        ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
+        ...options.headers,
       },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(options.body);
-  });
+      agent: false,
+    },
+    options.body,
+  );
 }
 
 async function exec(client: Client, cmd: string, yieldMs = 1500): Promise<Record<string, unknown>> {
@@ -104,7 +83,7 @@ async function grant(id: string, body: Record<string, unknown>) {
 }
 
 /** Opens a grant's URL as a browser would: the capability becomes a cookie, then the page. */
-async function open(openUrl: string): Promise<{ cookie: string; page: Reply }> {
+async function open(openUrl: string): Promise<{ cookie: string; page: HttpReply }> {
   const first = await request(openUrl);
   assert.equal(first.status, 303, first.body.toString());
   const setCookie = String(first.headers['set-cookie']);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
 import { ControlPlane, ROOT, structured } from '../support/control-plane.ts';
+import { httpRequest } from '../support/http.ts';
 
 /**
  * Attacks on the door in, through a real `sandboxd serve`: request smuggling,
@@ -25,26 +26,20 @@ function listenerAddress(): { host: string; port: number } {
   return { host: url.hostname, port: Number(url.port) };
 }
 
-function get(url: string, cookie: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+async function get(
+  url: string,
+  cookie: string,
+  signal?: AbortSignal,
+): Promise<{ status: number; body: string }> {
   const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      {
-        ...listenerAddress(),
-        path: `${target.pathname}${target.search}`,
-        headers: { host: target.host, cookie },
-        agent: false,
-        ...(signal === undefined ? {} : { signal }),
-      },
-      (response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
+  const reply = await httpRequest({
+    ...listenerAddress(),
+    path: `${target.pathname}${target.search}`,
+    headers: { host: target.host, cookie },
+    agent: false,
+    ...(signal === undefined ? {} : { signal }),
   });
+  return { status: reply.status, body: reply.body.toString() };
 }
 
 /** Writes raw bytes to the listener and collects what comes back until it closes (or `waitMs`). */

@@ -1,5 +1,6 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { ControlPlane } from './control-plane.ts';
+import { httpRequest } from './http.ts';
 
 /**
  * MCP spoken by hand, as a client without our SDK speaks it: JSON-RPC bodies
@@ -79,32 +80,20 @@ export async function callTool(plane: ControlPlane, name: string, args: Record<s
  * A request through node:http, for what fetch will not send: repeated headers
  * (an array value is sent as one header line per element), a forged Host.
  */
-export function rawRequest(
+export async function rawRequest(
   plane: ControlPlane,
   options: { method: string; path?: string; headers: Record<string, string | string[]>; body?: string },
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
   const url = new URL(plane.baseUrl);
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method: options.method,
-        path: options.path ?? '/mcp',
-        headers: { authorization: `Bearer ${plane.token}`, ...options.headers },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, text }),
-        );
-      },
-    );
-    request.on('error', reject);
-    request.end(options.body);
-  });
+  const reply = await httpRequest(
+    {
+      host: url.hostname,
+      port: url.port,
+      method: options.method,
+      path: options.path ?? '/mcp',
+      headers: { authorization: `Bearer ${plane.token}`, ...options.headers },
+    },
+    options.body,
+  );
+  return { status: reply.status, headers: reply.headers, text: reply.body.toString('utf8') };
 }
