@@ -54,16 +54,29 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
     let sweeps = 0;
     let isSweeping = false;
     const context: { snapshots?: Snapshots } = {};
-    const { manager, snapshots, source, forkOptions, find } = await setUp(t, async () => {
+    // A whole sweep before each step the engine takes: inside the copy and the layers, and in
+    // between (a list, a volume made), where a snapshot no pin holds would be reaped.
+    const sweepFirst = async () => {
       if (isSweeping || context.snapshots === undefined) return;
       isSweeping = true;
       await context.snapshots.sweep();
       sweeps += 1;
       isSweeping = false;
-    });
+    };
+    const { driver, manager, snapshots, source, forkOptions, find } = await setUp(t, sweepFirst);
     context.snapshots = snapshots;
+    const listing = driver.listVolumeLabels.bind(driver);
+    driver.listVolumeLabels = async (labels) => {
+      await sweepFirst();
+      return listing(labels);
+    };
+    const creating = driver.createVolume.bind(driver);
+    driver.createVolume = async (name, labels) => {
+      await sweepFirst();
+      return creating(name, labels);
+    };
     const { snapshotId, sandboxes } = await snapshots.forkSandbox(source.id, 2, forkOptions);
-    assert.ok(sweeps >= 2, `a sweep ran during the copy and during the layers (${sweeps})`);
+    assert.ok(sweeps >= 4, `sweeps ran between the steps (${sweeps})`);
     assert.equal(sandboxes.length, 2);
     assert.deepEqual((await find(snapshotId))?.forks.sort(), sandboxes.map((sandbox) => sandbox.id).sort());
     await assertReapedWithForks(
@@ -98,7 +111,7 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
     assert.equal(await find(kept.snapshotId), undefined);
   });
 
-  it('starts no fork or restore on a snapshot a delete is removing', async (t) => {
+  it('lets a fork or restore that comes while a delete removes the snapshot find it gone', async (t) => {
     const { driver, snapshots, source, forkOptions, find } = await setUp(t);
     const taken = await snapshots.create(source.id);
     const removing = gate();
@@ -110,12 +123,54 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
       return removeVolume(name);
     };
     const remove = snapshots.remove(taken.snapshotId);
-    // The delete has claimed it and its volume's removal waits: a fork or restore now is refused.
+    // The delete has decided and its volume's removal waits: a fork or restore now waits for it.
     await removalStarted.wait();
-    await assert.rejects(snapshots.fork(taken.snapshotId, 1, forkOptions), { code: 'SNAPSHOT_IN_USE' });
-    await assert.rejects(snapshots.restore(source.id, taken.snapshotId), { code: 'SNAPSHOT_IN_USE' });
+    const fork = snapshots.fork(taken.snapshotId, 1, forkOptions);
+    const restore = snapshots.restore(source.id, taken.snapshotId);
     removing.open();
     await remove;
+    await assert.rejects(fork, { code: 'NOT_FOUND' });
+    await assert.rejects(restore, { code: 'NOT_FOUND' });
+    assert.equal(await find(taken.snapshotId), undefined);
+  });
+
+  it('lets a fork through that came while a delete was refused for forks, and after a removal that failed', async (t) => {
+    const { driver, manager, snapshots, source, forkOptions, find } = await setUp(t);
+    const taken = await snapshots.create(source.id);
+    const [first] = await snapshots.fork(taken.snapshotId, 1, forkOptions);
+    // The delete's own look at the snapshot waits: the fork below comes while it decides.
+    const looked = gate();
+    const deciding = gate();
+    const listing = driver.listVolumeLabels.bind(driver);
+    let isHeld = true;
+    driver.listVolumeLabels = async (labels) => {
+      const volumes = await listing(labels);
+      if (isHeld) {
+        isHeld = false;
+        deciding.open();
+        await looked.wait();
+      }
+      return volumes;
+    };
+    const refused = snapshots.remove(taken.snapshotId);
+    await deciding.wait();
+    const second = snapshots.fork(taken.snapshotId, 1, forkOptions);
+    looked.open();
+    await assert.rejects(refused, { code: 'SNAPSHOT_IN_USE' });
+    const [made] = await second;
+    assert.deepEqual((await find(taken.snapshotId))?.forks.sort(), [first?.id, made?.id].sort());
+
+    for (const fork of [first, made]) await manager.destroy(fork?.id as string);
+    const removeVolume = driver.removeVolume.bind(driver);
+    driver.removeVolume = async () => {
+      throw new Error('the engine refused');
+    };
+    await assert.rejects(snapshots.remove(taken.snapshotId), /the engine refused/);
+    driver.removeVolume = removeVolume;
+    const [third] = await snapshots.fork(taken.snapshotId, 1, forkOptions);
+    assert.deepEqual((await find(taken.snapshotId))?.forks, [third?.id], 'nothing was left claimed');
+    await manager.destroy(third?.id as string);
+    await snapshots.remove(taken.snapshotId);
     assert.equal(await find(taken.snapshotId), undefined);
   });
 });

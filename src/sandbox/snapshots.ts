@@ -104,8 +104,8 @@ export class Snapshots {
   readonly #now: () => number;
   /** Snapshots a copy, restore or fork works on now: the sweep leaves them, delete refuses. */
   readonly #busy = new Map<string, number>();
-  /** Snapshots a delete or the sweep is removing now: nothing may start to use them. */
-  readonly #removing = new Set<string>();
+  /** Snapshots a delete or the sweep is deciding on or removing now, and when that ends: pins wait for it. */
+  readonly #removing = new Map<string, Promise<void>>();
   /** One operation at a time per sandbox (a pause, a restore). */
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #periodic = new PeriodicSweep(
@@ -236,15 +236,12 @@ export class Snapshots {
 
   /**
    * Marks the snapshot in use until the returned function is called: the sweep
-   * leaves it and delete refuses. Taken before anything reads the snapshot, with
-   * no wait in between, so that no removal can slip in after the check.
+   * leaves it and delete refuses. Synchronous: nothing can slip in between a
+   * check that no removal holds the snapshot and the pin.
    */
   #pin(snapshotId: string): () => void {
-    if (this.#removing.has(snapshotId)) {
-      throw new ToolError('SNAPSHOT_IN_USE', `snapshot ${snapshotId} is being deleted now`, {
-        details: { snapshotId },
-      });
-    }
+    if (this.#removing.has(snapshotId))
+      throw new Error(`snapshot ${snapshotId} is pinned during its removal`);
     this.#busy.set(snapshotId, (this.#busy.get(snapshotId) ?? 0) + 1);
     let isPinned = true;
     return () => {
@@ -256,7 +253,16 @@ export class Snapshots {
     };
   }
 
+  /**
+   * Runs `work` with an existing snapshot pinned, once any removal deciding on
+   * it has ended; `work` reads the snapshot itself (get), so a snapshot that
+   * removal took is NOT_FOUND.
+   */
   async #pinned<T>(snapshotId: string, work: () => Promise<T>): Promise<T> {
+    for (let removal = this.#removing.get(snapshotId); removal !== undefined; ) {
+      await removal;
+      removal = this.#removing.get(snapshotId);
+    }
     const unpin = this.#pin(snapshotId);
     try {
       return await work();
@@ -266,23 +272,30 @@ export class Snapshots {
   }
 
   /**
-   * Removes the snapshot if `decide` still wants it gone on facts read once
-   * nothing can start to use it, and returns those facts. Undefined when a copy,
-   * restore or fork holds it, it no longer exists, or `decide` keeps it.
+   * Removes the snapshot if `decide` still wants it gone on facts read while no
+   * copy, restore or fork can start on it (they wait until this ends).
    */
   async #removeIf(
     snapshotId: string,
     decide: (fresh: SnapshotView) => boolean,
-  ): Promise<SnapshotView | undefined> {
-    if (this.#busy.has(snapshotId) || this.#removing.has(snapshotId)) return undefined;
-    this.#removing.add(snapshotId);
+  ): Promise<{ outcome: 'removed'; snapshot: SnapshotView } | { outcome: 'busy' | 'gone' | 'kept' }> {
+    if (this.#busy.has(snapshotId) || this.#removing.has(snapshotId)) return { outcome: 'busy' };
+    let done = () => {};
+    this.#removing.set(
+      snapshotId,
+      new Promise<void>((resolve) => {
+        done = resolve;
+      }),
+    );
     try {
       const fresh = (await this.list()).find((found) => found.snapshotId === snapshotId);
-      if (fresh === undefined || !decide(fresh)) return undefined;
+      if (fresh === undefined) return { outcome: 'gone' };
+      if (!decide(fresh)) return { outcome: 'kept' };
       await this.#discard(snapshotId);
-      return fresh;
+      return { outcome: 'removed', snapshot: fresh };
     } finally {
       this.#removing.delete(snapshotId);
+      done();
     }
   }
 
@@ -400,12 +413,11 @@ export class Snapshots {
     await rm(this.#recordFile(snapshotId), { force: true });
   }
 
-  /** Deletes a snapshot; refused while forks' files lie on it or a restore reads it. */
+  /** Deletes a snapshot; refused while forks' files lie on it or a copy, restore or fork reads it. */
   async remove(snapshotId: string): Promise<void> {
-    if (!(await this.list()).some((found) => found.snapshotId === snapshotId)) {
-      throw new ToolError('NOT_FOUND', `no snapshot ${snapshotId}`);
-    }
-    const removed = await this.#removeIf(snapshotId, (snapshot) => {
+    // A removal deciding on it now (the sweep's) ends first: then it is gone, or it is ours to decide.
+    await this.#removing.get(snapshotId);
+    const removal = await this.#removeIf(snapshotId, (snapshot) => {
       if (snapshot.forks.length > 0) {
         throw new ToolError(
           'SNAPSHOT_IN_USE',
@@ -415,13 +427,12 @@ export class Snapshots {
       }
       return true;
     });
-    if (removed === undefined) {
+    if (removal.outcome === 'gone') throw new ToolError('NOT_FOUND', `no snapshot ${snapshotId}`);
+    if (removal.outcome !== 'removed') {
       throw new ToolError(
         'SNAPSHOT_IN_USE',
         `snapshot ${snapshotId} is being copied, restored, forked or deleted now`,
-        {
-          details: { snapshotId, forks: [] },
-        },
+        { details: { snapshotId, forks: [] } },
       );
     }
     this.#manager.log.info({ snapshotId }, 'snapshot deleted');
@@ -642,7 +653,7 @@ export class Snapshots {
     for (const seen of await this.list()) {
       if (reasonFor(seen, this.#busy.has(seen.snapshotId)) === undefined) continue;
       // The list may be out of date by now (a fork made, a copy finished): decided again on fresh facts.
-      const removed = await this.#removeIf(seen.snapshotId, (fresh) => reasonFor(fresh) !== undefined).catch(
+      const removal = await this.#removeIf(seen.snapshotId, (fresh) => reasonFor(fresh) !== undefined).catch(
         (error: unknown) => {
           this.#manager.log.warn(
             { snapshotId: seen.snapshotId, error: String(error) },
@@ -651,7 +662,8 @@ export class Snapshots {
           return undefined;
         },
       );
-      const reason = removed && reasonFor(removed);
+      if (removal?.outcome !== 'removed') continue;
+      const reason = reasonFor(removal.snapshot);
       if (reason === undefined) continue;
       this.#manager.log.info({ snapshotId: seen.snapshotId, reason }, 'snapshot reaped');
       this.#manager.emit('snapshot-reaped', seen.snapshotId, reason);
