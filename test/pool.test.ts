@@ -39,7 +39,13 @@ describe('the warm pool', () => {
       body: JSON.stringify({ ttlSeconds: 3600, labels: { task: 'pooled' } }),
     });
     assert.equal(response.status, 201);
-    const created = (await response.json()) as { id: string; token: string; mcpUrl: string; labels: object };
+    const created = (await response.json()) as {
+      id: string;
+      token: string;
+      mcpUrl: string;
+      labels: object;
+      createdAt: string;
+    };
     assert.ok(before.has(created.id), 'the task got a pool member');
     assert.deepEqual(created.labels, { task: 'pooled' });
     const listed = (await (await plane.fetch('/v1/sandboxes')).json()) as { sandboxes: { id: string }[] };
@@ -69,8 +75,14 @@ describe('the warm pool', () => {
     const one = (await (await plane.fetch(`/v1/sandboxes/${created.id}`)).json()) as {
       labels: object;
       expiresAt: string;
+      createdAt: string;
     };
     assert.deepEqual(one.labels, { task: 'pooled' });
+    assert.equal(
+      one.createdAt,
+      created.createdAt,
+      'made when it was made, not when the control plane restarted',
+    );
     assert.ok(Date.parse(one.expiresAt) > Date.now());
     assert.equal((await plane.fetch(`/v1/sandboxes/${created.id}`, { method: 'DELETE' })).status, 204);
   });

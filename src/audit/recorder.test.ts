@@ -9,6 +9,9 @@ import { asCaller } from './caller.ts';
 import { AuditLog } from './log.ts';
 import { AuditRecorder } from './recorder.ts';
 
+/** When the sandboxes these grants are for were made. */
+const CREATED = new Date('2026-01-01T00:00:00Z');
+
 function setup() {
   const manager = new EventEmitter();
   const log = new AuditLog({ file: ':memory:', log: pino({ level: 'silent' }) });
@@ -87,12 +90,26 @@ test('preview grants become rows: who, sandbox, port and preview, never a capabi
   const { recorder, rows } = setup();
   const grants = new PreviewGrants({ onRecord: (record) => recorder.preview(record) });
   const { grant, capability } = asCaller('operator', () =>
-    grants.grant({ sandboxId: 'sb-3', port: 3000, ttlSeconds: 60, isPublic: false, grantedBy: 'operator' }),
+    grants.grant({
+      sandboxId: 'sb-3',
+      sandboxCreatedAt: CREATED,
+      port: 3000,
+      ttlSeconds: 60,
+      isPublic: false,
+      grantedBy: 'operator',
+    }),
   );
   assert.equal(grants.redeem('not-it', 'sb-3', 3000, '127.0.0.9'), undefined);
   const opened = grants.redeem(capability as string, 'sb-3', 3000, '127.0.0.7');
   const mcp = asCaller('sandbox', () =>
-    grants.grant({ sandboxId: 'sb-3', port: 5173, ttlSeconds: 60, isPublic: false, grantedBy: 'mcp' }),
+    grants.grant({
+      sandboxId: 'sb-3',
+      sandboxCreatedAt: CREATED,
+      port: 5173,
+      ttlSeconds: 60,
+      isPublic: false,
+      grantedBy: 'mcp',
+    }),
   );
   asCaller('operator', () => grants.revoke('sb-3', grant.id));
   assert.deepEqual(
@@ -125,7 +142,14 @@ test('an expired preview grant is a row of the system', () => {
   const { recorder, rows } = setup();
   let now = 1_000_000;
   const grants = new PreviewGrants({ now: () => now, onRecord: (record) => recorder.preview(record) });
-  grants.grant({ sandboxId: 'sb-4', port: 8080, ttlSeconds: 10, isPublic: true, grantedBy: 'operator' });
+  grants.grant({
+    sandboxId: 'sb-4',
+    sandboxCreatedAt: CREATED,
+    port: 8080,
+    ttlSeconds: 10,
+    isPublic: true,
+    grantedBy: 'operator',
+  });
   now += 11_000;
   grants.sweep();
   assert.deepEqual(

@@ -447,6 +447,8 @@ async function serveHolding(
   await snapshots.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await manager.shutdown();
+  // The last grant changes (a revoke, sandboxes removed at shutdown) are on disk before the exit.
+  await previews?.flush();
   recorder?.close();
   audit?.close();
   await agentPort?.close();

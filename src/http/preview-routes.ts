@@ -59,9 +59,9 @@ export function addPreviewRoutes(
     return c.json({ previews: options.previews?.list(sandbox.id) ?? [] } satisfies PreviewList);
   });
 
-  app.delete('/sandboxes/:id/previews/:previewId', (c) => {
+  app.delete('/sandboxes/:id/previews/:previewId', async (c) => {
     const sandbox = options.taskSandbox(c.req.param('id'));
-    previewsOrRefuse().revoke(sandbox.id, c.req.param('previewId'));
+    await previewsOrRefuse().revoke(sandbox.id, c.req.param('previewId'));
     return c.body(null, 204);
   });
 }

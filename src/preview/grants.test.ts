@@ -5,6 +5,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { type GrantRecord, MAX_GRANTS_PER_SANDBOX, PreviewGrants } from './grants.ts';
 
+/** When the sandboxes these grants are for were made. */
+const CREATED = new Date('2026-01-01T00:00:00Z');
+
 function clock() {
   let now = 1_000_000;
   return { now: () => now, advance: (ms: number) => (now += ms) };
@@ -15,6 +18,7 @@ describe('preview grants', () => {
     const grants = new PreviewGrants();
     const { grant, capability } = grants.grant({
       sandboxId: 'sb-a',
+      sandboxCreatedAt: CREATED,
       port: 3000,
       ttlSeconds: 60,
       isPublic: false,
@@ -44,6 +48,7 @@ describe('preview grants', () => {
     const grants = new PreviewGrants({ now: time.now, onRecord: (record) => records.push(record) });
     const open = grants.grant({
       sandboxId: 'sb-a',
+      sandboxCreatedAt: CREATED,
       port: 80,
       ttlSeconds: 60,
       isPublic: true,
@@ -55,6 +60,7 @@ describe('preview grants', () => {
     assert.equal(grants.authorize([], 'sb-a', 80), undefined);
     const later = grants.grant({
       sandboxId: 'sb-a',
+      sandboxCreatedAt: CREATED,
       port: 80,
       ttlSeconds: 60,
       isPublic: true,
@@ -76,6 +82,7 @@ describe('preview grants', () => {
     for (let index = 0; index < MAX_GRANTS_PER_SANDBOX; index++) {
       grants.grant({
         sandboxId: 'sb-a',
+        sandboxCreatedAt: CREATED,
         port: 1000 + index,
         ttlSeconds: 60,
         isPublic: false,
@@ -83,10 +90,25 @@ describe('preview grants', () => {
       });
     }
     assert.throws(
-      () => grants.grant({ sandboxId: 'sb-a', port: 1, ttlSeconds: 60, isPublic: false, grantedBy: 'mcp' }),
+      () =>
+        grants.grant({
+          sandboxId: 'sb-a',
+          sandboxCreatedAt: CREATED,
+          port: 1,
+          ttlSeconds: 60,
+          isPublic: false,
+          grantedBy: 'mcp',
+        }),
       /revoke one/,
     );
-    grants.grant({ sandboxId: 'sb-b', port: 1, ttlSeconds: 60, isPublic: false, grantedBy: 'mcp' });
+    grants.grant({
+      sandboxId: 'sb-b',
+      sandboxCreatedAt: CREATED,
+      port: 1,
+      ttlSeconds: 60,
+      isPublic: false,
+      grantedBy: 'mcp',
+    });
     grants.forget('sb-a');
     assert.equal(grants.list('sb-a').length, 0);
   });
@@ -110,7 +132,14 @@ describe('preview grants kept in a file', () => {
     const { file, errors, time, make } = await scratch(t);
     const before = make();
     const grant = (sandboxId: string, isPublic: boolean, ttlSeconds = 600) =>
-      before.grant({ sandboxId, port: 3000, ttlSeconds, isPublic, grantedBy: 'operator' });
+      before.grant({
+        sandboxId,
+        sandboxCreatedAt: CREATED,
+        port: 3000,
+        ttlSeconds,
+        isPublic,
+        grantedBy: 'operator',
+      });
     const opened = grant('sb-a', false);
     const session = before.redeem(opened.capability as string, 'sb-a', 3000, 'c')?.session as string;
     const unused = grant('sb-a', false);
@@ -157,6 +186,8 @@ describe('preview grants kept in a file', () => {
     await after.saved();
     const third = make();
     assert.equal(await third.load(() => true), 2, "a forgotten sandbox's grants are gone from the file too");
+    const remade = (_id: string, createdAt: Date) => createdAt.getTime() !== CREATED.getTime();
+    assert.equal(await make().load(remade), 0, 'a sandbox made again under the same id gets none of them');
     assert.deepEqual(errors, []);
   });
 
@@ -165,7 +196,14 @@ describe('preview grants kept in a file', () => {
     assert.equal(await make().load(() => true), 0);
     assert.deepEqual(errors, []);
     const first = make();
-    first.grant({ sandboxId: 'sb-a', port: 3000, ttlSeconds: 60, isPublic: true, grantedBy: 'operator' });
+    first.grant({
+      sandboxId: 'sb-a',
+      sandboxCreatedAt: CREATED,
+      port: 3000,
+      ttlSeconds: 60,
+      isPublic: true,
+      grantedBy: 'operator',
+    });
     await first.saved();
     const saved = JSON.parse(await readFile(file, 'utf8')) as { grants: Record<string, unknown>[] };
     for (const damaged of [
@@ -180,22 +218,28 @@ describe('preview grants kept in a file', () => {
     }
   });
 
-  it('hold every change made before saved() resolves, the last revoke included', async (t) => {
+  it('write a change made while a write runs in the next write, which saved() waits for', async (t) => {
     const { file, make } = await scratch(t);
     const grants = make();
     const made = Array.from({ length: 20 }, (_, index) =>
       grants.grant({
         sandboxId: `sb-${index % 3}`,
+        sandboxCreatedAt: CREATED,
         port: 3000 + index,
         ttlSeconds: 60,
         isPublic: true,
         grantedBy: 'mcp',
       }),
     );
+    const first = grants.saved();
+    // The first write has begun (its file operations are under way): this revoke is not in it.
+    await new Promise((resolve) => setImmediate(resolve));
     grants.revoke('sb-0', made[0]?.grant.id as string);
-    await grants.saved();
+    const second = grants.saved();
+    assert.notEqual(second, first, 'a write already under way is not waited for as if it held the revoke');
+    await second;
     const ids = (JSON.parse(await readFile(file, 'utf8')) as { grants: { id: string }[] }).grants.map(
-      (g) => g.id,
+      (grant) => grant.id,
     );
     assert.deepEqual(
       ids.sort(),
@@ -204,5 +248,25 @@ describe('preview grants kept in a file', () => {
         .map((one) => one.grant.id)
         .sort(),
     );
+  });
+
+  it('report a write that fails, and saved() rejects', async (t) => {
+    const { errors } = await scratch(t);
+    const blocked = path.join(os.tmpdir(), `sandboxd-grants-file-${process.pid}-${Date.now()}`);
+    await writeFile(blocked, 'a file where the state directory should be');
+    t.after(() => rm(blocked, { force: true }));
+    const grants = new PreviewGrants({
+      store: { file: path.join(blocked, 'previews.json'), onError: (error) => errors.push(error) },
+    });
+    grants.grant({
+      sandboxId: 'sb-a',
+      sandboxCreatedAt: CREATED,
+      port: 1,
+      ttlSeconds: 60,
+      isPublic: true,
+      grantedBy: 'mcp',
+    });
+    await assert.rejects(grants.saved(), (error: NodeJS.ErrnoException) => error.code === 'EEXIST');
+    assert.ok(errors.length >= 1, 'the failed write was reported');
   });
 });

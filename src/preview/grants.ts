@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { sha256Hex, tokenMatches } from '../sandbox/tokens.ts';
@@ -25,6 +25,8 @@ export type GrantedBy = 'operator' | 'mcp';
 export interface PreviewGrant {
   readonly id: string;
   readonly sandboxId: string;
+  /** When that sandbox was made: a later sandbox with the same id (a workspace made again) is another one. */
+  readonly sandboxCreatedAt: Date;
   readonly port: number;
   readonly isPublic: boolean;
   readonly grantedBy: GrantedBy;
@@ -64,6 +66,7 @@ const SavedGrants = z.object({
       z.object({
         id: z.string().regex(/^pv-[0-9a-f]{12}$/),
         sandboxId: z.string().min(1).max(128),
+        sandboxCreatedAt: IsoDate,
         port: z.number().int().min(1).max(65_535),
         isPublic: z.boolean(),
         grantedBy: z.enum(['operator', 'mcp']),
@@ -110,7 +113,7 @@ export class PreviewGrants {
    * `isKnown` names; the number taken. A missing file is none; one that does
    * not parse is reported to onError and read as none.
    */
-  async load(isKnown: (sandboxId: string) => boolean): Promise<number> {
+  async load(isKnown: (sandboxId: string, createdAt: Date) => boolean): Promise<number> {
     if (this.#store === undefined) return 0;
     let text: string;
     try {
@@ -129,7 +132,7 @@ export class PreviewGrants {
     const now = this.#now();
     let taken = 0;
     for (const kept of saved.grants) {
-      if (kept.expiresAt.getTime() <= now || !isKnown(kept.sandboxId)) continue;
+      if (kept.expiresAt.getTime() <= now || !isKnown(kept.sandboxId, kept.sandboxCreatedAt)) continue;
       const grants = this.#bySandbox.get(kept.sandboxId) ?? new Map<string, PreviewGrant>();
       if (grants.size >= MAX_GRANTS_PER_SANDBOX) continue;
       grants.set(kept.id, {
@@ -141,14 +144,14 @@ export class PreviewGrants {
       this.#bySandbox.set(kept.sandboxId, grants);
       taken += 1;
     }
-    if (taken !== saved.grants.length) void this.saved();
+    if (taken !== saved.grants.length) this.#persist();
     return taken;
   }
 
   /**
-   * Resolves once every change made before the call is in the file (at once
-   * without one). Writes never overlap, and changes made while one runs share
-   * the next. A failed write is reported to onError; the grants still hold until a restart.
+   * Resolves once every change made before the call is on disk (at once without
+   * a file); rejects if that write failed. Writes never overlap: a change made
+   * while one runs goes into the next, which every call made meanwhile shares.
    */
   saved(): Promise<void> {
     const store = this.#store;
@@ -156,14 +159,20 @@ export class PreviewGrants {
     if (this.#queued === undefined) {
       const queued = this.#writing.then(() => {
         this.#queued = undefined;
-        return this.#write(store.file).catch(store.onError);
+        return this.#write(store.file);
       });
       this.#queued = queued;
-      this.#writing = queued;
+      this.#writing = queued.catch(() => undefined);
     }
     return this.#queued;
   }
 
+  /** Saves soon; a failure is reported to onError (the grants hold in memory until a restart). */
+  #persist(): void {
+    this.saved().catch((error: unknown) => this.#store?.onError(error));
+  }
+
+  /** The whole file anew: written to a file of its own, synced, renamed over the old one, the rename synced. */
   async #write(file: string): Promise<void> {
     const grants = [...this.#bySandbox.values()].flatMap((byId) =>
       [...byId.values()].map((grant) => ({
@@ -173,15 +182,34 @@ export class PreviewGrants {
         openedAt: grant.openedAt ?? null,
       })),
     );
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const directory = path.dirname(file);
+    await mkdir(directory, { recursive: true, mode: 0o700 });
     const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temporary, JSON.stringify({ grants }), { mode: 0o600 });
-    await rename(temporary, file);
+    try {
+      const handle = await open(temporary, 'wx', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify({ grants }));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, file);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    const folder = await open(directory, 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
   }
 
   /** A new grant and, for a private one, the capability that opens it (shown once, kept only as a hash). */
   grant(options: {
     sandboxId: string;
+    sandboxCreatedAt: Date;
     port: number;
     ttlSeconds: number;
     isPublic: boolean;
@@ -197,6 +225,7 @@ export class PreviewGrants {
     const grant: PreviewGrant = {
       id: `pv-${randomBytes(6).toString('hex')}`,
       sandboxId: options.sandboxId,
+      sandboxCreatedAt: options.sandboxCreatedAt,
       port: options.port,
       isPublic: options.isPublic,
       grantedBy: options.grantedBy,
@@ -209,7 +238,7 @@ export class PreviewGrants {
     grants.set(grant.id, grant);
     this.#bySandbox.set(options.sandboxId, grants);
     this.#onRecord({ action: 'granted', grant });
-    void this.saved();
+    this.#persist();
     return { grant, capability };
   }
 
@@ -231,7 +260,7 @@ export class PreviewGrants {
       grant.sessionSha256 = sha256Hex(session);
       grant.openedAt = new Date(this.#now());
       this.#onRecord({ action: 'opened', grant, client });
-      void this.saved();
+      this.#persist();
       return { grant, session };
     }
     this.#onRecord({ action: 'refused', sandboxId, port, client, reason: 'capability not valid here' });
@@ -264,13 +293,13 @@ export class PreviewGrants {
     if (grant === undefined) return false;
     this.#bySandbox.get(sandboxId)?.delete(grantId);
     this.#onRecord({ action: 'revoked', grant });
-    void this.saved();
+    this.#persist();
     return true;
   }
 
   /** A removed sandbox's grants go with it. */
   forget(sandboxId: string): void {
-    if (this.#bySandbox.delete(sandboxId)) void this.saved();
+    if (this.#bySandbox.delete(sandboxId)) this.#persist();
   }
 
   /** Drops expired grants. */
@@ -286,7 +315,7 @@ export class PreviewGrants {
       }
       if (grants.size === 0) this.#bySandbox.delete(sandboxId);
     }
-    if (dropped > 0) void this.saved();
+    if (dropped > 0) this.#persist();
   }
 
   *#live(sandboxId: string): Iterable<PreviewGrant> {

@@ -7,7 +7,8 @@ export type PageKind =
   | 'not-listening'
   | 'no-upgrade'
   | 'limit'
-  | 'failed';
+  | 'failed'
+  | 'not-saved';
 
 interface PageFacts {
   port?: number;
@@ -23,6 +24,7 @@ const TITLES: Record<PageKind, string> = {
   'no-upgrade': 'The server did not accept the WebSocket',
   limit: 'Too many connections to this sandbox',
   failed: 'The sandbox could not be reached',
+  'not-saved': 'This preview could not be opened',
 };
 
 function escapeHtml(text: string): string {
@@ -53,6 +55,8 @@ function body(kind: PageKind, { port, sandboxId }: PageFacts): string {
       return `<p>The sandbox has as many preview connections open as its policy allows${where}. Close some tabs or WebSockets and reload.</p>`;
     case 'failed':
       return `<p>The sandbox's agent did not bring the connection${where}. The sandbox may be stopping or restarting; reload in a moment.</p>`;
+    case 'not-saved':
+      return "<p>The control plane could not save this browser's session in its state directory (its log says why). Ask for a new link once that is fixed.</p>";
   }
 }
 

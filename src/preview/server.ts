@@ -163,17 +163,20 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
     const maxAge = Math.max(1, Math.floor((redeemed.grant.expiresAt.getTime() - Date.now()) / 1000));
     const secure = addressing.scheme === 'https' ? '; Secure' : '';
     // The session is saved before the browser gets it: a restart after the cookie keeps it good.
-    void grants.saved().then(() => {
-      response.writeHead(303, {
-        // One leading slash, whatever the request had: `//evil.example` would leave the origin.
-        location: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
-        'set-cookie': `${SESSION_COOKIE}=${redeemed.session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`,
-        'cache-control': 'no-store',
-        'referrer-policy': 'no-referrer',
-        'content-length': '0',
-      });
-      response.end();
-    });
+    grants.saved().then(
+      () => {
+        response.writeHead(303, {
+          // One leading slash, whatever the request had: `//evil.example` would leave the origin.
+          location: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
+          'set-cookie': `${SESSION_COOKIE}=${redeemed.session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`,
+          'cache-control': 'no-store',
+          'referrer-policy': 'no-referrer',
+          'content-length': '0',
+        });
+        response.end();
+      },
+      () => send(response, 503, pageFor('not-saved', {})),
+    );
     return true;
   };
 

@@ -85,7 +85,10 @@ export class Previews {
 
   /** Takes back the grants an earlier control plane saved, for the sandboxes this one has; their number. */
   load(): Promise<number> {
-    return this.grants.load((sandboxId) => this.#options.manager.findTaskSandbox(sandboxId) !== undefined);
+    return this.grants.load(
+      (sandboxId, createdAt) =>
+        this.#options.manager.findTaskSandbox(sandboxId)?.createdAt.getTime() === createdAt.getTime(),
+    );
   }
 
   /** Stops the expiry sweep (the listener is closed by whoever bound it). */
@@ -128,6 +131,7 @@ export class Previews {
     try {
       made = this.grants.grant({
         sandboxId: sandbox.id,
+        sandboxCreatedAt: sandbox.createdAt,
         port: options.port,
         ttlSeconds: options.ttlSeconds ?? DEFAULT_PREVIEW_TTL_SECONDS,
         isPublic: options.isPublic,
@@ -138,7 +142,14 @@ export class Previews {
       throw error;
     }
     // Saved before the URL is handed out: a restart right after it does not revoke it.
-    await this.grants.saved();
+    try {
+      await this.grants.saved();
+    } catch (error) {
+      this.grants.revoke(sandbox.id, made.grant.id);
+      throw new ToolError('INTERNAL_ERROR', 'the preview grant could not be saved in the state directory', {
+        cause: error,
+      });
+    }
     const view = this.view(made.grant);
     const openUrl =
       made.capability === undefined ? view.url : `${view.url}?${CAPABILITY_PARAM}=${made.capability}`;
@@ -149,10 +160,25 @@ export class Previews {
     return this.grants.list(sandboxId).map((grant) => this.view(grant));
   }
 
-  revoke(sandboxId: string, previewId: string): void {
+  /** Ends a grant now, and once saved, for good: a failed save is an error (a restart would bring it back). */
+  async revoke(sandboxId: string, previewId: string): Promise<void> {
     if (!this.grants.revoke(sandboxId, previewId)) {
       throw new ToolError('NOT_FOUND', `sandbox ${sandboxId} has no preview ${previewId}`);
     }
+    try {
+      await this.grants.saved();
+    } catch (error) {
+      throw new ToolError(
+        'INTERNAL_ERROR',
+        `preview ${previewId} is revoked until the control plane restarts, but could not be saved in the state directory`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Resolves once every grant change so far is saved (at shutdown); a failed save was logged already. */
+  async flush(): Promise<void> {
+    await this.grants.saved().catch(() => undefined);
   }
 
   view(grant: PreviewGrant): PreviewView {

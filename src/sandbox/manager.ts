@@ -267,6 +267,11 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       log: this.log,
       limits: loaded.policy.preview,
       transport,
+      // Not for a stopped sandbox: nothing would come, and the browser is told at once.
+      isAgentExpected: () => {
+        const state = this.#sandboxes.get(id)?.state;
+        return state === 'creating' || state === 'ready' || state === 'idle';
+      },
     });
     return { link, egress, preview };
   }

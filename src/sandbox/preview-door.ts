@@ -51,6 +51,10 @@ export class PreviewDoor {
   #server: net.Server | undefined;
   #listening: Promise<void> | undefined;
   #isClosed = false;
+  readonly #isAgentExpected: () => boolean;
+  /** One wait for the agent that every request coming meanwhile shares; ended by close(). */
+  #agentArrival: Promise<void> | undefined;
+  readonly #closing = new AbortController();
 
   constructor(options: {
     sandboxId: string;
@@ -60,8 +64,11 @@ export class PreviewDoor {
     limits: PreviewLimits;
     /** 'tcp': no preview.sock; the agent port hands over this sandbox's tunnels (acceptConnection). */
     transport?: 'unix' | 'tcp';
+    /** Whether an agent that is not connected is coming (a container starting, adopted or reconnecting). */
+    isAgentExpected?: () => boolean;
   }) {
     this.#transport = options.transport ?? 'unix';
+    this.#isAgentExpected = options.isAgentExpected ?? (() => true);
     this.socketPath = path.join(options.socketDir, PREVIEW_SOCKET_NAME);
     this.#sandboxId = options.sandboxId;
     this.#link = options.link;
@@ -121,7 +128,7 @@ export class PreviewDoor {
     try {
       await this.#listen();
       // A browser that reloads a preview during a restart gets its page a moment later, not an error.
-      if (!this.#link.isReady) await this.#link.waitReady(AGENT_WAIT_MS);
+      if (!this.#link.isReady && this.#isAgentExpected()) await this.#agentArrived();
       await this.#link.call('preview.open', { port, tunnelId }, { timeoutMs: OPEN_TIMEOUT_MS });
       // The agent answered: its tunnel is on its way (or it lies, and the wait ends the call).
       const socket = await Promise.race([
@@ -146,8 +153,16 @@ export class PreviewDoor {
     }
   }
 
+  #agentArrived(): Promise<void> {
+    this.#agentArrival ??= this.#link.waitReady(AGENT_WAIT_MS, this.#closing.signal).finally(() => {
+      this.#agentArrival = undefined;
+    });
+    return this.#agentArrival;
+  }
+
   async close(): Promise<void> {
     this.#isClosed = true;
+    this.#closing.abort(new ToolError('SANDBOX_UNAVAILABLE', `sandbox ${this.#sandboxId} is going away`));
     this.httpAgent.destroy();
     for (const socket of [...this.#unnamed, ...this.#open]) socket.destroy();
     const server = this.#server;

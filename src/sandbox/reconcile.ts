@@ -116,8 +116,10 @@ async function adopt(
     assignment?.egress === undefined ? egressAllowList(loaded) : assignment.egress,
   );
   const expires = assignment?.expiresAt ?? labels.expires;
+  const created = Date.parse(labels.created);
   const sandbox = new Sandbox({
     id,
+    ...(Number.isNaN(created) ? {} : { createdAt: new Date(created) }),
     loaded,
     workspace,
     link,
