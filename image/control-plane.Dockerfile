@@ -39,6 +39,18 @@ RUN if [ -n "$BUILD_CA_CERTS" ]; then printf '%s\n' "$BUILD_CA_CERTS" >/tmp/buil
  && npm cache clean --force \
  && rm -f /tmp/build-ca.pem
 
+# --- relay: the control plane's own build of image/relay/relay.c, which carries busy tunnels'
+# bytes in the kernel (src/sandbox/relay-binary.ts): it runs no program taken out of the
+# worker image, and has one without an engine to take it from (Kubernetes). The compiler
+# stays in this stage; the same apt layer as the worker image's build stage, so cached.
+FROM node:24-bookworm-slim AS relay
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
+COPY image/relay /src/relay
+RUN sh /src/relay/build.sh /src/relay/relay.c /relay
+
 # --- the control plane
 FROM node:24-bookworm-slim
 # tini as PID 1 (signals forwarded, zombies reaped) is part of the image rather
@@ -60,7 +72,8 @@ RUN chmod 0755 /usr/local/bin/sandboxd-entrypoint
 ENV NODE_ENV=production \
     SANDBOXD_HOST=0.0.0.0 \
     SANDBOXD_PORT=8080 \
-    SANDBOXD_STATE_DIR=/var/lib/sandboxd
+    SANDBOXD_STATE_DIR=/var/lib/sandboxd \
+    SANDBOXD_RELAY=/opt/sandboxd/relay
 EXPOSE 8080
 LABEL io.sandboxd.control-plane="true"
 # GET /healthz with Node's fetch (no curl in the image), as sandboxd, not root.
@@ -76,4 +89,5 @@ COPY package.json package.json
 COPY bin bin
 COPY policies policies
 COPY image image
+COPY --from=relay /relay relay
 COPY --from=build /src/dist dist

@@ -16,14 +16,8 @@ RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protect
  && strip /src/launcher \
  && install -m 0755 /src/launcher /launcher
 # The relay: splice(2) between two sockets, for a tunnel's bulk bytes (image/relay/relay.c).
-# Static, because the control plane copies it out of this image and runs it on its own host
-# (src/sandbox/relay-binary.ts), whatever C library that host has.
-COPY image/relay/relay.c /src/relay.c
-RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-      -fstack-clash-protection -fcf-protection -fPIE -static-pie -Wl,-z,relro,-z,now,-z,noexecstack \
-      -o /src/relay /src/relay.c \
- && strip /src/relay \
- && install -m 0755 /src/relay /relay
+COPY image/relay /src/relay
+RUN sh /src/relay/build.sh /src/relay/relay.c /relay
 # statx without AT_NO_AUTOMOUNT where gVisor refuses it (see the file): `ls` works under runsc.
 COPY image/statx-compat/statx-compat.c /src/statx-compat.c
 RUN gcc -std=gnu17 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong \

@@ -12,8 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -320,6 +320,25 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(bindings[`${previewPort}/tcp`], [
       { HostIp: '127.0.0.1', HostPort: String(previewPort) },
     ]);
+
+    // A body past the relay's threshold goes through the control-plane image's own relay.
+    const made = await exec('head -c 3000000 /dev/urandom > site/big.bin && sha256sum site/big.bin');
+    const big = await previewGet(new URL('/big.bin', url).href, cookie);
+    assert.equal(big.status, 200);
+    assert.equal(
+      createHash('sha256').update(big.body).digest('hex'),
+      String(made.stdout).split(' ')[0],
+      'the 3 MB body arrives whole',
+    );
+    const serving = lines(await composeRun(['logs', '--no-color', 'control-plane'], 30_000)).find((line) =>
+      line.includes('sandboxd serving'),
+    );
+    assert.match(
+      String(serving),
+      /"relay":"\/opt\/sandboxd\/relay"/,
+      'its own relay, none taken from the worker image',
+    );
+    assert.equal(existsSync(path.join(stateDir, 'relay')), false);
   });
 
   it('docker compose down removes the sandboxes and keeps the default workspace', async () => {

@@ -29,6 +29,7 @@ export async function imageCommand(args: string[]): Promise<number> {
       'image/worker.Dockerfile',
       'image/launcher/launcher.c',
       'image/relay/relay.c',
+      'image/relay/build.sh',
       'image/statx-compat/statx-compat.c',
       'dist/agent.mjs',
     ],

@@ -268,6 +268,8 @@ async function serveHolding(
     defaultLifetime: 'persistent',
     uidRange: config.uidRange,
   });
+  // Finds the relay before the first tunnel, so that the log line below can name it.
+  await manager.init();
   const token = await loadOperatorToken(config.stateDir);
   const policies = new Map<string, Promise<LoadedPolicy>>();
   const policyNamed = (name: string) => {
@@ -405,6 +407,8 @@ async function serveHolding(
       auth: config.noAuth ? 'disabled' : `operator token (${token.source})`,
       reconciled: adopted.length,
       previewsKept,
+      // Busy tunnels' bytes: the relay that carries them, or Node (none yet, or none at all).
+      relay: manager.relay ?? 'node',
     },
     'sandboxd serving',
   );
