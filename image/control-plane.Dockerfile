@@ -42,7 +42,8 @@ RUN if [ -n "$BUILD_CA_CERTS" ]; then printf '%s\n' "$BUILD_CA_CERTS" >/tmp/buil
 # --- relay: the control plane's own build of image/relay/relay.c, which carries busy tunnels'
 # bytes in the kernel (src/sandbox/relay-binary.ts): it runs no program taken out of the
 # worker image, and has one without an engine to take it from (Kubernetes). The compiler
-# stays in this stage; the same apt layer as the worker image's build stage, so cached.
+# stays in this stage (its apt layer is the worker image's launcher stage's, cached where
+# one builder builds both).
 FROM node:24-bookworm-slim AS relay
 RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get update -qq \

@@ -56,7 +56,7 @@ function body(kind: PageKind, { port, sandboxId }: PageFacts): string {
     case 'failed':
       return `<p>The sandbox's agent did not bring the connection${where}. The sandbox may be stopping or restarting; reload in a moment.</p>`;
     case 'not-saved':
-      return "<p>The control plane could not save this browser's session in its state directory (its log says why). Ask for a new link once that is fixed.</p>";
+      return "<p>The control plane could not save this browser's session in its state directory (its log says why), and withdrew the link. Ask for a new one once that is fixed.</p>";
   }
 }
 

@@ -175,7 +175,11 @@ export function createPreviewServer(options: PreviewServerOptions): http.Server 
         });
         response.end();
       },
-      () => send(response, 503, pageFor('not-saved', {})),
+      () => {
+        // Not saved: the file still holds the link's unused capability; withdrawn, or a restart revives it.
+        grants.revoke(redeemed.grant.sandboxId, redeemed.grant.id);
+        send(response, 503, pageFor('not-saved', {}));
+      },
     );
     return true;
   };

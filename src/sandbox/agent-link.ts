@@ -202,6 +202,7 @@ export class AgentLink extends EventEmitter {
   /** Resolves once an agent has said hello and been configured; rejects after `timeoutMs`. */
   waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.isReady) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     return new Promise((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);

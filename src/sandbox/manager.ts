@@ -267,10 +267,13 @@ export class SandboxManager extends EventEmitter<ManagerEvents> {
       log: this.log,
       limits: loaded.policy.preview,
       transport,
-      // Not for a stopped sandbox: nothing would come, and the browser is told at once.
+      // Not for a stopped sandbox nobody starts: nothing would come, and the browser is told at once.
       isAgentExpected: () => {
-        const state = this.#sandboxes.get(id)?.state;
-        return state === 'creating' || state === 'ready' || state === 'idle';
+        const sandbox = this.#sandboxes.get(id);
+        if (sandbox === undefined) return false;
+        const { state } = sandbox;
+        if (state === 'creating' || state === 'ready' || state === 'idle') return true;
+        return state === 'stopped' && (this.#resuming.has(id) || sandbox.maintenance !== undefined);
       },
     });
     return { link, egress, preview };

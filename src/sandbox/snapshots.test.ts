@@ -134,6 +134,26 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
     assert.equal(await find(taken.snapshotId), undefined);
   });
 
+  it('answers 404 to a delete that comes while the sweep removes the snapshot', async (t) => {
+    const { driver, snapshots, source, find } = await setUp(t);
+    const taken = await snapshots.create(source.id, { isEphemeral: true });
+    const removing = gate();
+    const removalStarted = gate();
+    const removeVolume = driver.removeVolume.bind(driver);
+    driver.removeVolume = async (name) => {
+      removalStarted.open();
+      await removing.wait();
+      return removeVolume(name);
+    };
+    const sweep = snapshots.sweep();
+    await removalStarted.wait();
+    const deletes = [snapshots.remove(taken.snapshotId), snapshots.remove(taken.snapshotId)];
+    removing.open();
+    await sweep;
+    for (const deleted of deletes) await assert.rejects(deleted, { code: 'NOT_FOUND' });
+    assert.equal(await find(taken.snapshotId), undefined);
+  });
+
   it('lets a fork through that came while a delete was refused for forks, and after a removal that failed', async (t) => {
     const { driver, manager, snapshots, source, forkOptions, find } = await setUp(t);
     const taken = await snapshots.create(source.id);
@@ -154,7 +174,10 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
     };
     const refused = snapshots.remove(taken.snapshotId);
     await deciding.wait();
+    const volumes = driver.volumeNames().length;
     const second = snapshots.fork(taken.snapshotId, 1, forkOptions);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(driver.volumeNames().length, volumes, 'the fork makes nothing while the delete decides');
     looked.open();
     await assert.rejects(refused, { code: 'SNAPSHOT_IN_USE' });
     const [made] = await second;

@@ -415,8 +415,11 @@ export class Snapshots {
 
   /** Deletes a snapshot; refused while forks' files lie on it or a copy, restore or fork reads it. */
   async remove(snapshotId: string): Promise<void> {
-    // A removal deciding on it now (the sweep's) ends first: then it is gone, or it is ours to decide.
-    await this.#removing.get(snapshotId);
+    // A removal deciding on it now (the sweep's, another delete's) ends first: then it is gone, or ours to decide.
+    for (let removal = this.#removing.get(snapshotId); removal !== undefined; ) {
+      await removal;
+      removal = this.#removing.get(snapshotId);
+    }
     const removal = await this.#removeIf(snapshotId, (snapshot) => {
       if (snapshot.forks.length > 0) {
         throw new ToolError(
