@@ -9,6 +9,7 @@ import type {
   RuntimeDriver,
   RuntimeFacts,
 } from '../driver.ts';
+import { LABEL_HELPER } from '../labels.ts';
 import { containerConfig } from './container-config.ts';
 import { DockerSnapshotEngine, demultiplex } from './snapshot-engine.ts';
 
@@ -114,6 +115,8 @@ export class DockerDriver implements RuntimeDriver {
     // A container created and never started: its file system is the image's.
     const container = await this.docker.createContainer({
       Image: ref,
+      // Named for what it is, should this process die before it removes it.
+      Labels: { [LABEL_HELPER]: 'read-image-file' },
       Entrypoint: ['/nonexistent'],
       Cmd: [],
       NetworkDisabled: true,
