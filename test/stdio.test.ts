@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { DockerDriver } from '../src/runtime/docker/driver.ts';
 import { CLI, structured } from './support/control-plane.ts';
+import { httpRequest } from './support/http.ts';
 
 let folder: string;
 let stateDir: string;
@@ -96,6 +98,46 @@ describe('sandboxd stdio', () => {
       assert.equal((await ours()).length, 0);
       await client.callTool({ name: 'list_dir', arguments: {} });
       assert.equal((await ours()).length, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('opens a server in the sandbox in a browser through a preview_url link on loopback', async () => {
+    const { client, transport } = connect();
+    await client.connect(transport);
+    try {
+      const exec = async (cmd: string, yieldMs: number) =>
+        structured(
+          await client.callTool({ name: 'exec_command', arguments: { cmd, yield_time_ms: yieldMs } }),
+        );
+      await writeFile(path.join(folder, 'page.html'), '<h1>from stdio</h1>');
+      await exec('python3 -m http.server 8000 --bind 127.0.0.1', 200);
+      const ready = await exec(
+        'for i in $(seq 50); do curl -sf http://127.0.0.1:8000/ >/dev/null && exit 0; sleep 0.1; done; exit 1',
+        15_000,
+      );
+      assert.equal(ready.exit_code, 0, JSON.stringify(ready));
+      const granted = structured(await client.callTool({ name: 'preview_url', arguments: { port: 8000 } }));
+      const url = new URL(String(granted.url));
+      assert.match(url.hostname, /^8000-stdio-[0-9a-f]{8}\.localhost$/);
+      assert.notEqual(url.port, '', 'the link names the listener port');
+      const via = (target: URL, cookie?: string) =>
+        httpRequest({
+          host: '127.0.0.1',
+          port: url.port,
+          path: `${target.pathname}${target.search}`,
+          headers: { host: target.host, ...(cookie === undefined ? {} : { cookie }) },
+          agent: false,
+        });
+      const first = await via(url);
+      assert.equal(first.status, 303, first.body.toString());
+      const cookie = String(first.headers['set-cookie']).split(';')[0] as string;
+      const page = await via(new URL('/page.html', url), cookie);
+      assert.equal(page.status, 200);
+      assert.equal(page.body.toString(), '<h1>from stdio</h1>');
+      assert.equal((await via(new URL('/page.html', url))).status, 401, 'no cookie, no page');
+      assert.equal(existsSync(path.join(stateDir, 'previews.json')), false, 'its grants go with the process');
     } finally {
       await client.close();
     }

@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import { parseArgs } from 'node:util';
 import { serve as serveHttp } from '@hono/node-server';
 import { localhostAllowedHostnames, localhostAllowedOrigins } from '@modelcontextprotocol/server';
@@ -23,6 +24,7 @@ import { Snapshots } from '../sandbox/snapshots.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
+import { listenForPreviews } from './preview-listener.ts';
 import {
   RuntimeConfig,
   rawRuntimeConfig,
@@ -367,36 +369,17 @@ async function serveHolding(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const hostInUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   serving.url = `http://${hostInUrl}:${port}`;
-  const previewServer = previews?.createServer();
-  if (previews !== undefined && previewServer !== undefined) {
+  let previewServer: http.Server | undefined;
+  if (previews !== undefined) {
     const previewPort =
       config.previewPort === undefined
         ? port === 0 || config.port === 0
           ? 0
           : port + 1
-        : config.previewPort;
-    await new Promise<void>((resolve, reject) => {
-      previewServer.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new CannotStart(
-                `the preview port ${previewPort} is in use: give previews another with --preview-port N (or SANDBOXD_PREVIEW_PORT), or turn them off with --preview-port off`,
-              )
-            : error,
-        ),
-      );
-      previewServer.listen(previewPort as number, config.host, () => resolve());
-    });
-    const listening = previewServer.address();
-    const actualPort = typeof listening === 'object' && listening !== null ? listening.port : 0;
-    if (
-      previews.addressing.domain === 'localhost' &&
-      previews.addressing.scheme === 'http' &&
-      previews.addressing.urlPort === 0
-    ) {
-      previews.addressing.urlPort = actualPort;
-    }
-    serving.previewUrl = `http://${hostInUrl}:${actualPort}`;
+        : (config.previewPort as number);
+    const listening = await listenForPreviews(previews, previewPort, config.host);
+    previewServer = listening.server;
+    serving.previewUrl = `http://${hostInUrl}:${listening.port}`;
   }
   log.info(
     {

@@ -6,12 +6,15 @@ import { egressLookupFromEnv } from '../egress/resolve.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { SpeakableVersionTransport } from '../mcp/protocol-versions.ts';
 import { createMcpServer } from '../mcp/server.ts';
+import { handleTarget } from '../mcp/target.ts';
 import { type LoadedPolicy, loadPolicy } from '../policy/load.ts';
+import { Previews } from '../preview/service.ts';
 import { DockerDriver } from '../runtime/docker/driver.ts';
 import { SandboxHandle } from '../sandbox/handle.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
 import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
+import { listenForPreviews } from './preview-listener.ts';
 import { UsageError } from './usage.ts';
 import { type HostWorkspace, hostWorkspace } from './workspace-dir.ts';
 
@@ -29,8 +32,10 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
       policy: { type: 'string', short: 'p', default: 'default' },
       eager: { type: 'boolean', default: false },
       'git-write': { type: 'boolean', default: false },
+      'preview-port': { type: 'string', default: '0' },
     },
   });
+  const previewPort = parsePreviewPort(values['preview-port']);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if (values.workspace === undefined) throw new UsageError('stdio needs --workspace DIR');
   const workspace = await hostWorkspace(values.workspace);
@@ -40,7 +45,7 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
   const owner = await claimProcessSocket(stateDir, 'stdio');
   try {
     return await serveStdioHolding(
-      values,
+      { ...values, previewPort },
       workspace,
       policy,
       new SandboxManager({
@@ -57,8 +62,18 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
   }
 }
 
+/** --preview-port: `off`, or a port on loopback (0, the default: any free one, named in preview URLs). */
+function parsePreviewPort(text: string): number | 'off' {
+  if (text === 'off') return 'off';
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port > 65_535) {
+    throw new UsageError(`--preview-port: a port (0 for any free one) or off, got "${text}"`);
+  }
+  return port;
+}
+
 async function serveStdioHolding(
-  values: { eager: boolean; 'git-write': boolean },
+  values: { eager: boolean; 'git-write': boolean; previewPort: number | 'off' },
   workspace: HostWorkspace,
   policy: LoadedPolicy,
   manager: SandboxManager,
@@ -76,12 +91,36 @@ async function serveStdioHolding(
     { name: 'local', kind: 'bind', source: workspace.path, policy: policy.policy.name },
   );
   if (values.eager) await handle.sandbox();
+  // Previews on loopback, as serve's: preview_url gives a link the developer opens in a browser.
+  // Not kept across restarts: they go with this process, as its sandbox does.
+  const previews =
+    values.previewPort === 'off'
+      ? undefined
+      : new Previews({
+          manager,
+          addressing: { domain: 'localhost', scheme: 'http', urlPort: 0 },
+          log,
+          isDurable: false,
+        });
+  const listener =
+    previews === undefined
+      ? undefined
+      : await listenForPreviews(previews, values.previewPort as number, '127.0.0.1');
+  const target = handleTarget(
+    handle,
+    previews === undefined ? {} : { grantPreview: previews.grantForSession },
+  );
   log.info(
-    { workspace: workspace.path, policy: policy.policy.name, eager: values.eager },
+    {
+      workspace: workspace.path,
+      policy: policy.policy.name,
+      eager: values.eager,
+      previews: listener === undefined ? 'off' : `http://127.0.0.1:${listener.port}`,
+    },
     'serving MCP on stdio',
   );
   const server = serveStdio(
-    async () => createMcpServer(handle, { instructions: await instructionsFor(handle), log }),
+    async () => createMcpServer(target, { instructions: await instructionsFor(target), log }),
     {
       transport: new SpeakableVersionTransport(new StdioServerTransport()),
       onerror: (error) => log.warn({ error: error.message }, 'stdio transport error'),
@@ -95,6 +134,9 @@ async function serveStdioHolding(
   });
   log.info('client went away; removing the sandbox');
   await server.close().catch(() => undefined);
+  listener?.server.closeAllConnections();
+  listener?.server.close();
+  previews?.close();
   await manager.destroyAll();
   return 0;
 }

@@ -42,11 +42,13 @@ Commands:
       With --agent-listen, agents dial that TCP port with a per-sandbox token
       instead of a socket directory (Docker: on --agent-network; Kubernetes:
       required, see README "On Kubernetes").
-  stdio --workspace DIR [--policy NAME] [--eager] [--git-write]
+  stdio --workspace DIR [--policy NAME] [--eager] [--git-write] [--preview-port N|off]
       Serve MCP on stdin/stdout for a local client; every tool runs in a hardened
       container over DIR, started on first use (--eager: at once) and removed when
       the client goes away. The folder is kept; DIR/.git is read-only in the
-      sandbox unless --git-write.
+      sandbox unless --git-write. preview_url links open servers in the sandbox
+      in a browser, through a listener on loopback (--preview-port; by default
+      any free port, named in the links; off: none).
   ls [--json] [--state-dir DIR]...
       Every sandboxd container on this engine, whichever state directory it
       belongs to: sandbox, workspace, policy, state, age, lifetime, owner (alive,

@@ -5,7 +5,7 @@ import { asCaller } from '../audit/caller.ts';
 import type { AuditRecorder } from '../audit/recorder.ts';
 import { instructionsFor } from '../mcp/instructions.ts';
 import { createMcpServer } from '../mcp/server.ts';
-import type { WorkspaceTarget } from '../mcp/target.ts';
+import { handleTarget, type WorkspaceTarget } from '../mcp/target.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { Previews } from '../preview/service.ts';
 import { ToolError } from '../protocol/errors.ts';
@@ -148,34 +148,25 @@ export function createHttpApp(options: HttpAppOptions): Hono<HttpEnv> {
 
   // One stateless MCP endpoint per workspace target, built on first use.
   const handlers = new Map<string, McpEndpoint>();
-  const withMetrics = (handle: SandboxHandle): WorkspaceTarget => ({
-    sandbox: () => handle.sandbox(),
-    currentSandbox: () => handle.currentSandbox(),
-    facts: () => handle.facts(),
-    snapshots: options.snapshots,
-    takeNotice: () => handle.takeNotice(),
-    extendEgress: (sandbox, host) => handle.extendEgress(sandbox, host),
-    onToolCall: (tool, outcome, code, ms, call) => {
-      metrics.recordToolCall(tool, outcome, code, ms);
-      recorder?.toolCall(
-        {
-          sandbox: handle.currentSandbox()?.id ?? null,
-          tool,
-          outcome,
-          errorCode: code,
-          durationMs: ms,
-          ...call,
-        },
-        'operator',
-      );
-    },
-    ...(previews === undefined
-      ? {}
-      : {
-          grantPreview: (sandbox, port, ttlSeconds) =>
-            previews.grant(sandbox, { port, ttlSeconds, isPublic: false, grantedBy: 'mcp' }),
-        }),
-  });
+  const withMetrics = (handle: SandboxHandle): WorkspaceTarget =>
+    handleTarget(handle, {
+      snapshots: options.snapshots,
+      onToolCall: (tool, outcome, code, ms, call) => {
+        metrics.recordToolCall(tool, outcome, code, ms);
+        recorder?.toolCall(
+          {
+            sandbox: handle.currentSandbox()?.id ?? null,
+            tool,
+            outcome,
+            errorCode: code,
+            durationMs: ms,
+            ...call,
+          },
+          'operator',
+        );
+      },
+      ...(previews === undefined ? {} : { grantPreview: previews.grantForSession }),
+    });
   const serve = (key: string, resolve: () => SandboxHandle) => async (c: Context<HttpEnv>) => {
     let handler = handlers.get(key);
     if (handler === undefined) {

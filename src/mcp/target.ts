@@ -1,4 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { SandboxHandle } from '../sandbox/handle.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import type { Snapshots } from '../sandbox/snapshots.ts';
 
@@ -47,4 +48,19 @@ export interface PreviewGrantResult {
   openUrl: string;
   expiresAt: string;
   listening: boolean;
+}
+
+/** A sandbox handle as the MCP server's target, with what the front door adds (audit, previews, checkpoints). */
+export function handleTarget(
+  handle: SandboxHandle,
+  more: Pick<WorkspaceTarget, 'snapshots' | 'onToolCall' | 'grantPreview'> = {},
+): WorkspaceTarget {
+  return {
+    sandbox: () => handle.sandbox(),
+    currentSandbox: () => handle.currentSandbox(),
+    facts: () => handle.facts(),
+    takeNotice: () => handle.takeNotice(),
+    extendEgress: (sandbox, host) => handle.extendEgress(sandbox, host),
+    ...more,
+  };
 }

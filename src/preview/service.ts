@@ -46,6 +46,12 @@ export interface PreviewsOptions {
   addressing: PreviewAddressing;
   log: Logger;
   events?: PreviewEvents & { onGrant?(record: GrantRecord): void };
+  /**
+   * Whether grants are kept in the state directory across restarts (serve, the
+   * default). stdio's sandbox goes with its process, and so do its grants: they
+   * are not written where another stdio process on the same state directory writes.
+   */
+  isDurable?: boolean;
 }
 
 /**
@@ -64,10 +70,15 @@ export class Previews {
     this.#options = options;
     this.addressing = options.addressing;
     this.grants = new PreviewGrants({
-      store: {
-        file: path.join(options.manager.stateDir, PREVIEWS_FILE),
-        onError: (error) => options.log.warn({ error: String(error) }, 'preview grants not saved or read'),
-      },
+      ...(options.isDurable === false
+        ? {}
+        : {
+            store: {
+              file: path.join(options.manager.stateDir, PREVIEWS_FILE),
+              onError: (error: unknown) =>
+                options.log.warn({ error: String(error) }, 'preview grants not saved or read'),
+            },
+          }),
       onRecord: (record) => {
         auditLine(options.log, record);
         options.events?.onGrant?.(record);
@@ -155,6 +166,10 @@ export class Previews {
       made.capability === undefined ? view.url : `${view.url}?${CAPABILITY_PARAM}=${made.capability}`;
     return { ...view, openUrl, listening: await isListening(sandbox, options.port) };
   }
+
+  /** preview_url, for a sandbox's own MCP session: a private grant of one of its ports. */
+  readonly grantForSession = (sandbox: Sandbox, port: number, ttlSeconds: number | undefined) =>
+    this.grant(sandbox, { port, ttlSeconds, isPublic: false, grantedBy: 'mcp' });
 
   list(sandboxId: string): PreviewView[] {
     return this.grants.list(sandboxId).map((grant) => this.view(grant));
