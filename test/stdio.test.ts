@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -100,6 +102,35 @@ describe('sandboxd stdio', () => {
       assert.equal((await ours()).length, 1);
     } finally {
       await client.close();
+    }
+  });
+
+  it('refuses to start, and starts no container, when its preview port is taken', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    // A state directory of its own: the other tests' containers go away on their own time.
+    const ownState = await mkdtemp(path.join(os.tmpdir(), 'sandboxd-stdio-state-'));
+    try {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'stdio', '--workspace', folder, '--eager', '--preview-port', String(port)],
+        { env: { ...process.env, SANDBOXD_STATE_DIR: ownState }, stdio: ['pipe', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise((resolve) => child.once('exit', resolve));
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, new RegExp(`preview port ${port} is in use`));
+      const ours = (await new DockerDriver().list({ 'io.sandboxd.managed': 'true' })).filter((container) =>
+        container.labels['io.sandboxd.socket-dir']?.startsWith(ownState),
+      );
+      assert.deepEqual(ours, [], 'nothing was left running');
+    } finally {
+      holder.close();
+      await rm(ownState, { recursive: true, force: true });
     }
   });
 

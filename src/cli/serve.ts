@@ -369,7 +369,7 @@ async function serveHolding(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const hostInUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   serving.url = `http://${hostInUrl}:${port}`;
-  let previewServer: http.Server | undefined;
+  let previewServers: http.Server[] = [];
   if (previews !== undefined) {
     const previewPort =
       config.previewPort === undefined
@@ -377,8 +377,13 @@ async function serveHolding(
           ? 0
           : port + 1
         : (config.previewPort as number);
-    const listening = await listenForPreviews(previews, previewPort, config.host);
-    previewServer = listening.server;
+    const listening = await listenForPreviews(
+      previews,
+      previewPort,
+      config.host,
+      'give previews another with --preview-port N (or SANDBOXD_PREVIEW_PORT), or turn them off with --preview-port off',
+    );
+    previewServers = listening.servers;
     serving.previewUrl = `http://${hostInUrl}:${listening.port}`;
   }
   log.info(
@@ -426,8 +431,10 @@ async function serveHolding(
     { reason },
     'shutting down; sandboxes over a host folder are removed, the others keep running and are reconciled at the next start',
   );
-  previewServer?.closeAllConnections();
-  previewServer?.close();
+  for (const previewServer of previewServers) {
+    previewServer.closeAllConnections();
+    previewServer.close();
+  }
   previews?.close();
   await pool?.stop();
   await reaper.stop();

@@ -90,9 +90,9 @@ async function serveStdioHolding(
     }),
     { name: 'local', kind: 'bind', source: workspace.path, policy: policy.policy.name },
   );
-  if (values.eager) await handle.sandbox();
   // Previews on loopback, as serve's: preview_url gives a link the developer opens in a browser.
-  // Not kept across restarts: they go with this process, as its sandbox does.
+  // Not kept across restarts: they go with this process, as its sandbox does. Bound before any
+  // sandbox exists, so that a port in use stops nothing half-made.
   const previews =
     values.previewPort === 'off'
       ? undefined
@@ -105,38 +105,52 @@ async function serveStdioHolding(
   const listener =
     previews === undefined
       ? undefined
-      : await listenForPreviews(previews, values.previewPort as number, '127.0.0.1');
-  const target = handleTarget(
-    handle,
-    previews === undefined ? {} : { grantPreview: previews.grantForSession },
-  );
-  log.info(
-    {
-      workspace: workspace.path,
-      policy: policy.policy.name,
-      eager: values.eager,
-      previews: listener === undefined ? 'off' : `http://127.0.0.1:${listener.port}`,
-    },
-    'serving MCP on stdio',
-  );
-  const server = serveStdio(
-    async () => createMcpServer(target, { instructions: await instructionsFor(target), log }),
-    {
-      transport: new SpeakableVersionTransport(new StdioServerTransport()),
-      onerror: (error) => log.warn({ error: error.message }, 'stdio transport error'),
-    },
-  );
-  await new Promise<void>((resolve) => {
-    process.stdin.once('end', resolve);
-    process.stdin.once('close', resolve);
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  log.info('client went away; removing the sandbox');
-  await server.close().catch(() => undefined);
-  listener?.server.closeAllConnections();
-  listener?.server.close();
-  previews?.close();
-  await manager.destroyAll();
+      : await listenForPreviews(
+          previews,
+          values.previewPort as number,
+          '127.0.0.1',
+          'give previews another with --preview-port N, or turn them off with --preview-port off',
+        ).catch((error: unknown) => {
+          previews.close();
+          throw error;
+        });
+  try {
+    if (values.eager) await handle.sandbox();
+    const target = handleTarget(
+      handle,
+      previews === undefined ? {} : { grantPreview: previews.grantForSession },
+    );
+    log.info(
+      {
+        workspace: workspace.path,
+        policy: policy.policy.name,
+        eager: values.eager,
+        previews: listener === undefined ? 'off' : `http://127.0.0.1:${listener.port}`,
+      },
+      'serving MCP on stdio',
+    );
+    const server = serveStdio(
+      async () => createMcpServer(target, { instructions: await instructionsFor(target), log }),
+      {
+        transport: new SpeakableVersionTransport(new StdioServerTransport()),
+        onerror: (error) => log.warn({ error: error.message }, 'stdio transport error'),
+      },
+    );
+    await new Promise<void>((resolve) => {
+      process.stdin.once('end', resolve);
+      process.stdin.once('close', resolve);
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    log.info('client went away; removing the sandbox');
+    await server.close().catch(() => undefined);
+  } finally {
+    for (const previewServer of listener?.servers ?? []) {
+      previewServer.closeAllConnections();
+      previewServer.close();
+    }
+    previews?.close();
+    await manager.destroyAll();
+  }
   return 0;
 }

@@ -131,7 +131,7 @@ export async function previewUrl(
   if (target.grantPreview === undefined) {
     throw new ToolError(
       'PREVIEW_UNAVAILABLE',
-      'this session has no preview listener (`sandboxd run`, or previews turned off with --preview-port off)',
+      'this session has no preview listener (previews were turned off with --preview-port off)',
     );
   }
   const sandbox = await target.sandbox();

@@ -102,9 +102,10 @@ export class Previews {
     );
   }
 
-  /** Stops the expiry sweep (the listener is closed by whoever bound it). */
+  /** Stops the expiry sweep and ends open WebSockets (the listener is closed by whoever bound it). */
   close(): void {
     clearInterval(this.#sweeper);
+    for (const grantId of [...this.#webSockets.keys()]) this.#closeWebSockets(grantId);
   }
 
   #closeWebSockets(grantId: string): void {
