@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { DockerDriver } from '../src/runtime/docker/driver.ts';
 import { ROOT, structured } from './support/control-plane.ts';
-import { type HttpReply, httpRequest } from './support/http.ts';
+import { previewGet } from './support/http.ts';
 
 const run = promisify(execFile);
 
@@ -155,18 +155,6 @@ async function call(name: string, args: Record<string, unknown>): Promise<Record
 
 function exec(cmd: string, yieldMs?: number): Promise<Record<string, unknown>> {
   return call('exec_command', { cmd, ...(yieldMs === undefined ? {} : { yield_time_ms: yieldMs }) });
-}
-
-/** A GET of `url` sent to the preview port on loopback, with the Host header a browser would send. */
-function previewGet(url: string, cookie?: string): Promise<HttpReply> {
-  const target = new URL(url);
-  return httpRequest({
-    host: '127.0.0.1',
-    port: previewPort,
-    path: `${target.pathname}${target.search}`,
-    headers: { host: target.host, ...(cookie === undefined ? {} : { cookie }) },
-    agent: false,
-  });
 }
 
 /** Worker containers created for this stack: their socket directory is under its state directory. */
@@ -307,10 +295,10 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
     const url = new URL(String(granted.url));
     assert.equal(url.hostname, '8000-ws-default.localhost');
     assert.equal(url.port, String(previewPort), 'the URL names the host port the preview is published on');
-    const first = await previewGet(url.href);
+    const first = await previewGet(url);
     assert.equal(first.status, 303, first.body.toString());
     const cookie = String(first.headers['set-cookie']).split(';')[0] as string;
-    const page = await previewGet(new URL(String(first.headers.location), url).href, cookie);
+    const page = await previewGet(new URL(String(first.headers.location), url), cookie);
     assert.equal(page.status, 200);
     assert.match(page.body.toString(), /from compose/);
     const controlPlane = await serviceContainer('control-plane');
@@ -323,7 +311,7 @@ describe('docker compose up', { skip, timeout: 300_000 }, () => {
 
     // A body past the relay's threshold goes through the control-plane image's own relay.
     const made = await exec('head -c 3000000 /dev/urandom > site/big.bin && sha256sum site/big.bin');
-    const big = await previewGet(new URL('/big.bin', url).href, cookie);
+    const big = await previewGet(new URL('/big.bin', url), cookie);
     assert.equal(big.status, 200);
     assert.equal(
       createHash('sha256').update(big.body).digest('hex'),

@@ -13,8 +13,10 @@ import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT } from './support/control-plane.ts';
+import { Client } from '@modelcontextprotocol/client';
+import { ROOT, structured } from './support/control-plane.ts';
 import { HostUser, hostUserSkipReason } from './support/host-user.ts';
+import { openPreviewLink, previewGet } from './support/http.ts';
 
 const cleanups: string[] = [];
 let user: HostUser | undefined;
@@ -137,6 +139,39 @@ describe('a regular user in the docker group', () => {
       assert.equal((await stat(relays)).mode & 0o777, 0o700);
     } finally {
       server.close();
+    }
+  });
+
+  it('opens a server in its sandbox in a browser through stdio and a preview_url link', {
+    skip,
+  }, async () => {
+    const me = user as HostUser;
+    const directory = await folderOwnedBy(me, 0o700);
+    const client = new Client({ name: 'sandboxd-test', version: '1.0.0' });
+    await client.connect(me.stdioTransport(['stdio', '--workspace', directory]));
+    try {
+      const exec = async (cmd: string, yieldMs: number) =>
+        structured(
+          await client.callTool({ name: 'exec_command', arguments: { cmd, yield_time_ms: yieldMs } }),
+        );
+      await exec('echo "<h1>$(id -u)</h1>" > page.html && python3 -m http.server 8000 --bind 127.0.0.1', 200);
+      const ready = await exec(
+        'for i in $(seq 50); do curl -sf http://127.0.0.1:8000/ >/dev/null && exit 0; sleep 0.1; done; exit 1',
+        15_000,
+      );
+      assert.equal(ready.exit_code, 0, JSON.stringify(ready));
+      const url = new URL(
+        String(structured(await client.callTool({ name: 'preview_url', arguments: { port: 8000 } })).url),
+      );
+      const page = await previewGet(new URL('/page.html', url), await openPreviewLink(url));
+      assert.equal(page.status, 200);
+      assert.equal(
+        page.body.toString(),
+        `<h1>${me.uid}</h1>\n`,
+        "served from the user's own folder, as the user",
+      );
+    } finally {
+      await client.close();
     }
   });
 

@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { DockerDriver } from '../src/runtime/docker/driver.ts';
 import { CLI, structured } from './support/control-plane.ts';
-import { httpRequest } from './support/http.ts';
+import { openPreviewLink, previewGet } from './support/http.ts';
 
 let folder: string;
 let stateDir: string;
@@ -153,21 +153,11 @@ describe('sandboxd stdio', () => {
       const url = new URL(String(granted.url));
       assert.match(url.hostname, /^8000-stdio-[0-9a-f]{8}\.localhost$/);
       assert.notEqual(url.port, '', 'the link names the listener port');
-      const via = (target: URL, cookie?: string) =>
-        httpRequest({
-          host: '127.0.0.1',
-          port: url.port,
-          path: `${target.pathname}${target.search}`,
-          headers: { host: target.host, ...(cookie === undefined ? {} : { cookie }) },
-          agent: false,
-        });
-      const first = await via(url);
-      assert.equal(first.status, 303, first.body.toString());
-      const cookie = String(first.headers['set-cookie']).split(';')[0] as string;
-      const page = await via(new URL('/page.html', url), cookie);
+      const cookie = await openPreviewLink(url);
+      const page = await previewGet(new URL('/page.html', url), cookie);
       assert.equal(page.status, 200);
       assert.equal(page.body.toString(), '<h1>from stdio</h1>');
-      assert.equal((await via(new URL('/page.html', url))).status, 401, 'no cookie, no page');
+      assert.equal((await previewGet(new URL('/page.html', url))).status, 401, 'no cookie, no page');
       assert.equal(existsSync(path.join(stateDir, 'previews.json')), false, 'its grants go with the process');
     } finally {
       await client.close();

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { CLI } from './control-plane.ts';
 
 /**
@@ -83,6 +84,16 @@ export class HostUser {
       stderr += chunk;
     });
     return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  /** A transport for an MCP client that runs `sandboxd ARGS` (stdio) as the user. */
+  stdioTransport(args: string[]): StdioClientTransport {
+    return new StdioClientTransport({
+      command: 'setpriv',
+      args: [...this.#setpriv(), this.#nodeBinary, CLI, ...args],
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: this.home, SANDBOXD_LOG_LEVEL: 'warn' },
+      stderr: 'pipe',
+    });
   }
 
   /** Runs the built CLI as the user. */
