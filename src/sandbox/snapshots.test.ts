@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HelperSpec } from '../runtime/driver.ts';
 import { LABEL_HELPER } from '../runtime/labels.ts';
+import type { MemoryDriver } from '../runtime/memory.ts';
 import type { SandboxManager } from './manager.ts';
 import { type ForkCreateOptions, Snapshots } from './snapshots.ts';
 import { memorySandboxes } from './test-sandboxes.ts';
@@ -13,6 +14,40 @@ function gate() {
     open = resolve;
   });
   return { wait: () => opened, open };
+}
+
+/**
+ * Holds the engine's next volume list: taken now, answered once `release()` is
+ * called, so its caller acts on what it saw before. `reached()` resolves when it is held.
+ */
+function holdNextList(driver: MemoryDriver) {
+  const reached = gate();
+  const released = gate();
+  const listing = driver.listVolumeLabels.bind(driver);
+  let isHeld = true;
+  driver.listVolumeLabels = async (labels) => {
+    const volumes = await listing(labels);
+    if (isHeld) {
+      isHeld = false;
+      reached.open();
+      await released.wait();
+    }
+    return volumes;
+  };
+  return { reached: reached.wait, release: released.open };
+}
+
+/** Holds every volume removal until `release()`; `reached()` resolves when the first is held. */
+function holdRemovals(driver: MemoryDriver) {
+  const reached = gate();
+  const released = gate();
+  const removeVolume = driver.removeVolume.bind(driver);
+  driver.removeVolume = async (name) => {
+    reached.open();
+    await released.wait();
+    return removeVolume(name);
+  };
+  return { reached: reached.wait, release: released.open };
 }
 
 /** Memory sandboxes with snapshots; `helper` runs before each helper container "copies". */
@@ -31,20 +66,10 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
     const { driver, manager, snapshots, source, forkOptions, find } = await setUp(t);
     const taken = await snapshots.create(source.id, { isEphemeral: true });
     // The sweep's list comes back only after the fork below: it shows no fork on the snapshot.
-    const listed = gate();
-    const listing = driver.listVolumeLabels.bind(driver);
-    let isHeld = true;
-    driver.listVolumeLabels = async (labels) => {
-      const volumes = await listing(labels);
-      if (isHeld) {
-        isHeld = false;
-        await listed.wait();
-      }
-      return volumes;
-    };
+    const listed = holdNextList(driver);
     const sweep = snapshots.sweep();
     const [fork] = await snapshots.fork(taken.snapshotId, 1, forkOptions);
-    listed.open();
+    listed.release();
     await sweep;
     assert.deepEqual((await find(taken.snapshotId))?.forks, [fork?.id], 'the snapshot is kept with its fork');
     await assertReapedWithForks(manager, snapshots, [fork?.id as string], taken.snapshotId);
@@ -114,20 +139,13 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
   it('lets a fork or restore that comes while a delete removes the snapshot find it gone', async (t) => {
     const { driver, snapshots, source, forkOptions, find } = await setUp(t);
     const taken = await snapshots.create(source.id);
-    const removing = gate();
-    const removalStarted = gate();
-    const removeVolume = driver.removeVolume.bind(driver);
-    driver.removeVolume = async (name) => {
-      removalStarted.open();
-      await removing.wait();
-      return removeVolume(name);
-    };
+    const removal = holdRemovals(driver);
     const remove = snapshots.remove(taken.snapshotId);
     // The delete has decided and its volume's removal waits: a fork or restore now waits for it.
-    await removalStarted.wait();
+    await removal.reached();
     const fork = snapshots.fork(taken.snapshotId, 1, forkOptions);
     const restore = snapshots.restore(source.id, taken.snapshotId);
-    removing.open();
+    removal.release();
     await remove;
     await assert.rejects(fork, { code: 'NOT_FOUND' });
     await assert.rejects(restore, { code: 'NOT_FOUND' });
@@ -137,18 +155,11 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
   it('answers 404 to a delete that comes while the sweep removes the snapshot', async (t) => {
     const { driver, snapshots, source, find } = await setUp(t);
     const taken = await snapshots.create(source.id, { isEphemeral: true });
-    const removing = gate();
-    const removalStarted = gate();
-    const removeVolume = driver.removeVolume.bind(driver);
-    driver.removeVolume = async (name) => {
-      removalStarted.open();
-      await removing.wait();
-      return removeVolume(name);
-    };
+    const removal = holdRemovals(driver);
     const sweep = snapshots.sweep();
-    await removalStarted.wait();
+    await removal.reached();
     const deletes = [snapshots.remove(taken.snapshotId), snapshots.remove(taken.snapshotId)];
-    removing.open();
+    removal.release();
     await sweep;
     for (const deleted of deletes) await assert.rejects(deleted, { code: 'NOT_FOUND' });
     assert.equal(await find(taken.snapshotId), undefined);
@@ -159,26 +170,14 @@ describe('snapshots against sweeps and deletes running at the same time', () => 
     const taken = await snapshots.create(source.id);
     const [first] = await snapshots.fork(taken.snapshotId, 1, forkOptions);
     // The delete's own look at the snapshot waits: the fork below comes while it decides.
-    const looked = gate();
-    const deciding = gate();
-    const listing = driver.listVolumeLabels.bind(driver);
-    let isHeld = true;
-    driver.listVolumeLabels = async (labels) => {
-      const volumes = await listing(labels);
-      if (isHeld) {
-        isHeld = false;
-        deciding.open();
-        await looked.wait();
-      }
-      return volumes;
-    };
+    const looking = holdNextList(driver);
     const refused = snapshots.remove(taken.snapshotId);
-    await deciding.wait();
+    await looking.reached();
     const volumes = driver.volumeNames().length;
     const second = snapshots.fork(taken.snapshotId, 1, forkOptions);
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(driver.volumeNames().length, volumes, 'the fork makes nothing while the delete decides');
-    looked.open();
+    looking.release();
     await assert.rejects(refused, { code: 'SNAPSHOT_IN_USE' });
     const [made] = await second;
     assert.deepEqual((await find(taken.snapshotId))?.forks.sort(), [first?.id, made?.id].sort());
