@@ -1,6 +1,10 @@
 import type http from 'node:http';
+import { z } from 'zod';
 import type { Previews } from '../preview/service.ts';
 import { CannotStart } from './usage.ts';
+
+/** --preview-port: a port (0: any free one, named in preview URLs), or `off` for no previews. */
+export const PreviewPort = z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]);
 
 /**
  * Each loopback address's twin: a browser may try either for a `*.localhost`

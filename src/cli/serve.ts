@@ -24,7 +24,7 @@ import { Snapshots } from '../sandbox/snapshots.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
 import { DEFAULT_UID_RANGE, UidRangeText } from '../sandbox/uids.ts';
 import { Workspaces } from '../sandbox/workspaces.ts';
-import { listenForPreviews } from './preview-listener.ts';
+import { listenForPreviews, PreviewPort } from './preview-listener.ts';
 import {
   RuntimeConfig,
   rawRuntimeConfig,
@@ -89,7 +89,7 @@ export const ServeConfig = RuntimeConfig.extend({
     })
     .default({}),
   /** The preview listener's port: the API's + 1 by default (0 with an API on 0), `off` for none. */
-  previewPort: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).optional(),
+  previewPort: PreviewPort.optional(),
   /** `localhost`, a wildcard domain a reverse proxy serves, or its origin (`http://preview.lan:8081`). */
   previewDomain: z.string().max(260).default('localhost'),
   /** The audit log (state dir's audit.sqlite); off only to measure what it costs. */

@@ -14,7 +14,7 @@ import { SandboxHandle } from '../sandbox/handle.ts';
 import { SandboxManager } from '../sandbox/manager.ts';
 import { claimProcessSocket } from '../sandbox/owner-socket.ts';
 import { defaultStateDir, prepareStateDir } from '../sandbox/state-dir.ts';
-import { listenForPreviews } from './preview-listener.ts';
+import { listenForPreviews, PreviewPort } from './preview-listener.ts';
 import { UsageError } from './usage.ts';
 import { type HostWorkspace, hostWorkspace } from './workspace-dir.ts';
 
@@ -62,14 +62,12 @@ export async function stdioCommand(args: string[], log: Logger): Promise<number>
   }
 }
 
-/** --preview-port: `off`, or a port on loopback (0, the default: any free one, named in preview URLs). */
+/** --preview-port, by serve's rule; stdio's listener is on loopback. */
 function parsePreviewPort(text: string): number | 'off' {
-  if (text === 'off') return 'off';
-  const port = Number(text);
-  if (!/^\d{1,5}$/.test(text) || port > 65_535) {
+  const parsed = PreviewPort.safeParse(text);
+  if (!parsed.success)
     throw new UsageError(`--preview-port: a port (0 for any free one) or off, got "${text}"`);
-  }
-  return port;
+  return parsed.data;
 }
 
 async function serveStdioHolding(
